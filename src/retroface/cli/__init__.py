@@ -1,0 +1,1 @@
+"""The command line: parse input, call one service function, render its result."""

@@ -1,0 +1,326 @@
+"""retroface's Typer application. Each command is one call into ``services``."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime, time
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+from pydantic import BaseModel
+from rich.console import Console
+
+from retroface.cli import render
+from retroface.cli.progress_bar import RichProgress
+from retroface.errors import InvalidInputError, RetrofaceError
+from retroface.governance import LAWFUL_BASES
+from retroface.services import App, open_app
+from retroface.services import cases as case_service
+from retroface.services import galleries as gallery_service
+from retroface.services.enrollment import enroll as enroll_service
+from retroface.services.quickstart import quickstart as quickstart_service
+from retroface.services.results import SearchReport
+from retroface.services.search import search as search_service
+from retroface.services.verify import verify as verify_service
+from retroface.settings import Settings
+
+app = typer.Typer(
+    help="retroface: accountable retrospective face search. Candidates are investigative "
+    "leads, not identifications.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+gallery_app = typer.Typer(help="Galleries of known identities.", no_args_is_help=True)
+case_app = typer.Typer(help="Cases and their authorisations.", no_args_is_help=True)
+app.add_typer(gallery_app, name="gallery")
+app.add_typer(case_app, name="case")
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document to stdout.")]
+Threshold = Annotated[
+    float | None, typer.Option(help="Cosine similarity a candidate must reach (default: settings).")
+]
+MaxCandidates = Annotated[
+    int | None, typer.Option("--max-candidates", help="Candidates per face (default 10).")
+]
+
+
+class _State:
+    home: Path | None = None
+    workers: int | None = None
+
+
+_state = _State()
+
+
+@app.callback()
+def _global(
+    home: Annotated[
+        Path | None,
+        typer.Option(help="Data directory (default $RETROFACE_HOME or ./retroface-data)."),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes (default: all cores).")
+    ] = None,
+) -> None:
+    _state.home = home
+    _state.workers = workers
+
+
+def _open() -> App:
+    settings = Settings.from_env()
+    if _state.home is not None:
+        settings = settings.with_(home=_state.home)
+    if _state.workers is not None:
+        if _state.workers < 1:
+            raise InvalidInputError("--workers must be at least 1")
+        settings = settings.with_(workers=_state.workers)
+    return open_app(settings)
+
+
+def _emit_json(model: BaseModel | list[BaseModel]) -> None:
+    if isinstance(model, list):
+        sys.stdout.write("[" + ",".join(m.model_dump_json() for m in model) + "]\n")
+    else:
+        sys.stdout.write(model.model_dump_json(indent=2) + "\n")
+
+
+def _parse_until(value: str) -> datetime:
+    """YYYY-MM-DD means the end of that day (UTC); an ISO time without zone is UTC."""
+    try:
+        if len(value) == 10:
+            day = datetime.strptime(value, "%Y-%m-%d").date()
+            return datetime.combine(day, time(23, 59, 59), tzinfo=UTC)
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidInputError(
+            f"--until {value!r} is not a date (YYYY-MM-DD) or ISO time"
+        ) from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@app.command()
+def init() -> None:
+    """Create the data directory and database (other commands do this on first use too)."""
+    application = _open()
+    out.print(f"retroface data directory ready: {application.settings.home.resolve()}")
+
+
+@gallery_app.command("create")
+def gallery_create(
+    name: str, description: Annotated[str, typer.Option(help="What the gallery holds.")] = ""
+) -> None:
+    """Create an empty gallery."""
+    summary = gallery_service.create_gallery(_open(), name, description)
+    out.print(f"Created gallery {summary.name}")
+
+
+@gallery_app.command("list")
+def gallery_list(json_out: JsonFlag = False) -> None:
+    """List galleries with their sizes."""
+    galleries = gallery_service.list_galleries(_open())
+    if json_out:
+        _emit_json(list(galleries))
+    else:
+        render.render_galleries(out, galleries)
+
+
+@gallery_app.command("show")
+def gallery_show(name: str, json_out: JsonFlag = False) -> None:
+    """Show a gallery's subjects."""
+    detail = gallery_service.show_gallery(_open(), name)
+    if json_out:
+        _emit_json(detail)
+    else:
+        render.render_gallery(out, detail)
+
+
+@gallery_app.command("enroll")
+def gallery_enroll(
+    name: Annotated[str, typer.Argument(help="Gallery to enroll into.")],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Folder per identity (DIR/<subject>/*.jpg), or files named after the person."
+        ),
+    ],
+    subject: Annotated[
+        str | None, typer.Option(help="Enroll every image given as this one subject.")
+    ] = None,
+    category: Annotated[
+        str | None, typer.Option(help="Category recorded for new subjects.")
+    ] = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Enroll reference images (resumable: re-running skips what is already enrolled)."""
+    report = enroll_service(
+        _open(), name, paths, subject=subject, category=category, progress=RichProgress(err)
+    )
+    if json_out:
+        _emit_json(report)
+    else:
+        render.render_enroll(out, report)
+
+
+@gallery_app.command("remove-subject")
+def gallery_remove_subject(
+    name: str,
+    subject: str,
+    final: Annotated[
+        bool, typer.Option("--final", help="Delete the subject's images and templates for good.")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Take a subject out of search (reversible), or delete their data with --final."""
+    if (
+        final
+        and not yes
+        and not typer.confirm(
+            f"Permanently delete every image and template of {subject!r} in {name!r}?", err=True
+        )
+    ):
+        raise InvalidInputError("nothing deleted")
+    action = gallery_service.remove_subject(_open(), name, subject, final=final)
+    if action == "subject.purged":
+        out.print(f"Deleted the images and templates of {subject} (final)")
+    else:
+        out.print(f"Removed {subject} from search; 'gallery restore-subject' undoes this")
+
+
+@gallery_app.command("restore-subject")
+def gallery_restore_subject(name: str, subject: str) -> None:
+    """Undo a (non-final) removal."""
+    gallery_service.restore_subject(_open(), name, subject)
+    out.print(f"Restored {subject} in {name}")
+
+
+@case_app.command("open")
+def case_open(
+    reference: str,
+    purpose: Annotated[str, typer.Option(help="Why the search is needed.")],
+    basis: Annotated[str, typer.Option(help=f"Lawful basis: {', '.join(LAWFUL_BASES)}.")],
+    offence: Annotated[str, typer.Option(help="Offence category.")],
+    requester: Annotated[str | None, typer.Option(help="Who asks (default: you).")] = None,
+) -> None:
+    """Open a case; it needs an authorisation before any search."""
+    detail = case_service.open_case(
+        _open(),
+        reference,
+        purpose=purpose,
+        lawful_basis=basis,
+        offence=offence,
+        requester=requester,
+    )
+    out.print(f"Opened case {detail.reference}; it needs an authorisation before searching")
+
+
+@case_app.command("authorise")
+def case_authorise(
+    reference: str,
+    by: Annotated[str, typer.Option(help="The authorising officer (not the requester).")],
+    until: Annotated[str, typer.Option(help="Last day (YYYY-MM-DD, UTC) or ISO time.")],
+) -> None:
+    """Record who authorised searching under a case, and until when."""
+    detail = case_service.authorise_case(_open(), reference, by=by, until=_parse_until(until))
+    render.render_case(out, detail)
+
+
+@case_app.command("show")
+def case_show(reference: str, json_out: JsonFlag = False) -> None:
+    """Show a case and its authorisations."""
+    detail = case_service.show_case(_open(), reference)
+    if json_out:
+        _emit_json(detail)
+    else:
+        render.render_case(out, detail)
+
+
+@app.command()
+def search(
+    evidence: Annotated[list[Path], typer.Argument(help="Evidence images or folders.")],
+    case: Annotated[str, typer.Option("--case", help="Case reference.")],
+    gallery: Annotated[str, typer.Option("--gallery", help="Gallery to search.")],
+    threshold: Threshold = None,
+    max_candidates: MaxCandidates = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Search every face in the evidence against a gallery under an authorised case."""
+    report = search_service(
+        _open(),
+        case,
+        gallery,
+        evidence,
+        threshold=threshold,
+        max_candidates=max_candidates,
+        progress=RichProgress(err),
+    )
+    _finish_search_output(report, json_out)
+
+
+@app.command()
+def verify(
+    first: Path, second: Path, threshold: Threshold = None, json_out: JsonFlag = False
+) -> None:
+    """1:1: compare the main face in two images."""
+    report = verify_service(_open(), first, second, threshold=threshold)
+    if json_out:
+        _emit_json(report)
+    else:
+        render.render_verify(out, report)
+
+
+@app.command()
+def quickstart(
+    known: Annotated[
+        Path, typer.Argument(help="Folder per identity, or files named after the person.")
+    ],
+    evidence: Annotated[list[Path], typer.Argument(help="Images or folders to search.")],
+    threshold: Threshold = None,
+    max_candidates: MaxCandidates = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Enroll KNOWN into a demo gallery and search EVIDENCE under a demo case, in one go."""
+    enrolled, report = quickstart_service(
+        _open(),
+        known,
+        evidence,
+        threshold=threshold,
+        max_candidates=max_candidates,
+        progress=RichProgress(err),
+    )
+    if not json_out:
+        render.render_enroll(out, enrolled)
+    _finish_search_output(report, json_out)
+
+
+def _finish_search_output(report: SearchReport, json_out: bool) -> None:
+    if json_out:
+        _emit_json(report)
+    else:
+        render.render_search(out, report)
+    if report.errors:
+        raise typer.Exit(code=1)
+
+
+def run() -> None:
+    """Console entry point: user errors become one line on stderr and exit code 1."""
+    try:
+        code = typer.main.get_command(app).main(standalone_mode=False)
+    except RetrofaceError as exc:
+        err.print(f"retroface: error: {exc}", markup=False)
+        sys.exit(1)
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        err.print("retroface: interrupted; finished work is kept, re-run to resume")
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,94 @@
+"""Face detectors behind one protocol; dlib's HOG detector is the default.
+
+Why the upsampling policy: dlib's HOG window is 80 px, so a face smaller
+than that is only found after the image is doubled (once per halving of the
+smallest face). Doubling costs 4x the pixels, so we upsample only as far as
+``min_face_px`` needs and only while the work stays under
+``max_detect_pixels``; very large photos are instead shrunk so detection time
+stays bounded. Faces that fill the whole frame (ID photos, mugshots, tight
+crops) defeat a sliding window that needs context around the face, so when
+nothing is found we look once more on an edge-padded copy.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Protocol
+
+import numpy as np
+from PIL import Image
+
+from retroface.faces.types import Box, Detection
+
+HOG_WINDOW_PX = 80
+_PAD_FRACTION = 0.25
+
+
+class Detector(Protocol):
+    """Finds faces in an RGB uint8 image."""
+
+    name: str
+
+    def detect(self, pixels: np.ndarray) -> list[Detection]: ...
+
+
+class HogDetector:
+    """dlib's frontal HOG + linear SVM detector: fast on a CPU, frontal faces only."""
+
+    name = "dlib_hog"
+
+    def __init__(self, min_face_px: int = 40, max_detect_pixels: int = 9_000_000) -> None:
+        import dlib
+
+        self._detector = dlib.get_frontal_face_detector()
+        self.min_face_px = max(10, min_face_px)
+        self.max_detect_pixels = max_detect_pixels
+
+    def plan(self, height: int, width: int) -> tuple[int, float]:
+        """Choose (upsample count, downscale factor) for an image of this size."""
+        wanted = max(0, math.ceil(math.log2(HOG_WINDOW_PX / self.min_face_px)))
+        pixels = height * width
+        upsample = wanted
+        while upsample > 0 and pixels * 4**upsample > self.max_detect_pixels:
+            upsample -= 1
+        scale = 1.0
+        if upsample == 0 and pixels > self.max_detect_pixels:
+            scale = math.sqrt(self.max_detect_pixels / pixels)
+        return upsample, scale
+
+    def detect(self, pixels: np.ndarray) -> list[Detection]:
+        height, width = pixels.shape[:2]
+        upsample, scale = self.plan(height, width)
+        work = _resize(pixels, scale) if scale < 1.0 else pixels
+        found = self._run(work, upsample, offset=0)
+        if not found:
+            pad = round(max(work.shape[:2]) * _PAD_FRACTION)
+            padded = np.pad(work, ((pad, pad), (pad, pad), (0, 0)), mode="edge")
+            pad_up, _ = self.plan(*padded.shape[:2])
+            found = self._run(padded, pad_up, offset=pad)
+        return [
+            Detection(box=_clip(box, scale, width, height), score=score, detector=self.name)
+            for box, score in found
+        ]
+
+    def _run(self, image: np.ndarray, upsample: int, offset: int) -> list[tuple[Box, float]]:
+        rects, scores, _ = self._detector.run(image, upsample, 0.0)
+        return [
+            (Box(r.left() - offset, r.top() - offset, r.width(), r.height()), float(s))
+            for r, s in zip(rects, scores, strict=True)
+        ]
+
+
+def _resize(pixels: np.ndarray, scale: float) -> np.ndarray:
+    height, width = pixels.shape[:2]
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.BILINEAR))
+
+
+def _clip(box: Box, scale: float, width: int, height: int) -> Box:
+    """Map a box back to original pixels and clip it to the image."""
+    x0 = max(0, round(box.x / scale))
+    y0 = max(0, round(box.y / scale))
+    x1 = min(width, round((box.x + box.w) / scale))
+    y1 = min(height, round((box.y + box.h) / scale))
+    return Box(x0, y0, max(1, x1 - x0), max(1, y1 - y0))

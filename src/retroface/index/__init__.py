@@ -1,0 +1,11 @@
+"""Vector search behind one protocol (add, search, remove), FAISS-style.
+
+Knows nothing of the SQL schema: callers give integer ids and vectors, and
+a *state token* that lets them tell whether a persisted index still matches
+their source of truth.
+"""
+
+from retroface.index.flat_index import FlatIndex
+from retroface.index.vector_index import SearchHits, VectorIndex
+
+__all__ = ["FlatIndex", "SearchHits", "VectorIndex"]

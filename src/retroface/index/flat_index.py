@@ -1,0 +1,88 @@
+"""Exact inner-product search with FAISS, persisted atomically with a state token.
+
+Why FAISS flat rather than NumPy: bench/index_flat.py measures both on this
+machine; FAISS's blocked BLAS search with a heap for top-k is faster from a
+few thousand templates up and equal below, and the same library carries the
+approximate indexes that large galleries need later.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from retroface.index.vector_index import SearchHits
+
+_META_SUFFIX = ".json"
+
+
+class FlatIndex:
+    """Exact search over L2-normalised vectors keyed by int64 ids."""
+
+    config = "IDMap2,Flat,IP"
+
+    def __init__(self, dimension: int) -> None:
+        self.dimension = dimension
+        self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+
+    def __len__(self) -> int:
+        return int(self._index.ntotal)
+
+    def ids(self) -> np.ndarray:
+        return faiss.vector_to_array(self._index.id_map).astype(np.int64)
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dimension)
+        ids = np.ascontiguousarray(ids, dtype=np.int64).reshape(-1)
+        if len(ids) != len(vectors):
+            raise ValueError("ids and vectors differ in length")
+        if len(ids):
+            self._index.add_with_ids(vectors, ids)
+
+    def remove(self, ids: np.ndarray) -> int:
+        ids = np.ascontiguousarray(ids, dtype=np.int64).reshape(-1)
+        if not len(ids):
+            return 0
+        return int(self._index.remove_ids(faiss.IDSelectorBatch(ids)))
+
+    def search(self, queries: np.ndarray, k: int) -> SearchHits:
+        queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dimension)
+        k = max(1, min(k, len(self))) if len(self) else 1
+        if len(self) == 0:
+            empty = np.full((len(queries), 1), -1, dtype=np.int64)
+            return SearchHits(np.full(empty.shape, -np.inf, dtype=np.float32), empty)
+        scores, ids = self._index.search(queries, k)
+        return SearchHits(scores.astype(np.float32), ids.astype(np.int64))
+
+    def save(self, path: Path, state: str) -> None:
+        """Write the index and its state token; a crash leaves the old pair or none."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        faiss.write_index(self._index, str(tmp))
+        meta_tmp = tmp.with_suffix(_META_SUFFIX)
+        meta_tmp.write_text(json.dumps({"state": state, "config": self.config, "n": len(self)}))
+        # Remove the old token first: an index file without a token is rebuilt, never trusted.
+        path.with_suffix(_META_SUFFIX).unlink(missing_ok=True)
+        os.replace(tmp, path)
+        os.replace(meta_tmp, path.with_suffix(_META_SUFFIX))
+
+    @classmethod
+    def load(cls, path: Path, dimension: int) -> tuple[FlatIndex, str] | None:
+        """The index and its state token, or None if absent, unreadable or mismatched."""
+        meta_path = path.with_suffix(_META_SUFFIX)
+        if not path.is_file() or not meta_path.is_file():
+            return None
+        try:
+            meta = json.loads(meta_path.read_text())
+            raw = faiss.read_index(str(path))
+        except (OSError, ValueError, RuntimeError):
+            return None
+        if raw.d != dimension or meta.get("config") != cls.config or raw.ntotal != meta.get("n"):
+            return None
+        index = cls(dimension)
+        index._index = raw  # read_index returns the concrete IndexIDMap2, owning its memory
+        return index, str(meta.get("state", ""))

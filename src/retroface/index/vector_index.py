@@ -1,0 +1,35 @@
+"""The protocol every vector index implements, and its result type."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class SearchHits:
+    """Top-k results per query; ids of -1 mark empty slots (fewer than k entries)."""
+
+    scores: np.ndarray  # (Q, k) float32, inner product = cosine for unit vectors
+    ids: np.ndarray  # (Q, k) int64
+
+
+class VectorIndex(Protocol):
+    """One interface over exact and (later) approximate indexes."""
+
+    #: A factory-style description recorded with every search, e.g. ``"Flat,IP"``.
+    config: str
+    dimension: int
+
+    def __len__(self) -> int: ...
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None: ...
+
+    def remove(self, ids: np.ndarray) -> int: ...
+
+    def search(self, queries: np.ndarray, k: int) -> SearchHits: ...
+
+    def save(self, path: Path, state: str) -> None: ...

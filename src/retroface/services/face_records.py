@@ -1,0 +1,47 @@
+"""Map engine output to database rows (one place, so every face is stored the same way)."""
+
+from __future__ import annotations
+
+from retroface.faces import AnalysedFace
+from retroface.store.models import Face, Template
+
+
+def face_row(
+    face: AnalysedFace,
+    *,
+    media_item_id: int | None = None,
+    reference_image_id: int | None = None,
+    frame_index: int | None = None,
+    timestamp_s: float | None = None,
+) -> Face:
+    box = face.detection.box
+    return Face(
+        media_item_id=media_item_id,
+        reference_image_id=reference_image_id,
+        frame_index=frame_index,
+        timestamp_s=timestamp_s,
+        box_x=box.x,
+        box_y=box.y,
+        box_w=box.w,
+        box_h=box.h,
+        landmarks=face.landmarks.as_list(),
+        detector=face.detection.detector,
+        detector_score=round(face.detection.score, 4),
+        quality=face.quality.overall,
+        quality_parts=face.quality.parts,
+    )
+
+
+def template_row(
+    face: AnalysedFace, face_id: int, subject_id: int | None, gallery_id: int | None
+) -> Template:
+    return Template(
+        face_id=face_id,
+        subject_id=subject_id,
+        gallery_id=gallery_id,
+        model_name=face.model.name,
+        model_version=face.model.version,
+        dimension=face.model.dimension,
+        vector=face.embedding.astype("float32").tobytes(),
+        quality=face.quality.overall,
+    )

@@ -1,0 +1,70 @@
+"""One command from photos to candidates, like face_recognition's ``face_recognition KNOWN UNKNOWN``.
+
+It still goes through every safeguard: a gallery, a case marked ``demo``
+with the ``demo`` lawful basis, an authorisation recorded under a name
+that says it was automatic, and the audit log. Re-running reuses all of
+them (enrollment is resumable), so it is safe to run repeatedly.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from retroface.errors import InvalidInputError
+from retroface.governance.case_policy import current_authorisation
+from retroface.services.app import App
+from retroface.services.cases import authorise_case, open_case
+from retroface.services.enrollment import enroll
+from retroface.services.galleries import create_gallery
+from retroface.services.progress import Progress
+from retroface.services.results import EnrollReport, SearchReport
+from retroface.services.search import search
+
+QUICKSTART_GALLERY = "quickstart"
+QUICKSTART_CASE = "QUICKSTART-DEMO"
+QUICKSTART_AUTHORISER = "quickstart (automatic demo authorisation)"
+
+
+def quickstart(
+    app: App,
+    known: Path,
+    evidence: list[Path],
+    *,
+    threshold: float | None = None,
+    max_candidates: int | None = None,
+    progress: Progress | None = None,
+) -> tuple[EnrollReport, SearchReport]:
+    if not known.exists():
+        raise InvalidInputError(f"{known}: no such file or folder")
+    with app.unit_of_work() as uow:
+        has_gallery = uow.galleries.get(QUICKSTART_GALLERY) is not None
+        case = uow.cases.get(QUICKSTART_CASE)
+        needs_auth = case is None or current_authorisation(case, app.now()) is None
+        has_case = case is not None
+    if not has_gallery:
+        create_gallery(app, QUICKSTART_GALLERY, "Demo gallery made by 'retroface quickstart'")
+    enrolled = enroll(app, QUICKSTART_GALLERY, [known], progress=progress)
+    if not has_case:
+        open_case(
+            app,
+            QUICKSTART_CASE,
+            purpose="Demonstration of retroface on test photos",
+            lawful_basis="demo",
+            offence="none (demonstration)",
+            demo=True,
+        )
+    if needs_auth:
+        authorise_case(
+            app, QUICKSTART_CASE, by=QUICKSTART_AUTHORISER, until=app.now() + timedelta(days=1)
+        )
+    report = search(
+        app,
+        QUICKSTART_CASE,
+        QUICKSTART_GALLERY,
+        evidence,
+        threshold=threshold,
+        max_candidates=max_candidates,
+        progress=progress,
+    )
+    return enrolled, report

@@ -1,0 +1,101 @@
+"""One settings object for every number that matters.
+
+Values come from defaults, overridden by ``RETROFACE_*`` environment
+variables. Whatever a search used (threshold, caps, model) is recorded with
+the search, so a result can be reproduced after the settings change.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from retroface.errors import InvalidInputError
+
+#: Cosine similarity above which a candidate is returned. Calibrated on LFW
+#: (bench/lfw_verify.py): the 10-fold fitted thresholds for the dlib ResNet
+#: model lie near 0.93; the default sits slightly above to favour fewer false
+#: leads in 1:N search, where false matches grow with gallery size.
+DEFAULT_THRESHOLD = 0.93
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise InvalidInputError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise InvalidInputError(f"{name} must be a number, got {raw!r}") from exc
+
+
+def _default_actor() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry in some containers
+        return "unknown"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Deployment settings; units are in the names."""
+
+    home: Path = field(default_factory=lambda: Path("retroface-data"))
+    database_url: str | None = None
+    actor: str = field(default_factory=_default_actor)
+    # media limits
+    max_file_bytes: int = 200 * 1024 * 1024
+    max_image_pixels: int = 100_000_000
+    # detection
+    min_face_px: int = 40
+    max_detect_pixels: int = 9_000_000
+    # search
+    threshold: float = DEFAULT_THRESHOLD
+    max_candidates: int = 10
+    # parallelism
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.home / "retroface.sqlite3"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.home / "index"
+
+    @property
+    def url(self) -> str:
+        return self.database_url or f"sqlite:///{self.sqlite_path}"
+
+    def with_(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        """Read overrides from the environment; unset values keep the defaults."""
+        base = cls()
+        home = Path(os.environ.get("RETROFACE_HOME") or base.home)
+        return cls(
+            home=home,
+            database_url=os.environ.get("RETROFACE_DATABASE_URL") or None,
+            actor=os.environ.get("RETROFACE_ACTOR") or base.actor,
+            max_file_bytes=_env_int("RETROFACE_MAX_FILE_BYTES", base.max_file_bytes),
+            max_image_pixels=_env_int("RETROFACE_MAX_IMAGE_PIXELS", base.max_image_pixels),
+            min_face_px=_env_int("RETROFACE_MIN_FACE_PX", base.min_face_px),
+            max_detect_pixels=_env_int("RETROFACE_MAX_DETECT_PIXELS", base.max_detect_pixels),
+            threshold=_env_float("RETROFACE_THRESHOLD", base.threshold),
+            max_candidates=_env_int("RETROFACE_MAX_CANDIDATES", base.max_candidates),
+            workers=_env_int("RETROFACE_WORKERS", base.workers),
+        )

@@ -1,0 +1,136 @@
+"""Repositories hide the SQL: services ask for domain objects by the names people use."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from retroface.store.models import (
+    Case,
+    Gallery,
+    ReferenceImage,
+    Search,
+    Subject,
+    Template,
+)
+
+
+class GalleryRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, name: str) -> Gallery | None:
+        return self.session.scalar(select(Gallery).where(Gallery.name == name))
+
+    def get_by_id(self, gallery_id: int) -> Gallery | None:
+        return self.session.get(Gallery, gallery_id)
+
+    def list(self) -> Sequence[Gallery]:
+        return self.session.scalars(select(Gallery).order_by(Gallery.name)).all()
+
+    def add(self, gallery: Gallery) -> Gallery:
+        self.session.add(gallery)
+        self.session.flush()
+        return gallery
+
+    def counts(self, gallery_id: int) -> tuple[int, int, int]:
+        """(active subjects, reference images, templates) of a gallery."""
+        active = Subject.removed_at.is_(None)
+        subjects = self.session.scalar(
+            select(func.count(Subject.id)).where(Subject.gallery_id == gallery_id, active)
+        )
+        images = self.session.scalar(
+            select(func.count(ReferenceImage.id))
+            .join(Subject)
+            .where(Subject.gallery_id == gallery_id, active)
+        )
+        templates = self.session.scalar(
+            select(func.count(Template.id))
+            .join(Subject, Template.subject_id == Subject.id)
+            .where(Subject.gallery_id == gallery_id, active)
+        )
+        return int(subjects or 0), int(images or 0), int(templates or 0)
+
+
+class SubjectRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, gallery_id: int, name: str) -> Subject | None:
+        return self.session.scalar(
+            select(Subject).where(Subject.gallery_id == gallery_id, Subject.name == name)
+        )
+
+    def by_ids(self, ids: Sequence[int]) -> dict[int, Subject]:
+        if not ids:
+            return {}
+        rows = self.session.scalars(select(Subject).where(Subject.id.in_(list(ids)))).all()
+        return {s.id: s for s in rows}
+
+    def in_gallery(self, gallery_id: int) -> Sequence[Subject]:
+        return self.session.scalars(
+            select(Subject).where(Subject.gallery_id == gallery_id).order_by(Subject.name)
+        ).all()
+
+    def image_hashes(self, gallery_id: int) -> set[tuple[str, str]]:
+        """(subject name, sha256) pairs already enrolled: what a resumed enrollment skips."""
+        rows = self.session.execute(
+            select(Subject.name, ReferenceImage.sha256)
+            .join(ReferenceImage, ReferenceImage.subject_id == Subject.id)
+            .where(Subject.gallery_id == gallery_id)
+        ).all()
+        return {(name, sha) for name, sha in rows}
+
+
+class CaseRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, reference: str) -> Case | None:
+        return self.session.scalar(select(Case).where(Case.reference == reference))
+
+    def add(self, case: Case) -> Case:
+        self.session.add(case)
+        self.session.flush()
+        return case
+
+    def search_count(self, case_id: int) -> int:
+        return int(
+            self.session.scalar(select(func.count(Search.id)).where(Search.case_id == case_id)) or 0
+        )
+
+
+class TemplateRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def gallery_vectors(
+        self, gallery_id: int, model_name: str, model_version: str, dimension: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(template ids, vectors) of the active subjects of a gallery for one model."""
+        rows = self.session.execute(
+            select(Template.id, Template.vector)
+            .join(Subject, Template.subject_id == Subject.id)
+            .where(
+                Subject.gallery_id == gallery_id,
+                Subject.removed_at.is_(None),
+                Template.model_name == model_name,
+                Template.model_version == model_version,
+            )
+            .order_by(Template.id)
+        ).all()
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
+        return ids, vectors.reshape(len(rows), dimension)
+
+    def subjects_of(self, template_ids: Sequence[int]) -> dict[int, int]:
+        """template id → subject id."""
+        if not template_ids:
+            return {}
+        rows = self.session.execute(
+            select(Template.id, Template.subject_id).where(Template.id.in_(list(template_ids)))
+        ).all()
+        return {tid: sid for tid, sid in rows if sid is not None}
