@@ -7,7 +7,6 @@ from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 from pydantic import BaseModel
 from rich.console import Console
@@ -37,8 +36,8 @@ case_app = typer.Typer(help="Cases and their authorisations.", no_args_is_help=T
 app.add_typer(gallery_app, name="gallery")
 app.add_typer(case_app, name="case")
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document to stdout.")]
 Threshold = Annotated[
@@ -309,17 +308,10 @@ def _finish_search_output(report: SearchReport, json_out: bool) -> None:
 def run() -> None:
     """Console entry point: user errors become one line on stderr and exit code 1."""
     try:
-        code = typer.main.get_command(app).main(standalone_mode=False)
+        app()  # standalone: usage errors and Ctrl-C are handled by Typer itself
     except RetrofaceError as exc:
         err.print(f"retroface: error: {exc}", markup=False)
         sys.exit(1)
-    except (KeyboardInterrupt, click.exceptions.Abort):
-        err.print("retroface: interrupted; finished work is kept, re-run to resume")
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

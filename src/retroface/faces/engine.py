@@ -19,7 +19,7 @@ from retroface.faces.aligner import Aligner
 from retroface.faces.detector import Detector, HogDetector
 from retroface.faces.embedder import DlibResNetEmbedder, Embedder
 from retroface.faces.quality import QualityAssessor
-from retroface.faces.types import AnalysedFace, ModelInfo
+from retroface.faces.types import AnalysedFace, Box, Detection, ModelInfo
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,19 @@ class FaceEngine:
     def analyse(self, pixels: np.ndarray) -> list[AnalysedFace]:
         """Every face in an RGB uint8 image, largest first."""
         detections = sorted(self.detector.detect(pixels), key=lambda d: -d.box.w * d.box.h)
+        return self.analyse_detections(pixels, detections)
+
+    def analyse_box(self, pixels: np.ndarray, box: Box) -> AnalysedFace:
+        """A face at a box a person (or a dataset's protocol) supplies, skipping detection.
+
+        Investigators draw boxes around faces the detector misses; the
+        detector score of such a face is recorded as 0.
+        """
+        return self.analyse_detections(pixels, [Detection(box, 0.0, "manual")])[0]
+
+    def analyse_detections(
+        self, pixels: np.ndarray, detections: list[Detection]
+    ) -> list[AnalysedFace]:
         if not detections:
             return []
         aligned = [self.aligner.align(pixels, d.box) for d in detections]

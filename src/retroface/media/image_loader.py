@@ -126,7 +126,10 @@ def decode_image_bytes(data: bytes, name: str, limits: MediaLimits) -> tuple[np.
                 oriented = ImageOps.exif_transpose(image)
                 pixels = _to_rgb8(oriented)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise MediaTooLargeError(f"{name}: refused as a possible decompression bomb") from exc
+        raise MediaTooLargeError(
+            f"{name}: refused: it declares more pixels than allowed "
+            f"({limits.max_image_pixels}), a possible decompression bomb"
+        ) from exc
     except UnidentifiedImageError as exc:
         raise MediaError(f"{name}: not an image file retroface can read") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:

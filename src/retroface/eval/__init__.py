@@ -1,0 +1,1 @@
+"""Evaluation: accuracy protocols and their metrics (library code; bench/ scripts drive it)."""

@@ -1,0 +1,142 @@
+"""Enrollment is resumable and idempotent; removal is immediate and reversible until final;
+the persisted index is rebuilt whenever it disagrees with the database."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from sqlalchemy import func, select
+
+from retroface.errors import AlreadyExistsError, NotFoundError
+from retroface.services import App
+from retroface.services.enrollment import enroll
+from retroface.services.galleries import (
+    create_gallery,
+    remove_subject,
+    restore_subject,
+    show_gallery,
+)
+from retroface.services.search import search
+from retroface.store.models import AuditEvent, ReferenceImage, Template
+from tests.helpers import authorised_case, gallery_with
+
+pytestmark = pytest.mark.needs_data
+
+
+def _count(app: App, model: type) -> int:
+    with app.unit_of_work() as uow:
+        return int(uow.session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def test_enrolling_twice_adds_nothing(app: App, data: Path) -> None:
+    train = data / "face_recognition" / "examples" / "knn_examples" / "train"
+    create_gallery(app, "g")
+    first = enroll(app, "g", [train])
+    second = enroll(app, "g", [train])
+    assert first.enrolled == 9 and second.enrolled == 0 and second.already_enrolled == 9
+    assert _count(app, ReferenceImage) == 9 and _count(app, Template) == 9
+
+
+def test_duplicate_gallery_name_refused(app: App) -> None:
+    create_gallery(app, "g")
+    with pytest.raises(AlreadyExistsError):
+        create_gallery(app, "g")
+
+
+def test_unusable_images_are_skipped_and_reported(app: App, data: Path, tmp_path: Path) -> None:
+    tree = tmp_path / "people"
+    (tree / "obama").mkdir(parents=True)
+    (tree / "obama" / "good.jpg").symlink_to(data / "face_recognition" / "examples" / "obama.jpg")
+    (tree / "obama" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    (tree / "nobody").mkdir()
+    group = Image.open(
+        data / "face_recognition" / "examples" / "knn_examples" / "test" / "obama_and_biden.jpg"
+    )
+    group.crop((0, 0, 400, 400)).save(tree / "nobody" / "flags.png")  # bunting, no face
+    (tree / "pair").mkdir()
+    (tree / "pair" / "two.jpg").symlink_to(
+        data / "face_recognition" / "examples" / "two_people.jpg"
+    )
+    create_gallery(app, "g")
+    report = enroll(app, "g", [tree])
+    reasons = {Path(s.source).name: s.error for s in report.skipped}
+    assert report.enrolled == 1
+    assert "corrupt or truncated" in reasons["broken.jpg"]
+    assert "faces of similar size" in reasons["two.jpg"]
+    assert reasons["flags.png"] == "no face found"
+    assert len(report.skipped) == 3
+
+
+def test_interrupted_enrollment_resumes_without_duplicates(
+    app: App, data: Path, tmp_path: Path
+) -> None:
+    att = data / "att_faces"
+    create_gallery(app, "att")
+    home = app.settings.home
+    env = {**os.environ, "RETROFACE_HOME": str(home), "RETROFACE_WORKERS": "1"}
+    cmd = [sys.executable, "-m", "retroface.cli.main", "gallery", "enroll", "att", str(att)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while _count(app, ReferenceImage) < 15 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    partial = _count(app, ReferenceImage)
+    assert 15 <= partial < 400, "the kill should land mid-enrollment"
+
+    report = enroll(app, "att", [att])
+    assert report.already_enrolled == partial
+    total = _count(app, ReferenceImage)
+    assert total == partial + report.enrolled
+    assert _count(app, Template) == total
+    with app.unit_of_work() as uow:
+        enrolled_events = uow.session.scalar(
+            select(func.count()).where(AuditEvent.action == "reference.enrolled")
+        )
+    assert enrolled_events == total
+    assert show_gallery(app, "att").images == total
+
+
+def test_removed_subject_leaves_search_at_once_and_can_be_restored(app: App, data: Path) -> None:
+    examples = data / "face_recognition" / "examples"
+    gallery_with(app, "g", {"obama": [examples / "obama.jpg"], "biden": [examples / "biden.jpg"]})
+    case = authorised_case(app)
+    probe = examples / "obama2.jpg"
+    assert search(app, case, "g", [probe]).probes[0].candidates[0].subject == "obama"
+
+    remove_subject(app, "g", "obama")
+    assert search(app, case, "g", [probe]).probes[0].candidates == []
+    restore_subject(app, "g", "obama")
+    assert search(app, case, "g", [probe]).probes[0].candidates[0].subject == "obama"
+
+    remove_subject(app, "g", "obama", final=True)
+    assert _count(app, ReferenceImage) == 1  # only biden's remains
+    assert search(app, case, "g", [probe]).probes[0].candidates == []
+    with pytest.raises(NotFoundError):
+        remove_subject(app, "g", "nobody")
+
+
+def test_stale_or_missing_index_is_rebuilt_from_the_database(app: App, data: Path) -> None:
+    examples = data / "face_recognition" / "examples"
+    gallery_with(app, "g", {"obama": [examples / "obama.jpg"], "biden": [examples / "biden.jpg"]})
+    case = authorised_case(app)
+    index_files = list(app.settings.index_dir.glob("gallery-*.faiss"))
+    assert len(index_files) == 1
+    # Simulate a crash after the DB commit but before the index save: the token is old.
+    meta = index_files[0].with_suffix(".json")
+    meta.write_text(meta.read_text().replace("version=", "version=999"))
+    assert (
+        search(app, case, "g", [examples / "biden.jpg"]).probes[0].candidates[0].subject == "biden"
+    )
+    index_files[0].unlink()
+    assert (
+        search(app, case, "g", [examples / "obama2.jpg"]).probes[0].candidates[0].subject == "obama"
+    )
+    assert index_files[0].exists()

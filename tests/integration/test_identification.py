@@ -1,0 +1,89 @@
+"""1:N identification on real faces through the whole service stack (real engine, real DB)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from retroface.services import App
+from retroface.services.enrollment import enroll
+from retroface.services.galleries import create_gallery
+from retroface.services.search import search
+from tests.helpers import authorised_case, gallery_with
+
+pytestmark = pytest.mark.needs_data
+
+
+def test_att_rank1_identification_rate_at_least_95_percent(
+    app: App, data: Path, tmp_path: Path
+) -> None:
+    att = data / "att_faces"
+    tree = tmp_path / "att_gallery"
+    for subject in range(1, 41):
+        (tree / f"s{subject}").mkdir(parents=True)
+        (tree / f"s{subject}" / "1.pgm").symlink_to(att / f"s{subject}" / "1.pgm")
+    create_gallery(app, "att")
+    enrolled = enroll(app, "att", [tree])
+    assert enrolled.enrolled == 40 and enrolled.subjects_created == 40, enrolled.skipped
+
+    case = authorised_case(app)
+    probes = [att / f"s{s}" / f"{i}.pgm" for s in range(1, 41) for i in range(2, 11)]
+    report = search(app, case, "att", probes, threshold=-1.0, max_candidates=5)
+
+    top = {}
+    for probe in report.probes:
+        if probe.candidates:
+            top.setdefault(probe.source, probe.candidates[0].subject)
+    correct = sum(1 for p in probes if top.get(str(p)) == p.parent.name)
+    rate = correct / len(probes)
+    print(f"AT&T rank-1 identification: {correct}/{len(probes)} = {rate:.3f}")
+    assert rate >= 0.95
+
+
+def test_obama_and_biden_found_in_a_group_photo(app: App, data: Path) -> None:
+    examples = data / "face_recognition" / "examples"
+    gallery_with(
+        app, "politicians", {"obama": [examples / "obama.jpg"], "biden": [examples / "biden.jpg"]}
+    )
+    case = authorised_case(app)
+    group = examples / "knn_examples" / "test" / "obama_and_biden.jpg"
+    report = search(app, case, "politicians", [group])
+
+    assert report.errors == []
+    with_leads = [p for p in report.probes if p.candidates]
+    assert len(with_leads) == 2
+    by_x = sorted(with_leads, key=lambda p: p.box[0])
+    # Biden stands on the left of the photo, Obama on the right.
+    assert [p.candidates[0].subject for p in by_x] == ["biden", "obama"]
+    assert all(p.candidates[0].score >= report.threshold for p in by_x)
+    # The third face (a child at the bottom right) is nobody in the gallery.
+    assert len(report.probes) == 3
+
+
+def test_unknown_person_gets_no_candidate_at_default_threshold(app: App, data: Path) -> None:
+    examples = data / "face_recognition" / "examples"
+    gallery_with(
+        app, "politicians", {"obama": [examples / "obama.jpg"], "biden": [examples / "biden.jpg"]}
+    )
+    case = authorised_case(app)
+    report = search(app, case, "politicians", [examples / "alex-lacamoire.png"])
+    assert len(report.probes) == 1
+    assert report.probes[0].candidates == []
+
+
+def test_subject_scored_by_best_of_several_references(app: App, data: Path) -> None:
+    train = data / "face_recognition" / "examples" / "knn_examples" / "train"
+    create_gallery(app, "knn")
+    report = enroll(app, "knn", [train])
+    assert report.subjects_created == 5 and not report.skipped
+    case = authorised_case(app)
+    result = search(
+        app, case, "knn", [train.parent / "test" / "kit_with_rose.jpg"], max_candidates=3
+    )
+    names = sorted(p.candidates[0].subject for p in result.probes if p.candidates)
+    assert names == ["kit_harington", "rose_leslie"]
+    for probe in result.probes:
+        subjects = [c.subject for c in probe.candidates]
+        assert len(subjects) == len(set(subjects))  # one entry per subject, not per template
+        assert [c.rank for c in probe.candidates] == list(range(1, len(subjects) + 1))
