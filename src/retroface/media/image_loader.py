@@ -112,6 +112,8 @@ def decode_image_bytes(data: bytes, name: str, limits: MediaLimits) -> tuple[np.
         raise MediaError(f"{name}: the file is empty")
     try:
         with warnings.catch_warnings():
+            # Pillow warns about damaged metadata it skips; the pixels are what matter.
+            warnings.simplefilter("ignore", UserWarning)
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as image:
                 fmt = image.format or "unknown"
