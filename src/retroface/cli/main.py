@@ -16,6 +16,7 @@ from retroface.cli.progress_bar import RichProgress
 from retroface.errors import InvalidInputError, RetrofaceError
 from retroface.governance import LAWFUL_BASES
 from retroface.services import App, open_app
+from retroface.services import audit_log as audit_service
 from retroface.services import cases as case_service
 from retroface.services import galleries as gallery_service
 from retroface.services.enrollment import enroll as enroll_service
@@ -35,6 +36,8 @@ gallery_app = typer.Typer(help="Galleries of known identities.", no_args_is_help
 case_app = typer.Typer(help="Cases and their authorisations.", no_args_is_help=True)
 app.add_typer(gallery_app, name="gallery")
 app.add_typer(case_app, name="case")
+audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -294,6 +297,48 @@ def quickstart(
     if not json_out:
         render.render_enroll(out, enrolled)
     _finish_search_output(report, json_out)
+
+
+KeyFile = Annotated[
+    Path | None, typer.Option("--key-file", help="HMAC key file (default $RETROFACE_AUDIT_KEY).")
+]
+
+
+@audit_app.command("verify")
+def audit_verify(json_out: JsonFlag = False) -> None:
+    """Check the hash chain; exit 1 and name the first bad event if it was tampered with."""
+    status = audit_service.verify_audit(_open())
+    if json_out:
+        _emit_json(status)
+    elif status.ok:
+        out.print(f"audit chain intact: {status.events} events, head {status.head[:16]}")
+    else:
+        out.print(f"audit chain BROKEN at event {status.first_bad_id}: {status.reason}")
+    if not status.ok:
+        raise typer.Exit(code=1)
+
+
+@audit_app.command("export")
+def audit_export(
+    out_file: Annotated[Path, typer.Argument(help="JSON-lines file to write.")],
+    key_file: KeyFile = None,
+) -> None:
+    """Write the whole log as JSON lines with an HMAC-SHA256 signature line."""
+    result = audit_service.export_audit(_open(), out_file, audit_service.load_signing_key(key_file))
+    out.print(f"exported {result.events} events to {result.path}; head {result.head[:16]}")
+
+
+@audit_app.command("check-export")
+def audit_check_export(
+    export_file: Annotated[Path, typer.Argument(help="A file written by 'audit export'.")],
+    key_file: KeyFile = None,
+) -> None:
+    """Check an export's signature (exit 1 if it does not verify)."""
+    result = audit_service.check_export(export_file, audit_service.load_signing_key(key_file))
+    verdict = "valid" if result.signature_valid else "INVALID"
+    out.print(f"signature {verdict}: {result.events} events, head {result.head[:16]}")
+    if not result.signature_valid:
+        raise typer.Exit(code=1)
 
 
 def _finish_search_output(report: SearchReport, json_out: bool) -> None:

@@ -30,13 +30,20 @@ class Database:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    """WAL survives crashes mid-write and lets readers run beside one writer."""
+    """WAL survives crashes mid-write; busy_timeout makes writers queue instead of failing."""
+    # Let SQLAlchemy's "begin" event issue BEGIN IMMEDIATE instead of pysqlite's lazy BEGIN.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def _begin_immediate(connection: Any) -> None:
+    """Take the write lock at the start: the audit chain head read and append cannot interleave."""
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def alembic_config(url: str) -> Config:
@@ -53,6 +60,7 @@ def open_database(url: str, create_dir: Path | None = None) -> Database:
     engine = create_engine(url, future=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _begin_immediate)
     with engine.begin() as connection:
         config = alembic_config(url)
         config.attributes["connection"] = connection
