@@ -1,0 +1,75 @@
+"""Who may do what: the role matrix every service action is checked against.
+
+Separation of duties follows the College of Policing APP on facial
+recognition: the person who runs a search does not review it, a supervisor
+authorises, an auditor reads everything and changes nothing, and an admin
+runs the system but never searches or reviews.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from retroface.errors import AuthorisationError
+
+
+class Role(StrEnum):
+    OPERATOR = "operator"
+    REVIEWER = "reviewer"
+    SUPERVISOR = "supervisor"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+
+
+class Action(StrEnum):
+    CASE_OPEN = "case.open"
+    CASE_AUTHORISE = "case.authorise"
+    CASE_CLOSE = "case.close"
+    CASE_READ = "case.read"
+    GALLERY_CREATE = "gallery.create"
+    GALLERY_ENROLL = "gallery.enroll"
+    GALLERY_REMOVE_SUBJECT = "gallery.remove_subject"
+    GALLERY_READ = "gallery.read"
+    SEARCH_RUN = "search.run"
+    VERIFY_RUN = "verify.run"
+    REVIEW_DECIDE = "review.decide"
+    AUDIT_READ = "audit.read"
+    AUDIT_EXPORT = "audit.export"
+    USER_MANAGE = "user.manage"
+    CONFIG_MANAGE = "config.manage"
+    RETENTION_RUN = "retention.run"
+
+
+_R = Role
+ALLOWED: dict[Action, frozenset[Role]] = {
+    Action.CASE_OPEN: frozenset({_R.OPERATOR, _R.SUPERVISOR}),
+    Action.CASE_AUTHORISE: frozenset({_R.SUPERVISOR}),
+    Action.CASE_CLOSE: frozenset({_R.SUPERVISOR}),
+    Action.CASE_READ: frozenset({_R.OPERATOR, _R.REVIEWER, _R.SUPERVISOR, _R.AUDITOR}),
+    Action.GALLERY_CREATE: frozenset({_R.SUPERVISOR}),
+    Action.GALLERY_ENROLL: frozenset({_R.SUPERVISOR}),
+    Action.GALLERY_REMOVE_SUBJECT: frozenset({_R.SUPERVISOR}),
+    Action.GALLERY_READ: frozenset({_R.OPERATOR, _R.REVIEWER, _R.SUPERVISOR, _R.AUDITOR}),
+    Action.SEARCH_RUN: frozenset({_R.OPERATOR}),
+    Action.VERIFY_RUN: frozenset({_R.OPERATOR, _R.REVIEWER}),
+    Action.REVIEW_DECIDE: frozenset({_R.REVIEWER}),
+    Action.AUDIT_READ: frozenset({_R.AUDITOR}),
+    Action.AUDIT_EXPORT: frozenset({_R.AUDITOR}),
+    Action.USER_MANAGE: frozenset({_R.ADMIN}),
+    Action.CONFIG_MANAGE: frozenset({_R.ADMIN}),
+    Action.RETENTION_RUN: frozenset({_R.ADMIN, _R.SUPERVISOR}),
+}
+
+
+def is_allowed(role: Role, action: Action) -> bool:
+    return role in ALLOWED[action]
+
+
+def require(role: Role, action: Action, who: str) -> None:
+    """Raise an AuthorisationError a person can act on when the role may not do this."""
+    if not is_allowed(role, action):
+        allowed = ", ".join(sorted(r.value for r in ALLOWED[action]))
+        raise AuthorisationError(
+            f"{who} ({role.value}) may not {action.value.replace('.', ' ')}; "
+            f"this needs the role: {allowed}"
+        )

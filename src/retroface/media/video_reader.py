@@ -1,0 +1,268 @@
+"""Decode evidence video with PyAV: sampled frames with real timestamps and clear failures.
+
+Why timestamps come from PTS rather than frame counting: variable frame
+rate phones and CCTV recorders drop and duplicate frames, so "frame 900 at
+30 fps" is not "30 s". Each frame's presentation time (relative to the
+stream start) is what an investigator's timeline must show; when the
+container records a creation time, wall-clock time is that plus the offset.
+
+A corrupt or truncated file yields every frame that could be decoded and
+then raises :class:`VideoDecodeError` carrying how far decoding got, so
+callers keep partial results and report the failure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from fractions import Fraction
+from pathlib import Path
+from typing import Literal
+
+import av
+import numpy as np
+
+from retroface.errors import MediaError, MediaTooLargeError
+from retroface.media.evidence_hash import sha256_file
+
+SamplingMode = Literal["all", "every_nth", "per_second", "keyframes"]
+VIDEO_SUFFIXES = frozenset(
+    {
+        ".mp4",
+        ".m4v",
+        ".mov",
+        ".avi",
+        ".mkv",
+        ".webm",
+        ".mpg",
+        ".mpeg",
+        ".ts",
+        ".mts",
+        ".3gp",
+        ".flv",
+        ".wmv",
+    }
+)
+
+
+class VideoDecodeError(MediaError):
+    """Decoding stopped early; ``frames_decoded`` frames were delivered before it did."""
+
+    def __init__(self, message: str, frames_decoded: int, last_time_s: float | None) -> None:
+        super().__init__(message)
+        self.frames_decoded = frames_decoded
+        self.last_time_s = last_time_s
+
+
+@dataclass(frozen=True)
+class SamplingPolicy:
+    """Which decoded frames to keep: all, every Nth, N per second, or keyframes only."""
+
+    mode: SamplingMode = "per_second"
+    value: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.mode in ("every_nth", "per_second") and self.value <= 0:
+            raise MediaError(f"sampling {self.mode} needs a positive value, got {self.value}")
+
+    @classmethod
+    def parse(cls, text: str) -> SamplingPolicy:
+        """``all``, ``keyframes``, ``every:N`` or ``fps:N`` (as typed on the command line)."""
+        kind, _, number = text.strip().lower().partition(":")
+        try:
+            if kind in ("all", "keyframes") and not number:
+                return cls(kind, 0.0)  # type: ignore[arg-type]
+            if kind == "every":
+                return cls("every_nth", float(int(number)))
+            if kind == "fps":
+                return cls("per_second", float(number))
+        except ValueError:
+            pass
+        raise MediaError(f"unknown sampling {text!r}: use all, keyframes, every:N or fps:N")
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    source: str
+    sha256: str
+    byte_size: int
+    width: int
+    height: int
+    codec: str
+    fps: float | None
+    duration_s: float | None
+    frame_count: int | None
+    start_time: datetime | None
+
+
+@dataclass(frozen=True)
+class VideoFrame:
+    index: int  # position among decoded frames (0-based), stable across sampling policies
+    time_s: float  # presentation time from the start of the stream
+    pixels: np.ndarray  # H x W x 3 uint8 RGB
+
+    def wall_time(self, info: VideoInfo) -> datetime | None:
+        return None if info.start_time is None else info.start_time + timedelta(seconds=self.time_s)
+
+
+def is_video_path(path: Path) -> bool:
+    return path.suffix.lower() in VIDEO_SUFFIXES
+
+
+def _open(path: Path) -> av.container.InputContainer:
+    if not path.exists():
+        raise MediaError(f"{path}: no such file")
+    if not path.is_file():
+        raise MediaError(f"{path}: not a regular file")
+    if path.stat().st_size == 0:
+        raise MediaError(f"{path}: the file is empty")
+    try:
+        container = av.open(str(path), mode="r")
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+        raise MediaError(f"{path}: not a video file retroface can read ({_reason(exc)})") from exc
+    if not container.streams.video:
+        container.close()
+        raise MediaError(f"{path}: the file has no video stream")
+    return container
+
+
+def probe_video(path: str | Path, max_file_bytes: int | None = None) -> VideoInfo:
+    """Hash and describe a video without decoding it."""
+    file_path = Path(path)
+    container = _open(file_path)
+    size = file_path.stat().st_size
+    if max_file_bytes is not None and size > max_file_bytes:
+        container.close()
+        raise MediaTooLargeError(
+            f"{file_path}: {size} bytes exceeds the limit of {max_file_bytes} bytes"
+        )
+    try:
+        stream = container.streams.video[0]
+        fps = float(stream.average_rate) if stream.average_rate else None
+        declared = _declared_duration(container, stream)
+        duration = declared[0] if declared else None
+        return VideoInfo(
+            source=str(file_path),
+            sha256=sha256_file(file_path),
+            byte_size=size,
+            width=stream.codec_context.width,
+            height=stream.codec_context.height,
+            codec=stream.codec_context.name,
+            fps=fps,
+            duration_s=duration,
+            frame_count=stream.frames or None,
+            start_time=_creation_time(container.metadata.get("creation_time")),
+        )
+    finally:
+        container.close()
+
+
+def iter_frames(
+    path: str | Path,
+    policy: SamplingPolicy | None = None,
+    *,
+    start_s: float = 0.0,
+    end_s: float | None = None,
+) -> Iterator[VideoFrame]:
+    """Yield sampled frames in order; raise VideoDecodeError after the last good frame if broken."""
+    policy = policy or SamplingPolicy()
+    file_path = Path(path)
+    container = _open(file_path)
+    stream = container.streams.video[0]
+    stream.thread_type = "AUTO"
+    if policy.mode == "keyframes":
+        stream.codec_context.skip_frame = "NONKEY"
+    origin = _stream_origin(stream)
+    declared = _declared_duration(container, stream)
+    frame_step = 1.0 / float(stream.average_rate) if stream.average_rate else 0.04
+    decoded = 0
+    last_time: float | None = None
+    next_sample = start_s
+    try:
+        for frame in container.decode(stream):
+            time_s = _frame_time(frame, origin, decoded, stream)
+            index = decoded
+            decoded += 1
+            last_time = time_s
+            if time_s < start_s:
+                continue
+            if end_s is not None and time_s > end_s:
+                break
+            if policy.mode == "every_nth" and index % int(policy.value) != 0:
+                continue
+            if policy.mode == "per_second":
+                if time_s + 1e-6 < next_sample:
+                    continue
+                step = 1.0 / policy.value
+                next_sample = max(next_sample + step, time_s + step * 0.5)
+            yield VideoFrame(index=index, time_s=time_s, pixels=frame.to_ndarray(format="rgb24"))
+    except av.error.FFmpegError as exc:
+        raise VideoDecodeError(
+            f"{file_path}: decoding failed after {decoded} frames"
+            + (f" ({last_time:.2f} s)" if last_time is not None else "")
+            + f": {_reason(exc)}",
+            decoded,
+            last_time,
+        ) from exc
+    finally:
+        container.close()
+    if decoded == 0:
+        raise VideoDecodeError(f"{file_path}: no frame could be decoded", 0, None)
+    if end_s is None and last_time is not None and _ends_early(last_time, declared, frame_step):
+        raise VideoDecodeError(
+            f"{file_path}: the video ends at {last_time:.2f} s but declares {declared[0]:.2f} s; "
+            "the file is probably truncated",
+            decoded,
+            last_time,
+        )
+
+
+def _declared_duration(
+    container: av.container.InputContainer, stream: av.video.stream.VideoStream
+) -> tuple[float, bool] | None:
+    """(seconds, exact): the video stream's own duration is exact; the container's may
+    include a longer audio track, so it is only a rough bound."""
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base), True
+    if container.duration is not None:
+        return container.duration / av.time_base, False
+    return None
+
+
+def _ends_early(last_time: float, declared: tuple[float, bool] | None, frame_step: float) -> bool:
+    if declared is None:
+        return False
+    seconds, exact = declared
+    slack = 3 * frame_step + (0.02 * seconds if exact else max(1.5, 0.1 * seconds))
+    return last_time + slack < seconds
+
+
+def _stream_origin(stream: av.video.stream.VideoStream) -> Fraction | None:
+    if stream.start_time is None or stream.time_base is None:
+        return None
+    return stream.start_time * stream.time_base
+
+
+def _frame_time(
+    frame: av.VideoFrame, origin: Fraction | None, decoded: int, stream: av.video.stream.VideoStream
+) -> float:
+    if frame.pts is not None and frame.time_base is not None:
+        t = frame.pts * frame.time_base
+        return round(float(t - origin if origin is not None else t), 6)
+    rate = float(stream.average_rate) if stream.average_rate else 25.0
+    return round(decoded / rate, 6)  # no timestamps at all: fall back to nominal rate
+
+
+def _creation_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _reason(exc: BaseException) -> str:
+    text = getattr(exc, "strerror", None) or str(exc)
+    return text.split(":")[-1].strip() or type(exc).__name__
