@@ -8,8 +8,16 @@ from pathlib import Path
 import pytest
 
 from retroface.faces import EngineSpec, FaceEngine
+from retroface.governance.identity import Principal
+from retroface.governance.roles import Role
 from retroface.services import App, open_app
 from retroface.settings import Settings
+
+OPERATOR = Principal("officer-1", Role.OPERATOR)
+SUPERVISOR = Principal("sgt-2", Role.SUPERVISOR)
+REVIEWER = Principal("reviewer-3", Role.REVIEWER)
+AUDITOR = Principal("auditor-4", Role.AUDITOR)
+ADMIN = Principal("admin-5", Role.ADMIN)
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 EXAMPLES = DATA / "face_recognition" / "examples"
@@ -43,7 +51,19 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def app(settings: Settings, engine: FaceEngine) -> Iterator[App]:
-    application = open_app(settings)
-    application._engine = engine  # share the loaded models across tests
+    """A fresh deployment acting as an operator (the role that searches)."""
+    application = open_app(settings, principal=OPERATOR)
+    application._engines[repr(application.engine_spec)] = engine  # share the loaded models
     yield application
     application.close()
+
+
+@pytest.fixture
+def supervisor(app: App) -> App:
+    """The same deployment acting as a supervisor (galleries, authorisations)."""
+    return app.acting_as(SUPERVISOR)
+
+
+@pytest.fixture
+def auditor(app: App) -> App:
+    return app.acting_as(AUDITOR)

@@ -18,13 +18,13 @@ KEY = b"oversight-body-shared-secret-0001"
 
 
 @pytest.fixture
-def logged(app: App) -> App:
-    """Six real events from ordinary use (no faces needed)."""
+def logged(app: App, supervisor: App, auditor: App) -> App:
+    """Six real events from ordinary use (no faces needed); returns the auditor's view."""
     for name in ("a", "b", "c"):
-        create_gallery(app, name)
+        create_gallery(supervisor, name)
     for ref in ("C-1", "C-2", "C-3"):
         open_case(app, ref, purpose="p", lawful_basis="law-enforcement", offence="theft")
-    return app
+    return auditor
 
 
 def _sql(app: App, *statements: str) -> None:

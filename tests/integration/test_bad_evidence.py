@@ -15,7 +15,7 @@ pytestmark = pytest.mark.needs_data
 
 
 def test_batch_reports_each_bad_file_and_searches_the_rest(
-    app: App, data: Path, tmp_path: Path
+    app: App, supervisor: App, data: Path, tmp_path: Path
 ) -> None:
     examples = data / "face_recognition" / "examples"
     gallery_with(app, "g", {"obama": [examples / "obama.jpg"]})

@@ -96,17 +96,33 @@ def test_search_refused_after_authorisation_expires(app: App, gallery: str, prob
     assert _no_evidence_processed(app)
 
 
-def test_requester_cannot_authorise_own_case(app: App) -> None:
-    case = _open(app)
+def test_requester_cannot_authorise_own_case(app: App, supervisor: App) -> None:
+    case = open_case(
+        supervisor, "C-2", purpose="p", lawful_basis="law-enforcement", offence="theft"
+    ).reference  # the supervisor asks for this search themself
     with pytest.raises(AuthorisationError, match="cannot authorise"):
-        authorise_case(app, case, by="Alice", until=app.now() + timedelta(days=1))
+        authorise_case(supervisor, case, until=app.now() + timedelta(days=1))
     assert show_case(app, case).authorisations == []
 
 
-def test_authorisation_must_end_in_future(app: App) -> None:
+def test_operator_cannot_authorise(app: App) -> None:
+    case = _open(app)
+    with pytest.raises(AuthorisationError, match="may not case authorise"):
+        authorise_case(app, case, until=app.now() + timedelta(days=1))
+
+
+def test_authorisation_is_in_the_supervisors_own_name(supervisor: App, app: App) -> None:
+    case = _open(app)
+    with pytest.raises(InvalidInputError, match="logged in as"):
+        authorise_case(supervisor, case, by="someone-else", until=app.now() + timedelta(days=1))
+    detail = authorise_case(supervisor, case, until=app.now() + timedelta(days=1))
+    assert detail.authorisations[0].authorised_by == "sgt-2"
+
+
+def test_authorisation_must_end_in_future(supervisor: App, app: App) -> None:
     case = _open(app)
     with pytest.raises(InvalidInputError, match="future"):
-        authorise_case(app, case, by="bob", until=app.now() - timedelta(minutes=1))
+        authorise_case(supervisor, case, until=app.now() - timedelta(minutes=1))
 
 
 def test_unknown_lawful_basis_refused(app: App) -> None:

@@ -10,14 +10,21 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import PASSWORD
+
 pytestmark = pytest.mark.needs_data
 
 SEARCH_KEYS = {"search_id", "case", "gallery", "threshold", "model", "probes", "errors"}
 PROBE_KEYS = {"source", "frame", "box", "quality", "candidates"}
 
 
-def run_cli(home: Path, *args: str | Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "RETROFACE_HOME": str(home), "RETROFACE_ACTOR": "officer-1"}
+def run_cli(
+    home: Path, *args: str | Path, user: str | None = None, **extra_env: str
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RETROFACE_")}
+    env |= {"RETROFACE_HOME": str(home), "RETROFACE_PASSWORD": PASSWORD, **extra_env}
+    if user:
+        env["RETROFACE_USER"] = user
     return subprocess.run(
         [sys.executable, "-m", "retroface.cli.main", *map(str, args)],
         env=env,
@@ -39,6 +46,25 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], fragment: st
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
     return tmp_path / "data"
+
+
+@pytest.fixture
+def staffed(home: Path) -> Path:
+    """A deployment with an admin, a supervisor and an operator, made through the CLI."""
+    assert run_cli(home, "init", "--admin", "admin-5").returncode == 0
+    for name, role in (("sgt-2", "supervisor"), ("officer-1", "operator")):
+        added = run_cli(
+            home,
+            "user",
+            "add",
+            name,
+            "--role",
+            role,
+            user="admin-5",
+            RETROFACE_NEW_PASSWORD=PASSWORD,
+        )
+        assert added.returncode == 0, added.stderr
+    return home
 
 
 @pytest.fixture
@@ -65,12 +91,17 @@ def test_quickstart_json_follows_the_documented_schema(home: Path, examples: Pat
     # Running it again reuses gallery and case and enrolls nothing twice.
     again = run_cli(home, "quickstart", train, group, "--json")
     assert again.returncode == 0 and json.loads(again.stdout)["search_id"] != doc["search_id"]
-    shown = run_cli(home, "gallery", "show", "quickstart", "--json")
-    assert json.loads(shown.stdout)["images"] == 9
+    again_doc = json.loads(again.stdout)
+    assert again_doc["probes"] == doc["probes"]  # same gallery, nothing enrolled twice
 
 
-def test_full_workflow_and_refusals(home: Path, examples: Path, tmp_path: Path) -> None:
-    assert run_cli(home, "gallery", "create", "custody").returncode == 0
+def test_full_workflow_and_refusals(staffed: Path, examples: Path, tmp_path: Path) -> None:
+    home = staffed
+    sup, op = "sgt-2", "officer-1"
+    assert_one_line_error(
+        run_cli(home, "gallery", "create", "custody", user=op), "may not gallery create"
+    )
+    assert run_cli(home, "gallery", "create", "custody", user=sup).returncode == 0
     enrolled = run_cli(
         home,
         "gallery",
@@ -79,6 +110,7 @@ def test_full_workflow_and_refusals(home: Path, examples: Path, tmp_path: Path) 
         examples / "obama.jpg",
         examples / "biden.jpg",
         "--json",
+        user=sup,
     )
     assert json.loads(enrolled.stdout)["enrolled"] == 2
     opened = run_cli(
@@ -92,26 +124,37 @@ def test_full_workflow_and_refusals(home: Path, examples: Path, tmp_path: Path) 
         "law-enforcement",
         "--offence",
         "robbery",
+        user=op,
     )
     assert opened.returncode == 0, opened.stderr
 
     refused = run_cli(
-        home, "search", "--case", "OP-7", "--gallery", "custody", examples / "obama2.jpg"
+        home, "search", "--case", "OP-7", "--gallery", "custody", examples / "obama2.jpg", user=op
     )
     assert_one_line_error(refused, "no authorisation")
     assert_one_line_error(
-        run_cli(home, "case", "authorise", "OP-7", "--by", "officer-1", "--until", "2999-01-01"),
-        "cannot authorise their own case",
+        run_cli(home, "case", "authorise", "OP-7", "--until", "2999-01-01", user=op),
+        "may not case authorise",
     )
     assert_one_line_error(
-        run_cli(home, "case", "authorise", "OP-7", "--by", "sgt-2", "--until", "next week"),
-        "not a date",
+        run_cli(home, "case", "authorise", "OP-7", "--until", "next week", user=sup), "not a date"
     )
     assert (
-        run_cli(
-            home, "case", "authorise", "OP-7", "--by", "sgt-2", "--until", "2999-01-01"
-        ).returncode
+        run_cli(home, "case", "authorise", "OP-7", "--until", "2999-01-01", user=sup).returncode
         == 0
+    )
+    assert_one_line_error(
+        run_cli(
+            home,
+            "search",
+            "--case",
+            "OP-7",
+            "--gallery",
+            "custody",
+            examples / "obama2.jpg",
+            user=sup,
+        ),
+        "may not search run",
     )
 
     missing = tmp_path / "absent.jpg"
@@ -125,6 +168,7 @@ def test_full_workflow_and_refusals(home: Path, examples: Path, tmp_path: Path) 
         examples / "obama2.jpg",
         missing,
         "--json",
+        user=op,
     )
     doc = json.loads(result.stdout)
     assert result.returncode == 1  # partial: the good file is searched, the bad one reported
@@ -134,7 +178,9 @@ def test_full_workflow_and_refusals(home: Path, examples: Path, tmp_path: Path) 
     ]
 
     assert_one_line_error(
-        run_cli(home, "search", "--case", "OP-7", "--gallery", "nope", examples / "obama2.jpg"),
+        run_cli(
+            home, "search", "--case", "OP-7", "--gallery", "nope", examples / "obama2.jpg", user=op
+        ),
         "no gallery named 'nope'",
     )
     assert_one_line_error(
@@ -148,38 +194,66 @@ def test_full_workflow_and_refusals(home: Path, examples: Path, tmp_path: Path) 
             "--threshold",
             "3",
             examples / "obama2.jpg",
+            user=op,
         ),
         "threshold",
     )
     text = run_cli(
-        home, "search", "--case", "OP-7", "--gallery", "custody", examples / "obama2.jpg"
+        home, "search", "--case", "OP-7", "--gallery", "custody", examples / "obama2.jpg", user=op
     )
     assert "1. obama" in text.stdout and "not an identification" in text.stdout
 
 
-def test_verify_and_its_errors(home: Path, examples: Path, tmp_path: Path) -> None:
-    same = run_cli(home, "verify", examples / "obama.jpg", examples / "obama2.jpg", "--json")
+def test_login_session_and_logout(staffed: Path) -> None:
+    home = staffed
+    assert_one_line_error(run_cli(home, "whoami"), "not logged in")
+    assert_one_line_error(
+        run_cli(home, "login", "sgt-2", RETROFACE_PASSWORD="wrong password!"), "wrong password"
+    )
+    assert run_cli(home, "login", "sgt-2").returncode == 0
+    assert (home / "session.json").stat().st_mode & 0o077 == 0  # readable by its owner only
+    assert run_cli(home, "whoami").stdout.strip() == "sgt-2 (supervisor)"
+    assert run_cli(home, "gallery", "create", "g").returncode == 0
+    assert run_cli(home, "logout").returncode == 0
+    assert_one_line_error(run_cli(home, "gallery", "create", "h"), "not logged in")
+
+
+def test_verify_and_its_errors(staffed: Path, examples: Path, tmp_path: Path) -> None:
+    home = staffed
+    same = run_cli(
+        home, "verify", examples / "obama.jpg", examples / "obama2.jpg", "--json", user="officer-1"
+    )
     assert same.returncode == 0, same.stderr
     assert json.loads(same.stdout)["same_person_above_threshold"] is True
-    different = run_cli(home, "verify", examples / "obama.jpg", examples / "biden.jpg", "--json")
+    different = run_cli(
+        home, "verify", examples / "obama.jpg", examples / "biden.jpg", "--json", user="officer-1"
+    )
     assert json.loads(different.stdout)["same_person_above_threshold"] is False
 
     blank = tmp_path / "blank.png"
     from PIL import Image
 
     Image.new("RGB", (200, 200), (128, 128, 128)).save(blank)
-    assert_one_line_error(run_cli(home, "verify", examples / "obama.jpg", blank), "no face found")
+    assert_one_line_error(
+        run_cli(home, "verify", examples / "obama.jpg", blank, user="officer-1"), "no face found"
+    )
     notes = tmp_path / "notes.jpg"
     notes.write_text("hello")
-    assert_one_line_error(run_cli(home, "verify", notes, examples / "obama.jpg"), "not an image")
-
-
-def test_user_mistakes_in_gallery_commands(home: Path, tmp_path: Path) -> None:
-    assert_one_line_error(run_cli(home, "gallery", "show", "ghost"), "no gallery named 'ghost'")
-    run_cli(home, "gallery", "create", "g")
-    assert_one_line_error(run_cli(home, "gallery", "create", "g"), "already exists")
     assert_one_line_error(
-        run_cli(home, "gallery", "enroll", "g", tmp_path / "nowhere"), "no such file or folder"
+        run_cli(home, "verify", notes, examples / "obama.jpg", user="officer-1"), "not an image"
+    )
+
+
+def test_user_mistakes_in_gallery_commands(staffed: Path, tmp_path: Path) -> None:
+    home, sup = staffed, "sgt-2"
+    assert_one_line_error(
+        run_cli(home, "gallery", "show", "ghost", user=sup), "no gallery named 'ghost'"
+    )
+    run_cli(home, "gallery", "create", "g", user=sup)
+    assert_one_line_error(run_cli(home, "gallery", "create", "g", user=sup), "already exists")
+    assert_one_line_error(
+        run_cli(home, "gallery", "enroll", "g", tmp_path / "nowhere", user=sup),
+        "no such file or folder",
     )
     usage = run_cli(home, "no-such-command")
     assert usage.returncode == 2 and "Traceback" not in usage.stderr

@@ -25,7 +25,8 @@ from retroface.services.galleries import (
 )
 from retroface.services.search import search
 from retroface.store.models import AuditEvent, ReferenceImage, Template
-from tests.helpers import authorised_case, gallery_with
+from tests.conftest import SUPERVISOR
+from tests.helpers import PASSWORD, authorised_case, gallery_with, register_users
 
 pytestmark = pytest.mark.needs_data
 
@@ -35,22 +36,24 @@ def _count(app: App, model: type) -> int:
         return int(uow.session.scalar(select(func.count()).select_from(model)) or 0)
 
 
-def test_enrolling_twice_adds_nothing(app: App, data: Path) -> None:
+def test_enrolling_twice_adds_nothing(app: App, supervisor: App, data: Path) -> None:
     train = data / "face_recognition" / "examples" / "knn_examples" / "train"
-    create_gallery(app, "g")
-    first = enroll(app, "g", [train])
-    second = enroll(app, "g", [train])
+    create_gallery(supervisor, "g")
+    first = enroll(supervisor, "g", [train])
+    second = enroll(supervisor, "g", [train])
     assert first.enrolled == 9 and second.enrolled == 0 and second.already_enrolled == 9
     assert _count(app, ReferenceImage) == 9 and _count(app, Template) == 9
 
 
-def test_duplicate_gallery_name_refused(app: App) -> None:
-    create_gallery(app, "g")
+def test_duplicate_gallery_name_refused(supervisor: App) -> None:
+    create_gallery(supervisor, "g")
     with pytest.raises(AlreadyExistsError):
-        create_gallery(app, "g")
+        create_gallery(supervisor, "g")
 
 
-def test_unusable_images_are_skipped_and_reported(app: App, data: Path, tmp_path: Path) -> None:
+def test_unusable_images_are_skipped_and_reported(
+    app: App, supervisor: App, data: Path, tmp_path: Path
+) -> None:
     tree = tmp_path / "people"
     (tree / "obama").mkdir(parents=True)
     (tree / "obama" / "good.jpg").symlink_to(data / "face_recognition" / "examples" / "obama.jpg")
@@ -64,8 +67,8 @@ def test_unusable_images_are_skipped_and_reported(app: App, data: Path, tmp_path
     (tree / "pair" / "two.jpg").symlink_to(
         data / "face_recognition" / "examples" / "two_people.jpg"
     )
-    create_gallery(app, "g")
-    report = enroll(app, "g", [tree])
+    create_gallery(supervisor, "g")
+    report = enroll(supervisor, "g", [tree])
     reasons = {Path(s.source).name: s.error for s in report.skipped}
     assert report.enrolled == 1
     assert "corrupt or truncated" in reasons["broken.jpg"]
@@ -75,12 +78,19 @@ def test_unusable_images_are_skipped_and_reported(app: App, data: Path, tmp_path
 
 
 def test_interrupted_enrollment_resumes_without_duplicates(
-    app: App, data: Path, tmp_path: Path
+    app: App, supervisor: App, data: Path, tmp_path: Path
 ) -> None:
     att = data / "att_faces"
-    create_gallery(app, "att")
+    create_gallery(supervisor, "att")
+    register_users(app, {SUPERVISOR: PASSWORD})
     home = app.settings.home
-    env = {**os.environ, "RETROFACE_HOME": str(home), "RETROFACE_WORKERS": "1"}
+    env = {
+        **os.environ,
+        "RETROFACE_HOME": str(home),
+        "RETROFACE_WORKERS": "1",
+        "RETROFACE_USER": SUPERVISOR.username,
+        "RETROFACE_PASSWORD": PASSWORD,
+    }
     cmd = [sys.executable, "-m", "retroface.cli.main", "gallery", "enroll", "att", str(att)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
@@ -91,7 +101,7 @@ def test_interrupted_enrollment_resumes_without_duplicates(
     partial = _count(app, ReferenceImage)
     assert 15 <= partial < 400, "the kill should land mid-enrollment"
 
-    report = enroll(app, "att", [att])
+    report = enroll(supervisor, "att", [att])
     assert report.already_enrolled == partial
     total = _count(app, ReferenceImage)
     assert total == partial + report.enrolled
@@ -101,29 +111,33 @@ def test_interrupted_enrollment_resumes_without_duplicates(
             select(func.count()).where(AuditEvent.action == "reference.enrolled")
         )
     assert enrolled_events == total
-    assert show_gallery(app, "att").images == total
+    assert show_gallery(supervisor, "att").images == total
 
 
-def test_removed_subject_leaves_search_at_once_and_can_be_restored(app: App, data: Path) -> None:
+def test_removed_subject_leaves_search_at_once_and_can_be_restored(
+    app: App, supervisor: App, data: Path
+) -> None:
     examples = data / "face_recognition" / "examples"
     gallery_with(app, "g", {"obama": [examples / "obama.jpg"], "biden": [examples / "biden.jpg"]})
     case = authorised_case(app)
     probe = examples / "obama2.jpg"
     assert search(app, case, "g", [probe]).probes[0].candidates[0].subject == "obama"
 
-    remove_subject(app, "g", "obama")
+    remove_subject(supervisor, "g", "obama")
     assert search(app, case, "g", [probe]).probes[0].candidates == []
-    restore_subject(app, "g", "obama")
+    restore_subject(supervisor, "g", "obama")
     assert search(app, case, "g", [probe]).probes[0].candidates[0].subject == "obama"
 
-    remove_subject(app, "g", "obama", final=True)
+    remove_subject(supervisor, "g", "obama", final=True)
     assert _count(app, ReferenceImage) == 1  # only biden's remains
     assert search(app, case, "g", [probe]).probes[0].candidates == []
     with pytest.raises(NotFoundError):
-        remove_subject(app, "g", "nobody")
+        remove_subject(supervisor, "g", "nobody")
 
 
-def test_stale_or_missing_index_is_rebuilt_from_the_database(app: App, data: Path) -> None:
+def test_stale_or_missing_index_is_rebuilt_from_the_database(
+    app: App, supervisor: App, data: Path
+) -> None:
     examples = data / "face_recognition" / "examples"
     gallery_with(app, "g", {"obama": [examples / "obama.jpg"], "biden": [examples / "biden.jpg"]})
     case = authorised_case(app)

@@ -16,15 +16,15 @@ pytestmark = pytest.mark.needs_data
 
 
 def test_att_rank1_identification_rate_at_least_95_percent(
-    app: App, data: Path, tmp_path: Path
+    app: App, supervisor: App, data: Path, tmp_path: Path
 ) -> None:
     att = data / "att_faces"
     tree = tmp_path / "att_gallery"
     for subject in range(1, 41):
         (tree / f"s{subject}").mkdir(parents=True)
         (tree / f"s{subject}" / "1.pgm").symlink_to(att / f"s{subject}" / "1.pgm")
-    create_gallery(app, "att")
-    enrolled = enroll(app, "att", [tree])
+    create_gallery(supervisor, "att")
+    enrolled = enroll(supervisor, "att", [tree])
     assert enrolled.enrolled == 40 and enrolled.subjects_created == 40, enrolled.skipped
 
     case = authorised_case(app)
@@ -41,7 +41,7 @@ def test_att_rank1_identification_rate_at_least_95_percent(
     assert rate >= 0.95
 
 
-def test_obama_and_biden_found_in_a_group_photo(app: App, data: Path) -> None:
+def test_obama_and_biden_found_in_a_group_photo(app: App, supervisor: App, data: Path) -> None:
     examples = data / "face_recognition" / "examples"
     gallery_with(
         app, "politicians", {"obama": [examples / "obama.jpg"], "biden": [examples / "biden.jpg"]}
@@ -61,7 +61,9 @@ def test_obama_and_biden_found_in_a_group_photo(app: App, data: Path) -> None:
     assert len(report.probes) == 3
 
 
-def test_unknown_person_gets_no_candidate_at_default_threshold(app: App, data: Path) -> None:
+def test_unknown_person_gets_no_candidate_at_default_threshold(
+    app: App, supervisor: App, data: Path
+) -> None:
     examples = data / "face_recognition" / "examples"
     gallery_with(
         app, "politicians", {"obama": [examples / "obama.jpg"], "biden": [examples / "biden.jpg"]}
@@ -72,10 +74,12 @@ def test_unknown_person_gets_no_candidate_at_default_threshold(app: App, data: P
     assert report.probes[0].candidates == []
 
 
-def test_subject_scored_by_best_of_several_references(app: App, data: Path) -> None:
+def test_subject_scored_by_best_of_several_references(
+    app: App, supervisor: App, data: Path
+) -> None:
     train = data / "face_recognition" / "examples" / "knn_examples" / "train"
-    create_gallery(app, "knn")
-    report = enroll(app, "knn", [train])
+    create_gallery(supervisor, "knn")
+    report = enroll(supervisor, "knn", [train])
     assert report.subjects_created == 5 and not report.skipped
     case = authorised_case(app)
     result = search(

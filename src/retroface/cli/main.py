@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Annotated
 
@@ -11,14 +12,16 @@ import typer
 from pydantic import BaseModel
 from rich.console import Console
 
-from retroface.cli import render
+from retroface.cli import render, session_file
 from retroface.cli.progress_bar import RichProgress
 from retroface.errors import InvalidInputError, RetrofaceError
 from retroface.governance import LAWFUL_BASES
+from retroface.governance.roles import Role
 from retroface.services import App, open_app
 from retroface.services import audit_log as audit_service
 from retroface.services import cases as case_service
 from retroface.services import galleries as gallery_service
+from retroface.services import users as user_service
 from retroface.services.enrollment import enroll as enroll_service
 from retroface.services.quickstart import quickstart as quickstart_service
 from retroface.services.results import SearchReport
@@ -38,6 +41,8 @@ app.add_typer(gallery_app, name="gallery")
 app.add_typer(case_app, name="case")
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
+user_app = typer.Typer(help="Users and roles (admin).", no_args_is_help=True)
+app.add_typer(user_app, name="user")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -73,7 +78,7 @@ def _global(
     _state.workers = workers
 
 
-def _open() -> App:
+def _open(*, identify: bool = True) -> App:
     settings = Settings.from_env()
     if _state.home is not None:
         settings = settings.with_(home=_state.home)
@@ -81,7 +86,10 @@ def _open() -> App:
         if _state.workers < 1:
             raise InvalidInputError("--workers must be at least 1")
         settings = settings.with_(workers=_state.workers)
-    return open_app(settings)
+    application = open_app(settings)
+    if identify:
+        application.principal = session_file.resolve_principal(application)
+    return application
 
 
 def _emit_json(model: BaseModel | list[BaseModel]) -> None:
@@ -89,6 +97,13 @@ def _emit_json(model: BaseModel | list[BaseModel]) -> None:
         sys.stdout.write("[" + ",".join(m.model_dump_json() for m in model) + "]\n")
     else:
         sys.stdout.write(model.model_dump_json(indent=2) + "\n")
+
+
+def _parse_day(value: str, option: str) -> date:
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError as exc:
+        raise InvalidInputError(f"{option} {value!r} is not a date (YYYY-MM-DD)") from exc
 
 
 def _parse_until(value: str) -> datetime:
@@ -106,10 +121,83 @@ def _parse_until(value: str) -> datetime:
 
 
 @app.command()
-def init() -> None:
-    """Create the data directory and database (other commands do this on first use too)."""
-    application = _open()
+def init(
+    admin: Annotated[
+        str | None, typer.Option(help="Create the first user, an admin, with this name.")
+    ] = None,
+) -> None:
+    """Create the data directory and database, and optionally the first admin."""
+    application = _open(identify=False)
+    if admin is not None:
+        user_service.bootstrap_admin(application, admin, session_file.ask_password())
+        out.print(f"Created admin {admin}; log in with 'retroface login {admin}'")
     out.print(f"retroface data directory ready: {application.settings.home.resolve()}")
+
+
+@app.command()
+def login(username: str) -> None:
+    """Log in; the session lasts 8 hours and is kept in the data directory."""
+    application = _open(identify=False)
+    token, principal = user_service.login(application, username, session_file.ask_password())
+    session_file.save_token(application, token)
+    out.print(f"Logged in as {principal.username} ({principal.role.value})")
+
+
+@app.command()
+def logout() -> None:
+    """End the saved session."""
+    application = _open(identify=False)
+    token = session_file.read_token(application)
+    if token:
+        user_service.logout(application, token)
+    session_file.forget_token(application)
+    out.print("Logged out")
+
+
+@app.command()
+def whoami() -> None:
+    """Show who commands run as."""
+    principal = _open().principal
+    if principal is None:
+        raise InvalidInputError("not logged in")
+    out.print(f"{principal.username} ({principal.role.value})")
+
+
+@user_app.command("add")
+def user_add(
+    username: str,
+    role: Annotated[Role, typer.Option(help="operator, reviewer, supervisor, auditor or admin.")],
+    display_name: Annotated[str, typer.Option(help="Full name.")] = "",
+    trained_on: Annotated[
+        str | None, typer.Option(help="Reviewers: date face-comparison training was completed.")
+    ] = None,
+) -> None:
+    """Add a user (admin only); the password is read from a prompt or $RETROFACE_NEW_PASSWORD."""
+    application = _open()
+    password = os.environ.get("RETROFACE_NEW_PASSWORD") or session_file.ask_password(
+        "New user's password: "
+    )
+    trained = _parse_day(trained_on, "--trained-on") if trained_on else None
+    user = user_service.add_user(
+        application,
+        username,
+        role,
+        password,
+        display_name=display_name,
+        training_completed_on=trained,
+    )
+    out.print(f"Added {user.username} ({user.role})")
+
+
+@user_app.command("list")
+def user_list(json_out: JsonFlag = False) -> None:
+    """List users (admin only)."""
+    users = user_service.list_users(_open())
+    if json_out:
+        _emit_json(list(users))
+        return
+    for u in users:
+        out.print(f"{u.username}  {u.role}  {'active' if u.active else 'inactive'}")
 
 
 @gallery_app.command("create")
@@ -223,8 +311,11 @@ def case_open(
 @case_app.command("authorise")
 def case_authorise(
     reference: str,
-    by: Annotated[str, typer.Option(help="The authorising officer (not the requester).")],
     until: Annotated[str, typer.Option(help="Last day (YYYY-MM-DD, UTC) or ISO time.")],
+    by: Annotated[
+        str | None,
+        typer.Option(help="The authorising supervisor: you (must not be the requester)."),
+    ] = None,
 ) -> None:
     """Record who authorised searching under a case, and until when."""
     detail = case_service.authorise_case(_open(), reference, by=by, until=_parse_until(until))
@@ -287,7 +378,7 @@ def quickstart(
 ) -> None:
     """Enroll KNOWN into a demo gallery and search EVIDENCE under a demo case, in one go."""
     enrolled, report = quickstart_service(
-        _open(),
+        _open(identify=False),
         known,
         evidence,
         threshold=threshold,

@@ -37,6 +37,7 @@ def event_digest(
     prev_hash: str,
     occurred_at: datetime,
     actor: str,
+    role: str | None,
     action: str,
     object_type: str,
     object_id: str,
@@ -48,6 +49,7 @@ def event_digest(
             "prev": prev_hash,
             "at": occurred_at.isoformat(),
             "actor": actor,
+            "role": role,
             "action": action,
             "object_type": object_type,
             "object_id": object_id,
@@ -72,6 +74,7 @@ def record_event(
     object_type: str,
     object_id: str | int,
     case_reference: str | None = None,
+    role: str | None = None,
     **details: Any,
 ) -> AuditEvent:
     """Append one chained audit row; it commits (or rolls back) with the surrounding work."""
@@ -85,6 +88,7 @@ def record_event(
     event = AuditEvent(
         occurred_at=utcnow(),
         actor=actor,
+        role=role,
         action=action,
         object_type=object_type,
         object_id=str(object_id),
@@ -103,6 +107,7 @@ def digest_of(event: AuditEvent) -> str:
         prev_hash=event.prev_hash or GENESIS,
         occurred_at=event.occurred_at,
         actor=event.actor,
+        role=event.role,
         action=event.action,
         object_type=event.object_type,
         object_id=event.object_id,

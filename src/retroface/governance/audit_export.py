@@ -26,6 +26,7 @@ def event_record(event: AuditEvent) -> dict[str, object]:
         "id": event.id,
         "occurred_at": event.occurred_at.isoformat(),
         "actor": event.actor,
+        "role": event.role,
         "action": event.action,
         "object_type": event.object_type,
         "object_id": event.object_id,

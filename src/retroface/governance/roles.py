@@ -24,7 +24,6 @@ class Role(StrEnum):
 class Action(StrEnum):
     CASE_OPEN = "case.open"
     CASE_AUTHORISE = "case.authorise"
-    CASE_CLOSE = "case.close"
     CASE_READ = "case.read"
     GALLERY_CREATE = "gallery.create"
     GALLERY_ENROLL = "gallery.enroll"
@@ -32,19 +31,15 @@ class Action(StrEnum):
     GALLERY_READ = "gallery.read"
     SEARCH_RUN = "search.run"
     VERIFY_RUN = "verify.run"
-    REVIEW_DECIDE = "review.decide"
     AUDIT_READ = "audit.read"
     AUDIT_EXPORT = "audit.export"
     USER_MANAGE = "user.manage"
-    CONFIG_MANAGE = "config.manage"
-    RETENTION_RUN = "retention.run"
 
 
 _R = Role
 ALLOWED: dict[Action, frozenset[Role]] = {
     Action.CASE_OPEN: frozenset({_R.OPERATOR, _R.SUPERVISOR}),
     Action.CASE_AUTHORISE: frozenset({_R.SUPERVISOR}),
-    Action.CASE_CLOSE: frozenset({_R.SUPERVISOR}),
     Action.CASE_READ: frozenset({_R.OPERATOR, _R.REVIEWER, _R.SUPERVISOR, _R.AUDITOR}),
     Action.GALLERY_CREATE: frozenset({_R.SUPERVISOR}),
     Action.GALLERY_ENROLL: frozenset({_R.SUPERVISOR}),
@@ -52,12 +47,9 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.GALLERY_READ: frozenset({_R.OPERATOR, _R.REVIEWER, _R.SUPERVISOR, _R.AUDITOR}),
     Action.SEARCH_RUN: frozenset({_R.OPERATOR}),
     Action.VERIFY_RUN: frozenset({_R.OPERATOR, _R.REVIEWER}),
-    Action.REVIEW_DECIDE: frozenset({_R.REVIEWER}),
     Action.AUDIT_READ: frozenset({_R.AUDITOR}),
     Action.AUDIT_EXPORT: frozenset({_R.AUDITOR}),
     Action.USER_MANAGE: frozenset({_R.ADMIN}),
-    Action.CONFIG_MANAGE: frozenset({_R.ADMIN}),
-    Action.RETENTION_RUN: frozenset({_R.ADMIN, _R.SUPERVISOR}),
 }
 
 

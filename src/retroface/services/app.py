@@ -1,14 +1,28 @@
-"""The application object: settings, database and a lazily loaded face engine."""
+"""The application object: settings, database, the acting principal and a lazy face engine.
+
+Every service function starts with ``app.require(Action.X)``: the role
+check lives here, below every interface, so the CLI, the API and the web UI
+cannot skip it. A refusal is audited in its own transaction (the refused
+work's transaction never commits).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Any
 
+from sqlalchemy.orm import Session
+
+from retroface.errors import AuthorisationError
 from retroface.faces import EngineSpec, FaceEngine
+from retroface.governance import record_event
+from retroface.governance.identity import Principal
+from retroface.governance.roles import Action, is_allowed
 from retroface.media import MediaLimits
 from retroface.settings import Settings
 from retroface.store import Database, UnitOfWork, open_database
+from retroface.store.models import AuditEvent
 
 
 @dataclass
@@ -16,14 +30,16 @@ class App:
     settings: Settings
     db: Database
     engine_spec: EngineSpec
-    _engine: FaceEngine | None = field(default=None, repr=False)
+    principal: Principal | None = None
+    _engines: dict[str, FaceEngine] = field(default_factory=dict, repr=False)
 
     @property
     def engine(self) -> FaceEngine:
-        """Models load on first use: commands that need no faces start instantly."""
-        if self._engine is None:
-            self._engine = FaceEngine.from_spec(self.engine_spec)
-        return self._engine
+        """Models load on first use, so commands that need no faces start instantly."""
+        key = repr(self.engine_spec)
+        if key not in self._engines:
+            self._engines[key] = FaceEngine.from_spec(self.engine_spec)
+        return self._engines[key]
 
     @property
     def limits(self) -> MediaLimits:
@@ -34,7 +50,47 @@ class App:
 
     @property
     def actor(self) -> str:
-        return self.settings.actor
+        return self.principal.username if self.principal else self.settings.actor
+
+    @property
+    def role(self) -> str | None:
+        return self.principal.role.value if self.principal else None
+
+    def acting_as(self, principal: Principal) -> App:
+        """The same deployment (database, loaded models) acting for someone else."""
+        return replace(self, principal=principal)
+
+    def require(self, action: Action, *, case_reference: str | None = None) -> Principal:
+        """The principal, if their role may do ``action``; otherwise audit the refusal and raise."""
+        if self.principal is None:
+            self._audit_refusal(action, "not logged in", case_reference)
+            raise AuthorisationError(
+                "you are not logged in: run 'retroface login USERNAME' "
+                "or set RETROFACE_USER (and RETROFACE_PASSWORD for scripts)"
+            )
+        if not is_allowed(self.principal.role, action):
+            self._audit_refusal(action, f"role {self.principal.role.value}", case_reference)
+            raise AuthorisationError(
+                f"{self.principal.username} ({self.principal.role.value}) may not "
+                f"{action.value.replace('.', ' ')}"
+            )
+        return self.principal
+
+    def audit(self, session: Session, **event: Any) -> AuditEvent:
+        """Record an audit event for the acting principal in the caller's transaction."""
+        return record_event(session, actor=self.actor, role=self.role, **event)
+
+    def _audit_refusal(self, action: Action, reason: str, case_reference: str | None) -> None:
+        with self.unit_of_work() as uow:
+            self.audit(
+                uow.session,
+                action="access.refused",
+                object_type="action",
+                object_id=action.value,
+                case_reference=case_reference,
+                reason=reason,
+            )
+            uow.commit()
 
     def unit_of_work(self) -> UnitOfWork:
         return self.db.unit_of_work()
@@ -47,11 +103,13 @@ class App:
         self.db.close()
 
 
-def open_app(settings: Settings, engine_spec: EngineSpec | None = None) -> App:
+def open_app(
+    settings: Settings, engine_spec: EngineSpec | None = None, principal: Principal | None = None
+) -> App:
     """Open (creating and migrating if needed) the data directory named by the settings."""
     spec = engine_spec or EngineSpec(
         min_face_px=settings.min_face_px, max_detect_pixels=settings.max_detect_pixels
     )
     settings.home.mkdir(parents=True, exist_ok=True)
     db = open_database(settings.url, create_dir=settings.home)
-    return App(settings=settings, db=db, engine_spec=spec)
+    return App(settings=settings, db=db, engine_spec=spec, principal=principal)

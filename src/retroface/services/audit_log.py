@@ -9,9 +9,9 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from retroface.errors import InvalidInputError
-from retroface.governance import record_event
 from retroface.governance.audit import verify_chain
 from retroface.governance.audit_export import check_signed_export, write_signed_export
+from retroface.governance.roles import Action
 from retroface.services.app import App
 from retroface.store.models import AuditEvent
 
@@ -47,19 +47,20 @@ def load_signing_key(key_file: Path | None) -> bytes:
 
 
 def verify_audit(app: App) -> ChainStatus:
+    app.require(Action.AUDIT_READ)
     with app.unit_of_work() as uow:
         report = verify_chain(uow.session)
         return ChainStatus(**report.__dict__)
 
 
 def export_audit(app: App, path: Path, key: bytes) -> ExportResult:
+    app.require(Action.AUDIT_EXPORT)
     with app.unit_of_work() as uow:
         events = uow.session.scalars(select(AuditEvent).order_by(AuditEvent.id)).yield_per(1000)
         count, head = write_signed_export(events, path, key)
     with app.unit_of_work() as uow:
-        record_event(
+        app.audit(
             uow.session,
-            actor=app.actor,
             action="audit.exported",
             object_type="audit_log",
             object_id=head[:16],

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from retroface.errors import AlreadyExistsError, InvalidInputError, NotFoundError
-from retroface.governance import check_authoriser, check_lawful_basis, record_event
+from retroface.governance import check_authoriser, check_lawful_basis
 from retroface.governance.case_policy import current_authorisation
+from retroface.governance.roles import Action
 from retroface.services.app import App
 from retroface.services.results import AuthorisationOut, CaseDetail
 from retroface.store.models import Authorisation, Case
@@ -34,6 +35,7 @@ def open_case(
     requester: str | None = None,
     demo: bool = False,
 ) -> CaseDetail:
+    app.require(Action.CASE_OPEN)
     reference = reference.strip()
     if not reference or len(reference) > MAX_REFERENCE or any(ord(c) < 32 for c in reference):
         raise InvalidInputError(f"a case reference must be 1..{MAX_REFERENCE} printable characters")
@@ -54,9 +56,8 @@ def open_case(
                 is_demo=demo,
             )
         )
-        record_event(
+        app.audit(
             uow.session,
-            actor=app.actor,
             action="case.opened",
             object_type="case",
             object_id=case.id,
@@ -70,8 +71,21 @@ def open_case(
 
 
 def authorise_case(
-    app: App, reference: str, *, by: str, until: datetime, valid_from: datetime | None = None
+    app: App,
+    reference: str,
+    *,
+    until: datetime,
+    by: str | None = None,
+    valid_from: datetime | None = None,
 ) -> CaseDetail:
+    """Record the acting supervisor's authorisation; ``by`` may only restate their own name."""
+    supervisor = app.require(Action.CASE_AUTHORISE, case_reference=reference)
+    if by is not None and by.strip().casefold() != supervisor.username.casefold():
+        raise InvalidInputError(
+            f"you are logged in as {supervisor.username}; an authorisation is recorded "
+            "in the name of the supervisor who gives it"
+        )
+    by = supervisor.username
     now = app.now()
     start = valid_from or now
     if until <= now:
@@ -90,9 +104,8 @@ def authorise_case(
         )
         uow.session.add(auth)
         uow.flush()
-        record_event(
+        app.audit(
             uow.session,
-            actor=app.actor,
             action="case.authorised",
             object_type="authorisation",
             object_id=auth.id,
@@ -107,6 +120,7 @@ def authorise_case(
 
 
 def show_case(app: App, reference: str) -> CaseDetail:
+    app.require(Action.CASE_READ, case_reference=reference)
     with app.unit_of_work() as uow:
         return _detail(uow, get_case(uow, reference), app.now())
 

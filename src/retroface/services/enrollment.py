@@ -14,7 +14,7 @@ import numpy as np
 
 from retroface.errors import InvalidInputError, RetrofaceError
 from retroface.faces import AnalysedFace, FileAnalysis, analyse_files
-from retroface.governance import record_event
+from retroface.governance.roles import Action
 from retroface.media import sha256_file
 from retroface.services.app import App
 from retroface.services.enrollment_plan import PlannedImage, plan_enrollment
@@ -37,6 +37,7 @@ def enroll(
     progress: Progress | None = None,
 ) -> EnrollReport:
     """Enroll every image under ``paths`` (see :mod:`enrollment_plan` for the layouts)."""
+    app.require(Action.GALLERY_ENROLL)
     progress = progress or SilentProgress()
     with app.unit_of_work() as uow:
         gallery = get_gallery(uow, gallery_name)
@@ -168,9 +169,8 @@ def _store_reference(
         uow.session.add(template)
         gallery.version += 1
         uow.flush()
-        record_event(
+        app.audit(
             uow.session,
-            actor=app.actor,
             action="reference.enrolled",
             object_type="reference_image",
             object_id=image.id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import delete, select, update
 
 from retroface.errors import AlreadyExistsError, InvalidInputError, NotFoundError
-from retroface.governance import record_event
+from retroface.governance.roles import Action
 from retroface.services.app import App
 from retroface.services.gallery_index import discard_gallery_indexes
 from retroface.services.results import GalleryDetail, GallerySummary, SubjectSummary
@@ -25,6 +25,7 @@ def get_gallery(uow: UnitOfWork, name: str) -> Gallery:
 
 
 def create_gallery(app: App, name: str, description: str = "") -> GallerySummary:
+    app.require(Action.GALLERY_CREATE)
     name = name.strip()
     if not name or len(name) > MAX_GALLERY_NAME or any(ord(c) < 32 for c in name):
         raise InvalidInputError(
@@ -36,9 +37,8 @@ def create_gallery(app: App, name: str, description: str = "") -> GallerySummary
         gallery = uow.galleries.add(
             Gallery(name=name, description=description, created_by=app.actor)
         )
-        record_event(
+        app.audit(
             uow.session,
-            actor=app.actor,
             action="gallery.created",
             object_type="gallery",
             object_id=gallery.id,
@@ -49,11 +49,13 @@ def create_gallery(app: App, name: str, description: str = "") -> GallerySummary
 
 
 def list_galleries(app: App) -> list[GallerySummary]:
+    app.require(Action.GALLERY_READ)
     with app.unit_of_work() as uow:
         return [_summary(uow, g) for g in uow.galleries.list()]
 
 
 def show_gallery(app: App, name: str) -> GalleryDetail:
+    app.require(Action.GALLERY_READ)
     with app.unit_of_work() as uow:
         gallery = get_gallery(uow, name)
         members = [
@@ -74,6 +76,7 @@ def remove_subject(app: App, gallery_name: str, subject_name: str, *, final: boo
     Without ``final`` the removal can be undone with :func:`restore_subject`;
     a final removal cannot, and is recorded with counts of what was deleted.
     """
+    app.require(Action.GALLERY_REMOVE_SUBJECT)
     with app.unit_of_work() as uow:
         gallery = get_gallery(uow, gallery_name)
         subject = _get_subject(uow, gallery, subject_name)
@@ -89,9 +92,8 @@ def remove_subject(app: App, gallery_name: str, subject_name: str, *, final: boo
             subject.removed_at = app.now()
             action = "subject.removed"
         gallery.version += 1
-        record_event(
+        app.audit(
             uow.session,
-            actor=app.actor,
             action=action,
             object_type="subject",
             object_id=subject.id,
@@ -107,6 +109,7 @@ def remove_subject(app: App, gallery_name: str, subject_name: str, *, final: boo
 
 
 def restore_subject(app: App, gallery_name: str, subject_name: str) -> None:
+    app.require(Action.GALLERY_REMOVE_SUBJECT)
     with app.unit_of_work() as uow:
         gallery = get_gallery(uow, gallery_name)
         subject = _get_subject(uow, gallery, subject_name)
@@ -114,9 +117,8 @@ def restore_subject(app: App, gallery_name: str, subject_name: str) -> None:
             raise InvalidInputError(f"{subject_name!r} is not removed")
         subject.removed_at = None
         gallery.version += 1
-        record_event(
+        app.audit(
             uow.session,
-            actor=app.actor,
             action="subject.restored",
             object_type="subject",
             object_id=subject.id,

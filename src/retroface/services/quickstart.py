@@ -1,8 +1,8 @@
 """One command from photos to candidates, like face_recognition's ``face_recognition KNOWN UNKNOWN``.
 
 It still goes through every safeguard: a gallery, a case marked ``demo``
-with the ``demo`` lawful basis, an authorisation recorded under a name
-that says it was automatic, and the audit log. Re-running reuses all of
+with the ``demo`` lawful basis opened by the demo operator and authorised
+by the demo supervisor (see :mod:`deployment`), and the audit log. Re-running reuses all of
 them (enrollment is resumable), so it is safe to run repeatedly.
 """
 
@@ -15,6 +15,7 @@ from retroface.errors import InvalidInputError
 from retroface.governance.case_policy import current_authorisation
 from retroface.services.app import App
 from retroface.services.cases import authorise_case, open_case
+from retroface.services.deployment import ensure_demo_deployment
 from retroface.services.enrollment import enroll
 from retroface.services.galleries import create_gallery
 from retroface.services.progress import Progress
@@ -23,7 +24,6 @@ from retroface.services.search import search
 
 QUICKSTART_GALLERY = "quickstart"
 QUICKSTART_CASE = "QUICKSTART-DEMO"
-QUICKSTART_AUTHORISER = "quickstart (automatic demo authorisation)"
 
 
 def quickstart(
@@ -37,17 +37,21 @@ def quickstart(
 ) -> tuple[EnrollReport, SearchReport]:
     if not known.exists():
         raise InvalidInputError(f"{known}: no such file or folder")
+    supervisor_id, operator_id = ensure_demo_deployment(app)
+    supervisor, operator = app.acting_as(supervisor_id), app.acting_as(operator_id)
     with app.unit_of_work() as uow:
         has_gallery = uow.galleries.get(QUICKSTART_GALLERY) is not None
         case = uow.cases.get(QUICKSTART_CASE)
         needs_auth = case is None or current_authorisation(case, app.now()) is None
         has_case = case is not None
     if not has_gallery:
-        create_gallery(app, QUICKSTART_GALLERY, "Demo gallery made by 'retroface quickstart'")
-    enrolled = enroll(app, QUICKSTART_GALLERY, [known], progress=progress)
+        create_gallery(
+            supervisor, QUICKSTART_GALLERY, "Demo gallery made by 'retroface quickstart'"
+        )
+    enrolled = enroll(supervisor, QUICKSTART_GALLERY, [known], progress=progress)
     if not has_case:
         open_case(
-            app,
+            operator,
             QUICKSTART_CASE,
             purpose="Demonstration of retroface on test photos",
             lawful_basis="demo",
@@ -55,11 +59,9 @@ def quickstart(
             demo=True,
         )
     if needs_auth:
-        authorise_case(
-            app, QUICKSTART_CASE, by=QUICKSTART_AUTHORISER, until=app.now() + timedelta(days=1)
-        )
+        authorise_case(supervisor, QUICKSTART_CASE, until=app.now() + timedelta(days=1))
     report = search(
-        app,
+        operator,
         QUICKSTART_CASE,
         QUICKSTART_GALLERY,
         evidence,

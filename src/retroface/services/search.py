@@ -14,7 +14,8 @@ from pathlib import Path
 
 from retroface.errors import AuthorisationError, InvalidInputError, NotFoundError
 from retroface.faces import FileAnalysis, analyse_files
-from retroface.governance import check_case_searchable, record_event
+from retroface.governance import check_case_searchable
+from retroface.governance.roles import Action
 from retroface.index import FlatIndex
 from retroface.services.app import App
 from retroface.services.candidate_ranking import RankedSubject, rank_subjects
@@ -40,6 +41,7 @@ def search(
     max_candidates: int | None = None,
     progress: Progress | None = None,
 ) -> SearchReport:
+    app.require(Action.SEARCH_RUN, case_reference=case_reference)
     progress = progress or SilentProgress()
     threshold = app.settings.threshold if threshold is None else threshold
     cap = app.settings.max_candidates if max_candidates is None else max_candidates
@@ -128,9 +130,8 @@ def _start_search(
                 started_at=now,
             )
             uow.session.add(search_row)
-            record_event(
+            app.audit(
                 uow.session,
-                actor=app.actor,
                 action="search.started",
                 object_type="search",
                 object_id=search_row.id,
@@ -147,9 +148,8 @@ def _start_search(
             return search_row.id
     except (AuthorisationError, NotFoundError) as exc:
         with app.unit_of_work() as uow:
-            record_event(
+            app.audit(
                 uow.session,
-                actor=app.actor,
                 action="search.refused",
                 object_type="case",
                 object_id=case_reference,
@@ -228,9 +228,8 @@ def _store_file(
                     ],
                 )
             )
-        record_event(
+        app.audit(
             uow.session,
-            actor=app.actor,
             action="search.media_processed",
             object_type="media_item",
             object_id=media.id,
@@ -257,9 +256,8 @@ def _finish_search(
         assert row is not None
         row.status = "completed"
         row.finished_at = app.now()
-        record_event(
+        app.audit(
             uow.session,
-            actor=app.actor,
             action="search.completed",
             object_type="search",
             object_id=search_id,

@@ -6,13 +6,14 @@ from pathlib import Path
 
 from retroface.errors import NoFaceFoundError, RetrofaceError
 from retroface.faces import AnalysedFace, FileAnalysis, analyse_file
-from retroface.governance import record_event
+from retroface.governance.roles import Action
 from retroface.services.app import App
 from retroface.services.face_choice import choose_single_face
 from retroface.services.results import VerifyReport
 
 
 def verify(app: App, first: Path, second: Path, *, threshold: float | None = None) -> VerifyReport:
+    app.require(Action.VERIFY_RUN)
     threshold = app.settings.threshold if threshold is None else threshold
     a_result = analyse_file(app.engine, first, app.limits)
     b_result = analyse_file(app.engine, second, app.limits)
@@ -30,9 +31,8 @@ def verify(app: App, first: Path, second: Path, *, threshold: float | None = Non
         second_faces=len(b_result.faces),
     )
     with app.unit_of_work() as uow:
-        record_event(
+        app.audit(
             uow.session,
-            actor=app.actor,
             action="verify.run",
             object_type="comparison",
             object_id=f"{a_result.sha256[:16]}:{b_result.sha256[:16]}"

@@ -1,0 +1,198 @@
+"""People: the first admin, user management, log-in sessions."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from pydantic import BaseModel
+from sqlalchemy import func, select
+
+from retroface.errors import (
+    AlreadyExistsError,
+    AuthorisationError,
+    InvalidInputError,
+    NotFoundError,
+)
+from retroface.governance.identity import (
+    MIN_PASSWORD_CHARS,
+    Principal,
+    hash_password,
+    new_session_token,
+    password_matches,
+    token_digest,
+)
+from retroface.governance.roles import Action, Role
+from retroface.services.app import App
+from retroface.store.models import LoginSession, User
+
+SESSION_HOURS = 8
+MAX_USERNAME = 100
+
+
+class UserOut(BaseModel):
+    username: str
+    display_name: str
+    role: str
+    active: bool
+    training_completed_on: date | None
+
+
+def _check_new_user(username: str, password: str) -> str:
+    name = username.strip()
+    if not name or len(name) > MAX_USERNAME or not all(c.isalnum() or c in "._-@" for c in name):
+        raise InvalidInputError(
+            f"a username is 1..{MAX_USERNAME} letters, digits or . _ - @ (got {username!r})"
+        )
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise InvalidInputError(f"a password needs at least {MIN_PASSWORD_CHARS} characters")
+    return name
+
+
+def user_count(app: App) -> int:
+    with app.unit_of_work() as uow:
+        return int(uow.session.scalar(select(func.count(User.id))) or 0)
+
+
+def bootstrap_admin(app: App, username: str, password: str) -> UserOut:
+    """Create the first user, an admin; refused once any user exists."""
+    name = _check_new_user(username, password)
+    with app.unit_of_work() as uow:
+        if uow.session.scalar(select(func.count(User.id))):
+            raise AuthorisationError("users already exist; an admin adds further users")
+        user = User(
+            username=name,
+            role=Role.ADMIN.value,
+            password_hash=hash_password(password),
+            created_by=name,
+        )
+        uow.session.add(user)
+        uow.flush()
+        app.acting_as(Principal(name, Role.ADMIN)).audit(
+            uow.session,
+            action="user.bootstrapped",
+            object_type="user",
+            object_id=user.id,
+            role_granted="admin",
+        )
+        uow.commit()
+        return _out(user)
+
+
+def add_user(
+    app: App,
+    username: str,
+    role: Role,
+    password: str,
+    *,
+    display_name: str = "",
+    training_completed_on: date | None = None,
+) -> UserOut:
+    app.require(Action.USER_MANAGE)
+    name = _check_new_user(username, password)
+    if role is Role.REVIEWER and training_completed_on is None:
+        raise InvalidInputError("a reviewer needs the date they completed face-comparison training")
+    with app.unit_of_work() as uow:
+        if uow.session.scalar(select(User).where(User.username == name)) is not None:
+            raise AlreadyExistsError(f"user {name!r} already exists")
+        user = User(
+            username=name,
+            display_name=display_name,
+            role=role.value,
+            password_hash=hash_password(password),
+            training_completed_on=training_completed_on,
+            created_by=app.actor,
+        )
+        uow.session.add(user)
+        uow.flush()
+        app.audit(
+            uow.session,
+            action="user.added",
+            object_type="user",
+            object_id=user.id,
+            role_granted=role.value,
+        )
+        uow.commit()
+        return _out(user)
+
+
+def list_users(app: App) -> list[UserOut]:
+    app.require(Action.USER_MANAGE)
+    with app.unit_of_work() as uow:
+        return [_out(u) for u in uow.session.scalars(select(User).order_by(User.username))]
+
+
+def authenticate(app: App, username: str, password: str) -> Principal:
+    """The principal for a correct, active username and password; failures are audited."""
+    with app.unit_of_work() as uow:
+        user = uow.session.scalar(select(User).where(User.username == username.strip()))
+        ok = user is not None and user.active and password_matches(user.password_hash, password)
+        if not ok:
+            app.audit(
+                uow.session, action="login.failed", object_type="user", object_id=username[:64]
+            )
+            uow.commit()
+            raise AuthorisationError("unknown user or wrong password")
+        assert user is not None
+        return Principal(user.username, Role(user.role))
+
+
+def login(
+    app: App, username: str, password: str, hours: int = SESSION_HOURS
+) -> tuple[str, Principal]:
+    principal = authenticate(app, username, password)
+    token, digest = new_session_token()
+    with app.unit_of_work() as uow:
+        user = uow.session.scalar(select(User).where(User.username == principal.username))
+        assert user is not None
+        uow.session.add(
+            LoginSession(
+                token_sha256=digest, user_id=user.id, expires_at=app.now() + timedelta(hours=hours)
+            )
+        )
+        app.acting_as(principal).audit(
+            uow.session,
+            action="login.succeeded",
+            object_type="user",
+            object_id=user.id,
+            hours=hours,
+        )
+        uow.commit()
+    return token, principal
+
+
+def principal_for_token(app: App, token: str) -> Principal | None:
+    """The principal of an unexpired, unrevoked session of an active user, else None."""
+    with app.unit_of_work() as uow:
+        row = uow.session.execute(
+            select(LoginSession, User)
+            .join(User, LoginSession.user_id == User.id)
+            .where(LoginSession.token_sha256 == token_digest(token))
+        ).first()
+        if row is None:
+            return None
+        session, user = row
+        if session.revoked_at is not None or session.expires_at <= app.now() or not user.active:
+            return None
+        return Principal(user.username, Role(user.role))
+
+
+def logout(app: App, token: str) -> None:
+    with app.unit_of_work() as uow:
+        session = uow.session.scalar(
+            select(LoginSession).where(LoginSession.token_sha256 == token_digest(token))
+        )
+        if session is None:
+            raise NotFoundError("no such session")
+        session.revoked_at = app.now()
+        app.audit(uow.session, action="logout", object_type="login_session", object_id=session.id)
+        uow.commit()
+
+
+def _out(user: User) -> UserOut:
+    return UserOut(
+        username=user.username,
+        display_name=user.display_name,
+        role=user.role,
+        active=user.active,
+        training_completed_on=user.training_completed_on,
+    )

@@ -1,0 +1,139 @@
+"""Every service action × every role: only the allowed cells succeed, and every refusal is audited."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from retroface.errors import AuthorisationError
+from retroface.faces import FaceEngine
+from retroface.governance.identity import Principal
+from retroface.governance.roles import ALLOWED, Action, Role
+from retroface.services import App, open_app
+from retroface.services.audit_log import export_audit, verify_audit
+from retroface.services.cases import authorise_case, open_case, show_case
+from retroface.services.enrollment import enroll
+from retroface.services.galleries import create_gallery, list_galleries, remove_subject
+from retroface.services.quickstart import quickstart
+from retroface.services.search import search
+from retroface.services.users import list_users
+from retroface.services.verify import verify
+from retroface.settings import Settings
+from retroface.store.models import AuditEvent
+from tests.conftest import OPERATOR, SUPERVISOR
+from tests.helpers import PASSWORD, authorised_case, gallery_with, register_users
+
+pytestmark = pytest.mark.needs_data
+
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def deployment(
+    tmp_path_factory: pytest.TempPathFactory, engine: FaceEngine, data: Path
+) -> Iterator[App]:
+    settings = Settings(home=tmp_path_factory.mktemp("matrix"), actor="system", workers=1)
+    app = open_app(settings, principal=OPERATOR)
+    app._engines[repr(app.engine_spec)] = engine
+    examples = data / "face_recognition" / "examples"
+    gallery_with(app, "g", {"obama": [examples / "obama.jpg"], "biden": [examples / "biden.jpg"]})
+    authorised_case(app, "AUTHORISED")
+    yield app
+    app.close()
+
+
+def _act(app: App, action: Action, data: Path, tmp: Path) -> object:
+    n = next(_counter)
+    examples = data / "face_recognition" / "examples"
+    calls: dict[Action, Callable[[], object]] = {
+        Action.CASE_OPEN: lambda: open_case(
+            app,
+            f"NEW-{n}",
+            purpose="p",
+            lawful_basis="law-enforcement",
+            offence="x",
+            requester="someone-else",
+        ),
+        Action.CASE_AUTHORISE: lambda: authorise_case(
+            app, _operator_case(app, n), until=app.now() + timedelta(days=1)
+        ),
+        Action.CASE_READ: lambda: show_case(app, "AUTHORISED"),
+        Action.GALLERY_CREATE: lambda: create_gallery(app, f"gallery-{n}"),
+        Action.GALLERY_ENROLL: lambda: enroll(app, "g", [examples / "obama2.jpg"], subject=f"s{n}"),
+        Action.GALLERY_REMOVE_SUBJECT: lambda: remove_subject(app, "g", "biden"),
+        Action.GALLERY_READ: lambda: list_galleries(app),
+        Action.SEARCH_RUN: lambda: search(app, "AUTHORISED", "g", [examples / "obama2.jpg"]),
+        Action.VERIFY_RUN: lambda: verify(app, examples / "obama.jpg", examples / "obama2.jpg"),
+        Action.AUDIT_READ: lambda: verify_audit(app),
+        Action.AUDIT_EXPORT: lambda: export_audit(app, tmp / f"audit-{n}.jsonl", PASSWORD.encode()),
+        Action.USER_MANAGE: lambda: list_users(app),
+    }
+    assert set(calls) == set(Action), "every action in the matrix must be exercised"
+    return calls[action]()
+
+
+def _operator_case(app: App, n: int) -> str:
+    ref = f"TO-AUTHORISE-{n}"
+    open_case(
+        app.acting_as(OPERATOR), ref, purpose="p", lawful_basis="law-enforcement", offence="x"
+    )
+    return ref
+
+
+def _refusals(app: App, username: str) -> list[tuple[str | None, str]]:
+    with app.unit_of_work() as uow:
+        rows = uow.session.execute(
+            select(AuditEvent.role, AuditEvent.object_id).where(
+                AuditEvent.action == "access.refused", AuditEvent.actor == username
+            )
+        ).all()
+    return [(r[0], r[1]) for r in rows]
+
+
+@pytest.mark.parametrize("role", list(Role), ids=lambda r: r.value)
+@pytest.mark.parametrize("action", list(Action), ids=lambda a: a.value)
+def test_role_matrix(
+    deployment: App, data: Path, tmp_path: Path, action: Action, role: Role
+) -> None:
+    who = Principal(f"{role.value}-{next(_counter)}", role)
+    app = deployment.acting_as(who)
+    if role in ALLOWED[action]:
+        _act(app, action, data, tmp_path)  # must not raise
+        assert _refusals(app, who.username) == []
+        if action is Action.GALLERY_REMOVE_SUBJECT:
+            from retroface.services.galleries import restore_subject
+
+            restore_subject(app, "g", "biden")
+    else:
+        with pytest.raises(AuthorisationError):
+            _act(app, action, data, tmp_path)
+        assert _refusals(app, who.username) == [(role.value, action.value)]
+
+
+def test_admin_can_never_search_or_review_and_operator_never_authorises() -> None:
+    assert Role.ADMIN not in ALLOWED[Action.SEARCH_RUN]
+    assert ALLOWED[Action.CASE_AUTHORISE] == {Role.SUPERVISOR}
+    assert ALLOWED[Action.AUDIT_READ] == {Role.AUDITOR}
+
+
+def test_no_principal_is_refused_and_audited(deployment: App) -> None:
+    from dataclasses import replace
+
+    anonymous = replace(deployment, principal=None)
+    with pytest.raises(AuthorisationError, match="not logged in"):
+        list_galleries(anonymous)
+
+
+def test_quickstart_refuses_a_deployment_with_real_users(
+    settings: Settings, engine: FaceEngine, data: Path
+) -> None:
+    app = open_app(settings)
+    register_users(app, {SUPERVISOR: PASSWORD})
+    examples = data / "face_recognition" / "examples"
+    with pytest.raises(AuthorisationError, match="empty or demo data directory"):
+        quickstart(app, examples / "knn_examples" / "train", [examples / "obama2.jpg"])
