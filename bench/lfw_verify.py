@@ -46,6 +46,8 @@ def main() -> None:
     parser.add_argument(
         "--limit", type=int, default=0, help="use only the first N pairs per fold half"
     )
+    parser.add_argument("--jitters", type=int, default=1, help="jittered copies averaged per face")
+    parser.add_argument("--embedder", default="dlib", help="embedder backend (dlib, onnx, ...)")
     args = parser.parse_args()
 
     pairs = read_lfw_pairs(args.data / "lfw_pairs.txt", args.data / "lfw")
@@ -59,9 +61,13 @@ def main() -> None:
                 subset.append(p)
         pairs = subset
     images = sorted({p.first for p in pairs} | {p.second for p in pairs})
-    print(f"pairs={len(pairs)} unique_images={len(images)} workers={args.workers}", flush=True)
+    print(
+        f"pairs={len(pairs)} unique_images={len(images)} workers={args.workers} "
+        f"jitters={args.jitters} embedder={args.embedder}",
+        flush=True,
+    )
 
-    spec = EngineSpec()
+    spec = EngineSpec(jitters=args.jitters, embedder=args.embedder)
     started = time.perf_counter()
     embeddings: dict[Path, np.ndarray] = {}
     boxes: list[Box] = []
@@ -94,7 +100,17 @@ def main() -> None:
         f"images_per_second={len(images) / elapsed:.2f} (wall {elapsed:.1f}s, {args.workers} workers)"
     )
     print(f"no_face_images={len(missing)} of {len(images)} (embedded at the median LFW face box)")
+    far = _threshold_at_far(scores[~same], 1e-3)
+    tar = float(np.mean(scores[same] >= far))
+    print(f"threshold_at_far_1e-3={far:.4f} tar_at_far_1e-3={tar:.4f}")
     print(f"lfw_accuracy={result.mean:.4f} std={result.std:.4f}")
+
+
+def _threshold_at_far(impostor_scores: np.ndarray, far: float) -> float:
+    """Smallest threshold letting through at most ``far`` of the different-person pairs."""
+    ranked = np.sort(impostor_scores)[::-1]
+    allowed = int(np.floor(far * len(ranked)))
+    return float(ranked[allowed] + 1e-6) if allowed < len(ranked) else float(ranked[-1])
 
 
 if __name__ == "__main__":

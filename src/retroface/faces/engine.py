@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
@@ -18,6 +19,7 @@ from retroface.errors import InvalidInputError
 from retroface.faces.aligner import Aligner
 from retroface.faces.detector import Detector, HogDetector
 from retroface.faces.embedder import DlibResNetEmbedder, Embedder
+from retroface.faces.jitter import jittered_chips
 from retroface.faces.quality import QualityAssessor
 from retroface.faces.types import AnalysedFace, Box, Detection, ModelInfo
 
@@ -27,9 +29,11 @@ class EngineSpec:
     """Which backends to build, with their tunables; cheap to pickle to workers."""
 
     detector: str = "hog"
-    embedder: str = "dlib"
+    embedder: str = "onnx"
     min_face_px: int = 40
     max_detect_pixels: int = 9_000_000
+    #: Embed this many jittered copies of each chip and average (see jitter.py); 1 = off.
+    jitters: int = 1
 
 
 DetectorFactory = Callable[[EngineSpec], Detector]
@@ -38,8 +42,21 @@ EmbedderFactory = Callable[[EngineSpec], Embedder]
 DETECTORS: dict[str, DetectorFactory] = {
     "hog": lambda spec: HogDetector(spec.min_face_px, spec.max_detect_pixels),
 }
+
+
+def _onnx_embedder(spec: EngineSpec) -> Embedder:
+    """``onnx`` runs dlib's packaged weights converted on load; ``onnx:PATH`` a saved .onnx file."""
+    from retroface.faces.dlib_resnet_onnx import OnnxResNetEmbedder
+
+    _, _, path = spec.embedder.partition(":")
+    if path and not Path(path).is_file():
+        raise InvalidInputError(f"embedder model {path!r} does not exist")
+    return OnnxResNetEmbedder(Path(path) if path else None)
+
+
 EMBEDDERS: dict[str, EmbedderFactory] = {
     "dlib": lambda spec: DlibResNetEmbedder(),
+    "onnx": _onnx_embedder,
 }
 
 
@@ -55,17 +72,19 @@ class FaceEngine:
         aligner: Aligner,
         quality: QualityAssessor,
         embedder: Embedder,
+        jitters: int = 1,
     ) -> None:
         self.detector = detector
         self.aligner = aligner
         self.quality = quality
         self.embedder = embedder
+        self.jitters = max(1, jitters)
 
     @classmethod
     def from_spec(cls, spec: EngineSpec) -> FaceEngine:
         detector = _lookup(DETECTORS, spec.detector, "detector")(spec)
         embedder = _lookup(EMBEDDERS, spec.embedder, "embedder")(spec)
-        return cls(detector, Aligner(), QualityAssessor(), embedder)
+        return cls(detector, Aligner(), QualityAssessor(), embedder, jitters=spec.jitters)
 
     @property
     def model(self) -> ModelInfo:
@@ -75,6 +94,13 @@ class FaceEngine:
         """Every face in an RGB uint8 image, largest first."""
         detections = sorted(self.detector.detect(pixels), key=lambda d: -d.box.w * d.box.h)
         return self.analyse_detections(pixels, detections)
+
+    def embed_chips(self, chips: list[np.ndarray]) -> np.ndarray:
+        """Templates for aligned chips, averaged over jittered copies when enabled."""
+        if self.jitters == 1 or not chips:
+            return self.embedder.embed(chips)
+        batch = [variant for chip in chips for variant in jittered_chips(chip, self.jitters)]
+        return _fused(self.embedder.embed(batch), len(chips)).astype(np.float32)
 
     def analyse_box(self, pixels: np.ndarray, box: Box) -> AnalysedFace:
         """A face at a box a person (or a dataset's protocol) supplies, skipping detection.
@@ -90,7 +116,7 @@ class FaceEngine:
         if not detections:
             return []
         aligned = [self.aligner.align(pixels, d.box) for d in detections]
-        embeddings = self.embedder.embed([a.chip for a in aligned])
+        embeddings = self.embed_chips([a.chip for a in aligned])
         return [
             AnalysedFace(
                 detection=d,
@@ -101,6 +127,12 @@ class FaceEngine:
             )
             for i, (d, a) in enumerate(zip(detections, aligned, strict=True))
         ]
+
+
+def _fused(vectors: np.ndarray, groups: int) -> np.ndarray:
+    """Average each run of ``len(vectors) // groups`` unit vectors and re-normalise."""
+    mean = vectors.reshape(groups, -1, vectors.shape[1]).mean(axis=1)
+    return mean / np.maximum(np.linalg.norm(mean, axis=1, keepdims=True), 1e-12)
 
 
 def _lookup(registry: dict[str, _T], name: str, kind: str) -> _T:
