@@ -47,7 +47,7 @@ def main() -> None:
         "--limit", type=int, default=0, help="use only the first N pairs per fold half"
     )
     parser.add_argument("--jitters", type=int, default=1, help="jittered copies averaged per face")
-    parser.add_argument("--embedder", default="dlib", help="embedder backend (dlib, onnx, ...)")
+    parser.add_argument("--embedder", default="onnx", help="embedder backend (dlib, onnx, ...)")
     args = parser.parse_args()
 
     pairs = read_lfw_pairs(args.data / "lfw_pairs.txt", args.data / "lfw")

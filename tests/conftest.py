@@ -41,7 +41,7 @@ def data() -> Path:
 @pytest.fixture(scope="session")
 def engine() -> FaceEngine:
     """The real dlib engine, loaded once: tests of behaviour never mock it."""
-    return FaceEngine.from_spec(EngineSpec())
+    return FaceEngine.from_spec(EngineSpec(jitters=Settings().jitters))
 
 
 @pytest.fixture

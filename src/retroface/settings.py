@@ -61,6 +61,8 @@ class Settings:
     # detection
     min_face_px: int = 40
     max_detect_pixels: int = 9_000_000
+    #: Jittered copies averaged per face template (1 = off); see faces/jitter.py.
+    jitters: int = 10
     # search
     threshold: float = DEFAULT_THRESHOLD
     max_candidates: int = 10
@@ -95,6 +97,7 @@ class Settings:
             max_image_pixels=_env_int("RETROFACE_MAX_IMAGE_PIXELS", base.max_image_pixels),
             min_face_px=_env_int("RETROFACE_MIN_FACE_PX", base.min_face_px),
             max_detect_pixels=_env_int("RETROFACE_MAX_DETECT_PIXELS", base.max_detect_pixels),
+            jitters=_env_int("RETROFACE_JITTERS", base.jitters),
             threshold=_env_float("RETROFACE_THRESHOLD", base.threshold),
             max_candidates=_env_int("RETROFACE_MAX_CANDIDATES", base.max_candidates),
             workers=_env_int("RETROFACE_WORKERS", base.workers),

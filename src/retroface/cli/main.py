@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from datetime import UTC, date, datetime, time
@@ -15,6 +16,7 @@ from rich.console import Console
 from retroface.cli import render, session_file
 from retroface.cli.progress_bar import RichProgress
 from retroface.errors import InvalidInputError, RetrofaceError
+from retroface.faces.model_cards import model_cards
 from retroface.governance import LAWFUL_BASES
 from retroface.governance.roles import Role
 from retroface.services import App, open_app
@@ -132,6 +134,29 @@ def init(
         user_service.bootstrap_admin(application, admin, session_file.ask_password())
         out.print(f"Created admin {admin}; log in with 'retroface login {admin}'")
     out.print(f"retroface data directory ready: {application.settings.home.resolve()}")
+
+
+@app.command()
+def models(json_out: JsonFlag = False) -> None:
+    """Model cards of the detector and embedder backends."""
+    cards = model_cards()
+    if json_out:
+        sys.stdout.write(json.dumps([c.as_dict() for c in cards], indent=2) + "\n")
+        return
+    for card in cards:
+        out.print(f"[bold]{card.key}[/bold] ({card.kind}): {card.name}")
+        for label in (
+            "source",
+            "licence",
+            "input",
+            "training_data",
+            "published_accuracy",
+            "measured_accuracy",
+            "notes",
+        ):
+            value = getattr(card, label)
+            if value:
+                out.print(f"  {label.replace('_', ' ')}: {value}", markup=False)
 
 
 @app.command()

@@ -108,7 +108,9 @@ def open_app(
 ) -> App:
     """Open (creating and migrating if needed) the data directory named by the settings."""
     spec = engine_spec or EngineSpec(
-        min_face_px=settings.min_face_px, max_detect_pixels=settings.max_detect_pixels
+        min_face_px=settings.min_face_px,
+        max_detect_pixels=settings.max_detect_pixels,
+        jitters=settings.jitters,
     )
     settings.home.mkdir(parents=True, exist_ok=True)
     db = open_database(settings.url, create_dir=settings.home)

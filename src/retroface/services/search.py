@@ -124,6 +124,7 @@ def _start_search(
                     "embedder": app.engine_spec.embedder,
                     "min_face_px": app.engine_spec.min_face_px,
                     "max_detect_pixels": app.engine_spec.max_detect_pixels,
+                    "jitters": app.engine_spec.jitters,
                     "subject_score": "max over the subject's templates",
                 },
                 requested_by=app.actor,
