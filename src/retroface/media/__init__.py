@@ -8,6 +8,7 @@ from retroface.media.image_loader import (
     IMAGE_SUFFIXES,
     LoadedImage,
     MediaLimits,
+    image_files_under,
     is_image_path,
     load_image,
 )
@@ -16,6 +17,7 @@ __all__ = [
     "IMAGE_SUFFIXES",
     "LoadedImage",
     "MediaLimits",
+    "image_files_under",
     "is_image_path",
     "load_image",
     "sha256_bytes",

@@ -11,6 +11,7 @@ from the header before decoding, and turn every failure into a
 from __future__ import annotations
 
 import io
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,6 +90,19 @@ class LoadedImage:
 def is_image_path(path: Path) -> bool:
     """True for names that look like images; used when walking folders."""
     return path.suffix.lower() in IMAGE_SUFFIXES
+
+
+def image_files_under(folder: Path) -> list[Path]:
+    """Image files below a folder in a stable order, skipping hidden files and folders."""
+    found: list[Path] = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found.extend(
+            Path(root) / name
+            for name in sorted(files)
+            if not name.startswith(".") and is_image_path(Path(name))
+        )
+    return found
 
 
 def load_image(path: str | Path, limits: MediaLimits | None = None) -> LoadedImage:

@@ -7,12 +7,11 @@ identity (``DIR/<subject>/*.jpg``) and loose files named after the person
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from retroface.errors import InvalidInputError
-from retroface.media import is_image_path
+from retroface.media import image_files_under, is_image_path
 
 MAX_SUBJECT_NAME = 200
 
@@ -43,7 +42,7 @@ def plan_enrollment(paths: list[Path], subject: str | None = None) -> list[Plann
     if subject is not None:
         name = check_subject_name(subject)
         for path in paths:
-            files = _image_files(path) if path.is_dir() else [path]
+            files = image_files_under(path) if path.is_dir() else [path]
             planned.extend(PlannedImage(name, f) for f in files)
     else:
         for path in paths:
@@ -61,20 +60,8 @@ def _plan_path(path: Path) -> list[PlannedImage]:
             continue
         if entry.is_dir():
             planned.extend(
-                PlannedImage(check_subject_name(entry.name), f) for f in _image_files(entry)
+                PlannedImage(check_subject_name(entry.name), f) for f in image_files_under(entry)
             )
         elif is_image_path(entry):
             planned.append(PlannedImage(check_subject_name(entry.stem), entry))
     return planned
-
-
-def _image_files(folder: Path) -> list[Path]:
-    found: list[Path] = []
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        found.extend(
-            Path(root) / name
-            for name in sorted(files)
-            if not name.startswith(".") and is_image_path(Path(name))
-        )
-    return found

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from retroface.media import is_image_path
+from retroface.media import image_files_under
 from retroface.services.results import FileError
 
 
@@ -15,13 +14,7 @@ def expand_evidence(paths: list[Path]) -> tuple[list[Path], list[FileError]]:
     errors: list[FileError] = []
     for path in paths:
         if path.is_dir():
-            for root, dirs, names in os.walk(path):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                files.extend(
-                    Path(root) / n
-                    for n in sorted(names)
-                    if not n.startswith(".") and is_image_path(Path(n))
-                )
+            files.extend(image_files_under(path))
         elif path.exists():
             files.append(path)
         else:
