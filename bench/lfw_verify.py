@@ -47,6 +47,9 @@ def main() -> None:
         "--limit", type=int, default=0, help="use only the first N pairs per fold half"
     )
     parser.add_argument("--jitters", type=int, default=1, help="jittered copies averaged per face")
+    parser.add_argument(
+        "--detector", default="cascade", help="detector backend (hog, cnn, cascade)"
+    )
     parser.add_argument("--embedder", default="onnx", help="embedder backend (dlib, onnx, ...)")
     args = parser.parse_args()
 
@@ -63,11 +66,11 @@ def main() -> None:
     images = sorted({p.first for p in pairs} | {p.second for p in pairs})
     print(
         f"pairs={len(pairs)} unique_images={len(images)} workers={args.workers} "
-        f"jitters={args.jitters} embedder={args.embedder}",
+        f"jitters={args.jitters} detector={args.detector} embedder={args.embedder}",
         flush=True,
     )
 
-    spec = EngineSpec(jitters=args.jitters, embedder=args.embedder)
+    spec = EngineSpec(jitters=args.jitters, embedder=args.embedder, detector=args.detector)
     started = time.perf_counter()
     embeddings: dict[Path, np.ndarray] = {}
     boxes: list[Box] = []

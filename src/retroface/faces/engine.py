@@ -17,7 +17,7 @@ import numpy as np
 
 from retroface.errors import InvalidInputError
 from retroface.faces.aligner import Aligner
-from retroface.faces.detector import Detector, HogDetector
+from retroface.faces.detector import CascadeDetector, CnnDetector, Detector, HogDetector
 from retroface.faces.embedder import DlibResNetEmbedder, Embedder
 from retroface.faces.jitter import jittered_chips
 from retroface.faces.quality import QualityAssessor
@@ -28,7 +28,7 @@ from retroface.faces.types import AnalysedFace, Box, Detection, ModelInfo
 class EngineSpec:
     """Which backends to build, with their tunables; cheap to pickle to workers."""
 
-    detector: str = "hog"
+    detector: str = "cascade"
     embedder: str = "onnx"
     min_face_px: int = 40
     max_detect_pixels: int = 9_000_000
@@ -41,6 +41,10 @@ EmbedderFactory = Callable[[EngineSpec], Embedder]
 
 DETECTORS: dict[str, DetectorFactory] = {
     "hog": lambda spec: HogDetector(spec.min_face_px, spec.max_detect_pixels),
+    "cnn": lambda spec: CnnDetector(),
+    "cascade": lambda spec: CascadeDetector(
+        HogDetector(spec.min_face_px, spec.max_detect_pixels), CnnDetector()
+    ),
 }
 
 
