@@ -50,6 +50,7 @@ def main() -> None:
     parser.add_argument(
         "--detector", default="cascade", help="detector backend (hog, cnn, cascade)"
     )
+    parser.add_argument("--landmarks", type=int, default=5, help="5- or 68-point alignment")
     parser.add_argument("--embedder", default="onnx", help="embedder backend (dlib, onnx, ...)")
     args = parser.parse_args()
 
@@ -66,11 +67,17 @@ def main() -> None:
     images = sorted({p.first for p in pairs} | {p.second for p in pairs})
     print(
         f"pairs={len(pairs)} unique_images={len(images)} workers={args.workers} "
-        f"jitters={args.jitters} detector={args.detector} embedder={args.embedder}",
+        f"jitters={args.jitters} detector={args.detector} landmarks={args.landmarks} "
+        f"embedder={args.embedder}",
         flush=True,
     )
 
-    spec = EngineSpec(jitters=args.jitters, embedder=args.embedder, detector=args.detector)
+    spec = EngineSpec(
+        jitters=args.jitters,
+        embedder=args.embedder,
+        detector=args.detector,
+        landmarks=args.landmarks,
+    )
     started = time.perf_counter()
     embeddings: dict[Path, np.ndarray] = {}
     boxes: list[Box] = []

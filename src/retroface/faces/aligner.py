@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from retroface.faces.model_files import LANDMARKS_5_FILE, packaged_model_path
+from retroface.faces.model_files import LANDMARKS_5_FILE, LANDMARKS_68_FILE, packaged_model_path
 from retroface.faces.types import Box, Landmarks
 
 CHIP_SIZE_PX = 150
@@ -25,22 +25,30 @@ class AlignedFace:
     chip: np.ndarray  # CHIP_SIZE_PX x CHIP_SIZE_PX x 3 uint8 RGB
 
 
+#: The 68-point points that correspond to the 5-point model's (eye corners, nose base).
+_FIVE_OF_68 = (36, 39, 42, 45, 33)
+
+
 class Aligner:
-    """dlib's 5-point shape predictor followed by a similarity-transform crop."""
+    """dlib's shape predictor (5 points by default, or 68) then a similarity-transform crop."""
 
-    name = "dlib_5point"
-
-    def __init__(self, model_path: Path | None = None) -> None:
+    def __init__(self, points: int = 5, model_path: Path | None = None) -> None:
         import dlib
 
+        if points not in (5, 68):
+            raise ValueError("the aligner uses dlib's 5- or 68-point shape predictor")
         self._dlib = dlib
-        self._predictor = dlib.shape_predictor(
-            str(model_path or packaged_model_path(LANDMARKS_5_FILE))
-        )
+        self.points = points
+        self.name = f"dlib_{points}point"
+        default = LANDMARKS_5_FILE if points == 5 else LANDMARKS_68_FILE
+        self._predictor = dlib.shape_predictor(str(model_path or packaged_model_path(default)))
 
     def align(self, pixels: np.ndarray, box: Box) -> AlignedFace:
         rect = self._dlib.rectangle(box.x, box.y, box.x + box.w - 1, box.y + box.h - 1)
         shape = self._predictor(pixels, rect)
-        points = tuple((float(p.x), float(p.y)) for p in shape.parts())
+        parts = shape.parts()
+        if self.points == 68:
+            parts = [parts[i] for i in _FIVE_OF_68]
+        points = tuple((float(p.x), float(p.y)) for p in parts)
         chip = self._dlib.get_face_chip(pixels, shape, size=CHIP_SIZE_PX, padding=CHIP_PADDING)
         return AlignedFace(landmarks=Landmarks(points), chip=np.ascontiguousarray(chip))

@@ -32,6 +32,8 @@ class EngineSpec:
     embedder: str = "onnx"
     min_face_px: int = 40
     max_detect_pixels: int = 9_000_000
+    #: dlib shape predictor used for alignment: 5 or 68 points.
+    landmarks: int = 5
     #: Embed this many jittered copies of each chip and average (see jitter.py); 1 = off.
     jitters: int = 1
 
@@ -88,7 +90,8 @@ class FaceEngine:
     def from_spec(cls, spec: EngineSpec) -> FaceEngine:
         detector = _lookup(DETECTORS, spec.detector, "detector")(spec)
         embedder = _lookup(EMBEDDERS, spec.embedder, "embedder")(spec)
-        return cls(detector, Aligner(), QualityAssessor(), embedder, jitters=spec.jitters)
+        aligner = Aligner(spec.landmarks)
+        return cls(detector, aligner, QualityAssessor(), embedder, jitters=spec.jitters)
 
     @property
     def model(self) -> ModelInfo:
