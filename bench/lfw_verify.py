@@ -46,7 +46,7 @@ def main() -> None:
     parser.add_argument(
         "--limit", type=int, default=0, help="use only the first N pairs per fold half"
     )
-    parser.add_argument("--jitters", type=int, default=1, help="jittered copies averaged per face")
+    parser.add_argument("--jitters", type=int, default=10, help="jittered copies averaged per face")
     parser.add_argument(
         "--detector", default="cascade", help="detector backend (hog, cnn, cascade)"
     )
