@@ -50,8 +50,9 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--dim", type=int, default=128)
+    parser.add_argument("--threads", type=int, default=2, help="FAISS OpenMP threads")
     args = parser.parse_args()
-    faiss.omp_set_num_threads(2)
+    faiss.omp_set_num_threads(args.threads)
     queries = unit(256, args.dim, 1)
     for size in (int(s) for s in args.sizes.split(",")):
         gallery = unit(size, args.dim, 0)
