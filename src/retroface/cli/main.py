@@ -16,18 +16,17 @@ from rich.console import Console
 from retroface.cli import render, session_file
 from retroface.cli.progress_bar import RichProgress
 from retroface.errors import InvalidInputError, RetrofaceError
-from retroface.faces.model_cards import model_cards
-from retroface.governance import LAWFUL_BASES
-from retroface.governance.roles import Role
 from retroface.services import App, open_app
 from retroface.services import audit_log as audit_service
 from retroface.services import cases as case_service
 from retroface.services import galleries as gallery_service
 from retroface.services import users as user_service
 from retroface.services.enrollment import enroll as enroll_service
+from retroface.services.model_info import list_model_cards
 from retroface.services.quickstart import quickstart as quickstart_service
 from retroface.services.results import SearchReport
 from retroface.services.search import search as search_service
+from retroface.services.users import Role
 from retroface.services.verify import verify as verify_service
 from retroface.settings import Settings
 
@@ -139,7 +138,7 @@ def init(
 @app.command()
 def models(json_out: JsonFlag = False) -> None:
     """Model cards of the detector and embedder backends."""
-    cards = model_cards()
+    cards = list_model_cards()
     if json_out:
         sys.stdout.write(json.dumps([c.as_dict() for c in cards], indent=2) + "\n")
         return
@@ -317,7 +316,9 @@ def gallery_restore_subject(name: str, subject: str) -> None:
 def case_open(
     reference: str,
     purpose: Annotated[str, typer.Option(help="Why the search is needed.")],
-    basis: Annotated[str, typer.Option(help=f"Lawful basis: {', '.join(LAWFUL_BASES)}.")],
+    basis: Annotated[
+        str, typer.Option(help=f"Lawful basis: {', '.join(case_service.lawful_bases())}.")
+    ],
     offence: Annotated[str, typer.Option(help="Offence category.")],
     requester: Annotated[str | None, typer.Option(help="Who asks (default: you).")] = None,
 ) -> None:

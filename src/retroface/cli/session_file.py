@@ -9,9 +9,8 @@ import sys
 from pathlib import Path
 
 from retroface.errors import InvalidInputError
-from retroface.governance.identity import Principal
 from retroface.services import App
-from retroface.services.users import authenticate, principal_for_token
+from retroface.services.users import Principal, authenticate, principal_for_token
 
 SESSION_FILE = "session.json"
 

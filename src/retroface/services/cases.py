@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from retroface.errors import AlreadyExistsError, InvalidInputError, NotFoundError
-from retroface.governance import check_authoriser, check_lawful_basis
+from retroface.governance import LAWFUL_BASES, check_authoriser, check_lawful_basis
 from retroface.governance.case_policy import current_authorisation
 from retroface.governance.roles import Action
 from retroface.services.app import App
@@ -14,6 +14,11 @@ from retroface.store.models import Authorisation, Case
 from retroface.store.unit_of_work import UnitOfWork
 
 MAX_REFERENCE = 200
+
+
+def lawful_bases() -> list[str]:
+    """The fixed list a case's lawful basis is chosen from."""
+    return list(LAWFUL_BASES)
 
 
 def get_case(uow: UnitOfWork, reference: str) -> Case:
