@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from retroface.faces import EngineSpec, FaceEngine
+from retroface.governance.deployment_policy import DpiaRecord
 from retroface.governance.identity import Principal
 from retroface.governance.roles import Role
 from retroface.services import App, open_app
+from retroface.services.deployment_settings import register_dpia, register_policy
 from retroface.settings import Settings
 
 OPERATOR = Principal("officer-1", Role.OPERATOR)
@@ -49,13 +52,28 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(home=tmp_path / "retroface-data", actor="test-operator", workers=2)
 
 
+def make_ready(app: App) -> App:
+    """Register the DPIA and policy document a deployment needs before any search."""
+    admin = app.acting_as(ADMIN)
+    today = app.now().date()
+    register_dpia(admin, DpiaRecord("DPIA-TEST", "1.0", today, today + timedelta(days=365)))
+    register_policy(admin, "POLICY-TEST-1", "test policy")
+    return app
+
+
 @pytest.fixture
-def app(settings: Settings, engine: FaceEngine) -> Iterator[App]:
-    """A fresh deployment acting as an operator (the role that searches)."""
+def bare_app(settings: Settings, engine: FaceEngine) -> Iterator[App]:
+    """A fresh deployment with nothing registered yet, acting as an operator."""
     application = open_app(settings, principal=OPERATOR)
     application._engines[repr(application.engine_spec)] = engine  # share the loaded models
     yield application
     application.close()
+
+
+@pytest.fixture
+def app(bare_app: App) -> App:
+    """A ready deployment (DPIA and policy on record) acting as an operator."""
+    return make_ready(bare_app)
 
 
 @pytest.fixture

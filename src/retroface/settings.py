@@ -67,6 +67,11 @@ class Settings:
     # search
     threshold: float = DEFAULT_THRESHOLD
     max_candidates: int = 10
+    # governance
+    #: Active subjects a gallery may hold unless a supervisor sets its own cap.
+    gallery_max_subjects: int = 100_000
+    #: Days a reversibly removed watchlist entry waits before retention deletes it.
+    removal_grace_days: int = 30
     # parallelism
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
 
@@ -101,5 +106,9 @@ class Settings:
             jitters=_env_int("RETROFACE_JITTERS", base.jitters),
             threshold=_env_float("RETROFACE_THRESHOLD", base.threshold),
             max_candidates=_env_int("RETROFACE_MAX_CANDIDATES", base.max_candidates),
+            gallery_max_subjects=_env_int(
+                "RETROFACE_GALLERY_MAX_SUBJECTS", base.gallery_max_subjects
+            ),
+            removal_grace_days=_env_int("RETROFACE_REMOVAL_GRACE_DAYS", base.removal_grace_days),
             workers=_env_int("RETROFACE_WORKERS", base.workers),
         )

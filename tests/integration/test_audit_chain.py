@@ -19,11 +19,18 @@ KEY = b"oversight-body-shared-secret-0001"
 
 @pytest.fixture
 def logged(app: App, supervisor: App, auditor: App) -> App:
-    """Six real events from ordinary use (no faces needed); returns the auditor's view."""
+    """Eight real events (DPIA and policy registered, 3 galleries, 3 cases); the auditor's view."""
     for name in ("a", "b", "c"):
         create_gallery(supervisor, name)
     for ref in ("C-1", "C-2", "C-3"):
-        open_case(app, ref, purpose="p", lawful_basis="law-enforcement", offence="theft")
+        open_case(
+            app,
+            ref,
+            purpose="p",
+            lawful_basis="law-enforcement",
+            offence="theft",
+            seriousness="either-way",
+        )
     return auditor
 
 
@@ -38,7 +45,7 @@ def _sql(app: App, *statements: str) -> None:
 
 def test_intact_chain_verifies(logged: App) -> None:
     status = verify_audit(logged)
-    assert status.ok and status.events == 6 and status.first_bad_id is None
+    assert status.ok and status.events == 8 and status.first_bad_id is None
 
 
 def test_database_refuses_update_and_delete_of_audit_rows(logged: App) -> None:
@@ -88,7 +95,7 @@ def test_reordered_rows_are_detected(logged: App) -> None:
 def test_signed_export_round_trip_and_tamper(logged: App, tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
     exported = export_audit(logged, path, KEY)
-    assert exported.events == 6
+    assert exported.events == 8
     assert check_export(path, KEY).signature_valid is True
     assert check_export(path, b"another-key-of-enough-length").signature_valid is False
     lines = path.read_text().splitlines(keepends=True)

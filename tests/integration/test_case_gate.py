@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -9,10 +10,18 @@ import pytest
 from sqlalchemy import select
 
 from retroface.errors import AuthorisationError, InvalidInputError, NotFoundError
+from retroface.governance.deployment_policy import DpiaRecord
 from retroface.services import App
 from retroface.services.cases import authorise_case, open_case, show_case
+from retroface.services.deployment_settings import (
+    deployment_status,
+    register_dpia,
+    register_policy,
+    set_threshold_floor,
+)
 from retroface.services.search import search
 from retroface.store.models import AuditEvent, Face, MediaItem
+from tests.conftest import ADMIN
 from tests.helpers import authorised_case, gallery_with
 
 pytestmark = pytest.mark.needs_data
@@ -36,6 +45,7 @@ def _open(app: App, reference: str = "C-1") -> str:
         purpose="p",
         lawful_basis="law-enforcement",
         offence="theft",
+        seriousness="either-way",
         requester="alice",
     )
     return reference
@@ -98,7 +108,12 @@ def test_search_refused_after_authorisation_expires(app: App, gallery: str, prob
 
 def test_requester_cannot_authorise_own_case(app: App, supervisor: App) -> None:
     case = open_case(
-        supervisor, "C-2", purpose="p", lawful_basis="law-enforcement", offence="theft"
+        supervisor,
+        "C-2",
+        purpose="p",
+        lawful_basis="law-enforcement",
+        offence="theft",
+        seriousness="either-way",
     ).reference  # the supervisor asks for this search themself
     with pytest.raises(AuthorisationError, match="cannot authorise"):
         authorise_case(supervisor, case, until=app.now() + timedelta(days=1))
@@ -127,7 +142,14 @@ def test_authorisation_must_end_in_future(supervisor: App, app: App) -> None:
 
 def test_unknown_lawful_basis_refused(app: App) -> None:
     with pytest.raises(InvalidInputError, match="lawful basis"):
-        open_case(app, "C-9", purpose="p", lawful_basis="because", offence="x")
+        open_case(
+            app,
+            "C-9",
+            purpose="p",
+            lawful_basis="because",
+            offence="theft",
+            seriousness="either-way",
+        )
 
 
 def test_search_refused_for_unknown_gallery(app: App, probe: Path) -> None:
@@ -161,3 +183,107 @@ def test_authorised_search_records_its_parameters(app: App, gallery: str, probe:
         "search.completed",
     ]
     assert show_case(app, case).searches == 1
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("offence", "shoplifting-ish", "offence category"),
+        ("seriousness", "quite bad", "seriousness"),
+        ("offence", "demo", "only for quickstart"),
+        ("lawful_basis", "demo", "only for quickstart"),
+        ("purpose", "  ", "purpose"),
+    ],
+)
+def test_case_fields_come_from_fixed_lists(app: App, field: str, value: str, message: str) -> None:
+    fields = {
+        "purpose": "p",
+        "lawful_basis": "law-enforcement",
+        "offence": "theft",
+        "seriousness": "either-way",
+    }
+    fields[field] = value
+    with pytest.raises(InvalidInputError, match=message):
+        open_case(app, "C-LIST", **fields)
+    with pytest.raises(NotFoundError):
+        show_case(app, "C-LIST")
+
+
+def test_search_refused_until_dpia_and_policy_are_on_record_and_in_date(
+    bare_app: App, probe: Path, data: Path
+) -> None:
+    examples = data / "face_recognition" / "examples"
+    gallery = gallery_with(bare_app, "g", {"obama": [examples / "obama.jpg"]})
+    case = authorised_case(bare_app)
+    admin = bare_app.acting_as(ADMIN)
+    today = bare_app.now().date()
+
+    with pytest.raises(AuthorisationError, match="no DPIA"):
+        search(bare_app, case, gallery, [probe])
+    register_dpia(
+        admin, DpiaRecord("DPIA-1", "2", today - timedelta(days=400), today - timedelta(days=1))
+    )
+    with pytest.raises(AuthorisationError, match="due for review"):
+        search(bare_app, case, gallery, [probe])
+    register_dpia(admin, DpiaRecord("DPIA-1", "3", today, today + timedelta(days=365)))
+    with pytest.raises(AuthorisationError, match="no policy document"):
+        search(bare_app, case, gallery, [probe])
+    assert deployment_status(bare_app).searching_allowed is False
+    register_policy(admin, "FRT-POLICY-7", "Retrospective facial recognition policy")
+    assert deployment_status(bare_app).searching_allowed is True
+    assert search(bare_app, case, gallery, [probe]).probes[0].candidates[0].subject == "obama"
+    assert len(_refusals(bare_app)) == 3
+
+    later = replace(bare_app, clock=lambda: bare_app.now() + timedelta(days=366))
+    assert deployment_status(later).searching_allowed is False  # the DPIA's review date passed
+    with pytest.raises(InvalidInputError, match="future"):
+        register_dpia(
+            admin, DpiaRecord("DPIA-2", "1", today + timedelta(days=2), today + timedelta(days=9))
+        )
+    with pytest.raises(InvalidInputError, match="after its approval"):
+        register_dpia(admin, DpiaRecord("DPIA-2", "1", today, today))
+
+
+def test_operators_may_raise_the_threshold_never_go_below_the_floor(
+    app: App, gallery: str, probe: Path
+) -> None:
+    case = authorised_case(app)
+    admin = app.acting_as(ADMIN)
+    set_threshold_floor(admin, 0.95)
+    with pytest.raises(AuthorisationError, match="below the deployment's floor"):
+        search(app, case, gallery, [probe], threshold=0.94)
+    assert search(app, case, gallery, [probe]).threshold == 0.95  # the floor lifts the default
+    assert search(app, case, gallery, [probe], threshold=0.97).threshold == 0.97
+    for bad in (0.0, 1.0, -0.3):
+        with pytest.raises(InvalidInputError, match="floor"):
+            set_threshold_floor(admin, bad)
+    with pytest.raises(AuthorisationError, match="may not deployment configure"):
+        set_threshold_floor(app, 0.5)
+    assert _refusals(app) == [case]
+
+
+def test_search_outside_gallery_scope_or_count_is_refused(
+    app: App, supervisor: App, gallery: str, probe: Path, data: Path
+) -> None:
+    examples = data / "face_recognition" / "examples"
+    other = gallery_with(app, "other", {"biden": [examples / "biden.jpg"]})
+    case = _open(app)
+    with pytest.raises(NotFoundError, match="no gallery named 'nope'"):
+        authorise_case(supervisor, case, until=app.now() + timedelta(days=1), galleries=["nope"])
+    with pytest.raises(InvalidInputError, match="at least 1"):
+        authorise_case(supervisor, case, until=app.now() + timedelta(days=1), max_searches=0)
+    authorise_case(
+        supervisor, case, until=app.now() + timedelta(days=1), galleries=[gallery], max_searches=2
+    )
+    with pytest.raises(AuthorisationError, match="outside the authorised scope"):
+        search(app, case, other, [probe])
+    search(app, case, gallery, [probe])
+    search(app, case, gallery, [probe])
+    with pytest.raises(AuthorisationError, match="allows 2 searches"):
+        search(app, case, gallery, [probe])
+    assert _refusals(app) == [case, case]
+    # A fresh authorisation starts a fresh count and may widen the scope.
+    authorise_case(
+        supervisor, case, until=app.now() + timedelta(days=2), galleries=[gallery, other]
+    )
+    assert search(app, case, other, [probe]).gallery == "other"

@@ -14,7 +14,8 @@ from tests.helpers import PASSWORD
 
 pytestmark = pytest.mark.needs_data
 
-SEARCH_KEYS = {"search_id", "case", "gallery", "threshold", "model", "probes", "errors"}
+SEARCH_KEYS = {"notice", "search_id", "case", "gallery", "threshold", "model", "probes", "errors"}
+CANDIDATE_KEYS = {"candidate_id", "rank", "subject", "subject_id", "score"}
 PROBE_KEYS = {"source", "frame", "box", "quality", "candidates"}
 
 
@@ -64,7 +65,17 @@ def staffed(home: Path) -> Path:
             RETROFACE_NEW_PASSWORD=PASSWORD,
         )
         assert added.returncode == 0, added.stderr
+    for args in (
+        ("dpia", "--id", "DPIA-7", "--version", "2", "--approved", "2026-01-05"),
+        ("policy", "https://example.police.uk/frs-policy"),
+    ):
+        registered = run_cli(home, "deployment", *args, *_review_due(args), user="admin-5")
+        assert registered.returncode == 0, registered.stderr
     return home
+
+
+def _review_due(args: tuple[str, ...]) -> tuple[str, ...]:
+    return ("--review-due", "2999-01-01") if args[0] == "dpia" else ()
 
 
 @pytest.fixture
@@ -80,19 +91,22 @@ def test_quickstart_json_follows_the_documented_schema(home: Path, examples: Pat
     doc = json.loads(result.stdout)  # exactly one JSON document
     assert set(doc) == SEARCH_KEYS
     assert doc["case"] == "QUICKSTART-DEMO" and doc["errors"] == []
+    assert doc["notice"] == "investigative lead — not an identification"
     assert isinstance(doc["threshold"], float) and doc["model"].startswith("dlib_resnet_v1@")
     for probe in doc["probes"]:
         assert set(probe) == PROBE_KEYS
         assert probe["frame"] is None and len(probe["box"]) == 4
         for c in probe["candidates"]:
-            assert set(c) == {"rank", "subject", "score"} and c["score"] >= doc["threshold"]
+            assert set(c) == CANDIDATE_KEYS and c["score"] >= doc["threshold"]
     tops = sorted(p["candidates"][0]["subject"] for p in doc["probes"] if p["candidates"])
     assert tops == ["biden", "obama"]
     # Running it again reuses gallery and case and enrolls nothing twice.
     again = run_cli(home, "quickstart", train, group, "--json")
     assert again.returncode == 0 and json.loads(again.stdout)["search_id"] != doc["search_id"]
     again_doc = json.loads(again.stdout)
-    assert again_doc["probes"] == doc["probes"]  # same gallery, nothing enrolled twice
+    assert _without_ids(again_doc["probes"]) == _without_ids(
+        doc["probes"]
+    )  # nothing enrolled twice
 
 
 def test_full_workflow_and_refusals(staffed: Path, examples: Path, tmp_path: Path) -> None:
@@ -102,6 +116,12 @@ def test_full_workflow_and_refusals(staffed: Path, examples: Path, tmp_path: Pat
         run_cli(home, "gallery", "create", "custody", user=op), "may not gallery create"
     )
     assert run_cli(home, "gallery", "create", "custody", user=sup).returncode == 0
+    sheet = tmp_path / "provenance.csv"
+    sheet.write_text(
+        "subject,category,source_system,record_id,holding_basis,taken_on\n"
+        "obama,wanted,custody,CR-1,custody-image,2020-01-01\n"
+        "biden,suspect,custody,CR-2,custody-image,\n"
+    )
     enrolled = run_cli(
         home,
         "gallery",
@@ -109,6 +129,8 @@ def test_full_workflow_and_refusals(staffed: Path, examples: Path, tmp_path: Pat
         "custody",
         examples / "obama.jpg",
         examples / "biden.jpg",
+        "--provenance",
+        sheet,
         "--json",
         user=sup,
     )
@@ -124,6 +146,8 @@ def test_full_workflow_and_refusals(staffed: Path, examples: Path, tmp_path: Pat
         "law-enforcement",
         "--offence",
         "robbery",
+        "--seriousness",
+        "indictable-only",
         user=op,
     )
     assert opened.returncode == 0, opened.stderr
@@ -257,3 +281,16 @@ def test_user_mistakes_in_gallery_commands(staffed: Path, tmp_path: Path) -> Non
     )
     usage = run_cli(home, "no-such-command")
     assert usage.returncode == 2 and "Traceback" not in usage.stderr
+
+
+def _without_ids(probes: list[dict]) -> list[dict]:
+    """Probes with candidate row ids dropped (each search stores its own candidates)."""
+    return [
+        {
+            **p,
+            "candidates": [
+                {k: v for k, v in c.items() if k != "candidate_id"} for c in p["candidates"]
+            ],
+        }
+        for p in probes
+    ]

@@ -26,7 +26,14 @@ from retroface.services.galleries import (
 from retroface.services.search import search
 from retroface.store.models import AuditEvent, ReferenceImage, Template
 from tests.conftest import SUPERVISOR
-from tests.helpers import PASSWORD, authorised_case, gallery_with, register_users
+from tests.helpers import (
+    PASSWORD,
+    authorised_case,
+    gallery_with,
+    provenances,
+    register_users,
+    write_provenance_csv,
+)
 
 pytestmark = pytest.mark.needs_data
 
@@ -39,8 +46,8 @@ def _count(app: App, model: type) -> int:
 def test_enrolling_twice_adds_nothing(app: App, supervisor: App, data: Path) -> None:
     train = data / "face_recognition" / "examples" / "knn_examples" / "train"
     create_gallery(supervisor, "g")
-    first = enroll(supervisor, "g", [train])
-    second = enroll(supervisor, "g", [train])
+    first = enroll(supervisor, "g", [train], provenance=provenances([train]))
+    second = enroll(supervisor, "g", [train], provenance=provenances([train]))
     assert first.enrolled == 9 and second.enrolled == 0 and second.already_enrolled == 9
     assert _count(app, ReferenceImage) == 9 and _count(app, Template) == 9
 
@@ -68,7 +75,7 @@ def test_unusable_images_are_skipped_and_reported(
         data / "face_recognition" / "examples" / "two_people.jpg"
     )
     create_gallery(supervisor, "g")
-    report = enroll(supervisor, "g", [tree])
+    report = enroll(supervisor, "g", [tree], provenance=provenances([tree]))
     reasons = {Path(s.source).name: s.error for s in report.skipped}
     assert report.enrolled == 1
     assert "corrupt or truncated" in reasons["broken.jpg"]
@@ -91,7 +98,9 @@ def test_interrupted_enrollment_resumes_without_duplicates(
         "RETROFACE_USER": SUPERVISOR.username,
         "RETROFACE_PASSWORD": PASSWORD,
     }
+    sheet = write_provenance_csv(tmp_path / "provenance.csv", [att])
     cmd = [sys.executable, "-m", "retroface.cli.main", "gallery", "enroll", "att", str(att)]
+    cmd += ["--provenance", str(sheet)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while _count(app, ReferenceImage) < 15 and time.monotonic() < deadline:
@@ -101,7 +110,7 @@ def test_interrupted_enrollment_resumes_without_duplicates(
     partial = _count(app, ReferenceImage)
     assert 15 <= partial < 400, "the kill should land mid-enrollment"
 
-    report = enroll(supervisor, "att", [att])
+    report = enroll(supervisor, "att", [att], provenance=provenances([att]))
     assert report.already_enrolled == partial
     total = _count(app, ReferenceImage)
     assert total == partial + report.enrolled

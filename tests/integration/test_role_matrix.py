@@ -16,21 +16,45 @@ from retroface.governance.identity import Principal
 from retroface.governance.roles import ALLOWED, Action, Role
 from retroface.services import App, open_app
 from retroface.services.audit_log import export_audit, verify_audit
-from retroface.services.cases import authorise_case, open_case, show_case
+from retroface.services.cases import (
+    authorise_case,
+    close_case,
+    open_case,
+    record_judicial_authorisation,
+    show_case,
+)
+from retroface.services.deployment_settings import deployment_status, set_probe_retention
 from retroface.services.enrollment import enroll
-from retroface.services.galleries import create_gallery, list_galleries, remove_subject
+from retroface.services.erasure import erase_subject
+from retroface.services.galleries import (
+    create_gallery,
+    gallery_manifest,
+    list_galleries,
+    remove_subject,
+    set_gallery_cap,
+)
 from retroface.services.quickstart import quickstart
+from retroface.services.reports import dpia_report, transparency_report
+from retroface.services.retention import run_retention
+from retroface.services.review import record_review, review_queue
 from retroface.services.search import search
-from retroface.services.users import list_users
+from retroface.services.users import add_user, list_users
 from retroface.services.verify import verify
 from retroface.settings import Settings
 from retroface.store.models import AuditEvent
-from tests.conftest import OPERATOR, SUPERVISOR
-from tests.helpers import PASSWORD, authorised_case, gallery_with, register_users
+from tests.conftest import ADMIN, OPERATOR, SUPERVISOR, make_ready
+from tests.helpers import (
+    PASSWORD,
+    authorised_case,
+    gallery_with,
+    provenance,
+    register_users,
+)
 
 pytestmark = pytest.mark.needs_data
 
 _counter = itertools.count()
+_candidates: list[int] = []  # a candidate from the operator's search, for the review cells
 
 
 @pytest.fixture(scope="module")
@@ -38,11 +62,13 @@ def deployment(
     tmp_path_factory: pytest.TempPathFactory, engine: FaceEngine, data: Path
 ) -> Iterator[App]:
     settings = Settings(home=tmp_path_factory.mktemp("matrix"), actor="system", workers=1)
-    app = open_app(settings, principal=OPERATOR)
+    app = make_ready(open_app(settings, principal=OPERATOR))
     app._engines[repr(app.engine_spec)] = engine
     examples = data / "face_recognition" / "examples"
     gallery_with(app, "g", {"obama": [examples / "obama.jpg"], "biden": [examples / "biden.jpg"]})
     authorised_case(app, "AUTHORISED")
+    report = search(app, "AUTHORISED", "g", [examples / "obama2.jpg"])
+    _candidates.append(report.probes[0].candidates[0].candidate_id)
     yield app
     app.close()
 
@@ -56,7 +82,8 @@ def _act(app: App, action: Action, data: Path, tmp: Path) -> object:
             f"NEW-{n}",
             purpose="p",
             lawful_basis="law-enforcement",
-            offence="x",
+            offence="theft",
+            seriousness="either-way",
             requester="someone-else",
         ),
         Action.CASE_AUTHORISE: lambda: authorise_case(
@@ -64,7 +91,9 @@ def _act(app: App, action: Action, data: Path, tmp: Path) -> object:
         ),
         Action.CASE_READ: lambda: show_case(app, "AUTHORISED"),
         Action.GALLERY_CREATE: lambda: create_gallery(app, f"gallery-{n}"),
-        Action.GALLERY_ENROLL: lambda: enroll(app, "g", [examples / "obama2.jpg"], subject=f"s{n}"),
+        Action.GALLERY_ENROLL: lambda: enroll(
+            app, "g", [examples / "obama2.jpg"], subject=f"s{n}", provenance=provenance(f"R{n}")
+        ),
         Action.GALLERY_REMOVE_SUBJECT: lambda: remove_subject(app, "g", "biden"),
         Action.GALLERY_READ: lambda: list_galleries(app),
         Action.SEARCH_RUN: lambda: search(app, "AUTHORISED", "g", [examples / "obama2.jpg"]),
@@ -72,6 +101,26 @@ def _act(app: App, action: Action, data: Path, tmp: Path) -> object:
         Action.AUDIT_READ: lambda: verify_audit(app),
         Action.AUDIT_EXPORT: lambda: export_audit(app, tmp / f"audit-{n}.jsonl", PASSWORD.encode()),
         Action.USER_MANAGE: lambda: list_users(app),
+        Action.CASE_CLOSE: lambda: close_case(app, _operator_case(app, n), "no further action"),
+        Action.CASE_RECORD_JUDICIAL: lambda: record_judicial_authorisation(
+            app, "AUTHORISED", f"J-{n}"
+        ),
+        Action.GALLERY_CONFIGURE: lambda: set_gallery_cap(app, "g", 1000),
+        Action.GALLERY_MANIFEST: lambda: gallery_manifest(app, "g"),
+        Action.SUBJECT_ERASE: lambda: erase_subject(
+            app, "g", _enrolled_subject(app, data, n), f"REQ-{n}"
+        ),
+        Action.REVIEW_READ: lambda: review_queue(app, case_reference="AUTHORISED"),
+        Action.REVIEW_DECIDE: lambda: record_review(
+            _trained(app), _candidates[0], "inconclusive", "too dark to judge"
+        ),
+        Action.DEPLOYMENT_CONFIGURE: lambda: set_probe_retention(app, "immediate"),
+        Action.DEPLOYMENT_READ: lambda: deployment_status(app),
+        Action.RETENTION_RUN: lambda: run_retention(app),
+        Action.REPORT_TRANSPARENCY: lambda: transparency_report(
+            app, app.now().date(), app.now().date(), tmp / f"transparency-{n}"
+        ),
+        Action.REPORT_DPIA: lambda: dpia_report(app, tmp / f"dpia-{n}.md"),
     }
     assert set(calls) == set(Action), "every action in the matrix must be exercised"
     return calls[action]()
@@ -80,9 +129,35 @@ def _act(app: App, action: Action, data: Path, tmp: Path) -> object:
 def _operator_case(app: App, n: int) -> str:
     ref = f"TO-AUTHORISE-{n}"
     open_case(
-        app.acting_as(OPERATOR), ref, purpose="p", lawful_basis="law-enforcement", offence="x"
+        app.acting_as(OPERATOR),
+        ref,
+        purpose="p",
+        lawful_basis="law-enforcement",
+        offence="theft",
+        seriousness="either-way",
     )
     return ref
+
+
+def _enrolled_subject(app: App, data: Path, n: int) -> str:
+    """A fresh subject, enrolled by a supervisor, for an erasure cell to remove."""
+    name = f"erasable-{n}"
+    photo = data / "face_recognition" / "examples" / "biden.jpg"
+    enroll(app.acting_as(SUPERVISOR), "g", [photo], subject=name, provenance=provenance(name))
+    return name
+
+
+def _trained(app: App) -> App:
+    """Reviewers decide only with face-comparison training on record: give the acting one a user."""
+    if app.principal is not None and app.principal.role is Role.REVIEWER:
+        add_user(
+            app.acting_as(ADMIN),
+            app.principal.username,
+            Role.REVIEWER,
+            PASSWORD,
+            training_completed_on=app.now().date(),
+        )
+    return app
 
 
 def _refusals(app: App, username: str) -> list[tuple[str | None, str]]:

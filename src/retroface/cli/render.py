@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.console import Console
 from rich.table import Table
 
 from retroface.services.results import (
     LEAD_NOTICE,
+    CandidateReview,
     CaseDetail,
+    DeploymentStatus,
     EnrollReport,
     GalleryDetail,
     GallerySummary,
@@ -64,16 +68,28 @@ def render_gallery(console: Console, detail: GalleryDetail) -> None:
         f"Gallery {detail.name} (version {detail.version}): {detail.subjects} subject(s), "
         f"{detail.images} image(s), {detail.templates} template(s)"
     )
-    table = Table("subject", "images", "category", "status")
+    table = Table("subject", "images", "category", "record", "review due", "status")
     for m in detail.members:
-        table.add_row(m.name, str(m.images), m.category or "", "removed" if m.removed else "active")
+        table.add_row(
+            m.name,
+            str(m.images),
+            m.category or "",
+            m.record_id or "",
+            str(m.review_due_on or ""),
+            "removed" if m.removed else "active",
+        )
     console.print(table)
 
 
 def render_case(console: Console, case: CaseDetail) -> None:
     console.print(f"Case {case.reference} ({case.status}{', demo' if case.demo else ''})")
     console.print(f"  purpose: {case.purpose}", highlight=False)
-    console.print(f"  lawful basis: {case.lawful_basis}; offence: {case.offence_category}")
+    console.print(
+        f"  lawful basis: {case.lawful_basis}; offence: {case.offence_category} "
+        f"({case.seriousness or 'seriousness not recorded'})"
+    )
+    if case.judicial_reference:
+        console.print(f"  judicial authorisation: {case.judicial_reference}")
     console.print(f"  requester: {case.requester}; searches run: {case.searches}")
     if not case.authorisations:
         console.print("  [yellow]not authorised[/yellow]")
@@ -81,7 +97,9 @@ def render_case(console: Console, case: CaseDetail) -> None:
         state = "[green]active[/green]" if a.active else "inactive"
         console.print(
             f"  authorised by {a.authorised_by} from {a.valid_from:%Y-%m-%d %H:%M} "
-            f"until {a.valid_until:%Y-%m-%d %H:%M} UTC: {state}"
+            f"until {a.valid_until:%Y-%m-%d %H:%M} UTC"
+            f"{'; galleries ' + ', '.join(a.galleries) if a.galleries else ''}"
+            f"{'; at most ' + str(a.max_searches) + ' searches' if a.max_searches else ''}: {state}"
         )
 
 
@@ -92,3 +110,47 @@ def render_verify(console: Console, report: VerifyReport) -> None:
         f"({report.model})"
     )
     console.print(f"[dim]A score is an {LEAD_NOTICE}.[/dim]")
+
+
+def render_deployment(console: Console, status: DeploymentStatus) -> None:
+    dpia = status.dpia
+    console.print(
+        "DPIA: "
+        + (
+            f"{dpia['identifier']} v{dpia['version']}, review due {dpia['review_due_on']}"
+            if dpia
+            else "[red]not registered[/red]"
+        )
+    )
+    console.print(f"policy: {status.policy or '[red]not registered[/red]'}")
+    console.print(
+        f"threshold floor {status.threshold_floor} (default {status.default_threshold}); "
+        f"EU mode {'on' if status.eu_mode else 'off'}; probe retention {status.probe_retention}"
+    )
+    if status.searching_allowed:
+        console.print("[green]searching allowed[/green]")
+    else:
+        console.print(f"[red]{status.refusal}[/red]", markup=True)
+
+
+def render_review_queue(console: Console, items: list[CandidateReview]) -> None:
+    if not items:
+        console.print("no candidates")
+        return
+    table = Table("id", "probe", "box", "subject", "rank", "score", "status", "reviews")
+    for c in items:
+        where = Path(c.source).name + (
+            f" @{c.timestamp_s:.1f}s" if c.timestamp_s is not None else ""
+        )
+        table.add_row(
+            str(c.candidate_id),
+            where,
+            ",".join(map(str, c.box)),
+            c.subject,
+            str(c.rank),
+            f"{c.score:.3f}",
+            c.status,
+            "; ".join(f"{r.reviewer}: {r.outcome}" for r in c.reviews),
+        )
+    console.print(table)
+    console.print(f"[dim]Every candidate is an {LEAD_NOTICE}.[/dim]")

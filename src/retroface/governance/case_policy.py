@@ -20,14 +20,45 @@ LAWFUL_BASES: dict[str, str] = {
     "demo": "Demonstration on consenting or public test data only",
 }
 
+#: Home Office police recorded crime groups, plus the non-crime reasons a
+#: search may lawfully be made; a fixed list so statistics group cleanly.
+OFFENCE_CATEGORIES: dict[str, str] = {
+    "violence-against-the-person": "Homicide, violence with or without injury, stalking",
+    "sexual-offences": "Rape and other sexual offences",
+    "robbery": "Robbery of business or personal property",
+    "theft": "Theft, shoplifting, vehicle offences",
+    "burglary": "Residential and business burglary",
+    "criminal-damage-and-arson": "Criminal damage and arson",
+    "drug-offences": "Trafficking and possession of drugs",
+    "possession-of-weapons": "Possession of weapons offences",
+    "public-order-offences": "Public order offences",
+    "fraud": "Fraud and computer misuse",
+    "terrorism": "Terrorism offences",
+    "other-crime": "Miscellaneous crimes against society",
+    "missing-person": "Not a crime: finding a missing or vulnerable person",
+    "demo": "Not a crime: demonstration on test data",
+}
+
+#: How serious the offence is, by mode of trial; necessity and proportionality
+#: are weighed against it, and the transparency report counts by it.
+SERIOUSNESS: dict[str, str] = {
+    "indictable-only": "Triable only in the Crown Court (the most serious offences)",
+    "either-way": "Triable in either the magistrates' court or the Crown Court",
+    "summary-only": "Triable only in the magistrates' court",
+    "non-crime": "No offence (missing person, safeguarding, demonstration)",
+}
+
+
+def check_choice(value: str, choices: dict[str, str], what: str) -> str:
+    """The normalised key of a fixed-list value, or an error that lists the choices."""
+    key = value.strip().lower()
+    if key not in choices:
+        raise InvalidInputError(f"unknown {what} {value!r}; choose one of: {', '.join(choices)}")
+    return key
+
 
 def check_lawful_basis(basis: str) -> str:
-    key = basis.strip().lower()
-    if key not in LAWFUL_BASES:
-        raise InvalidInputError(
-            f"unknown lawful basis {basis!r}; choose one of: {', '.join(LAWFUL_BASES)}"
-        )
-    return key
+    return check_choice(basis, LAWFUL_BASES, "lawful basis")
 
 
 def check_authoriser(case: Case, authoriser: str) -> None:
@@ -47,6 +78,22 @@ def current_authorisation(case: Case, now: datetime) -> Authorisation | None:
         if auth.revoked_at is None and auth.valid_from <= now <= auth.valid_until:
             return auth
     return None
+
+
+def check_authorisation_covers(
+    case: Case, auth: Authorisation, gallery_name: str, searches_done: int
+) -> None:
+    """Refuse a search of a gallery outside the scope, or beyond the number authorised."""
+    if auth.gallery_scope is not None and gallery_name not in auth.gallery_scope:
+        raise AuthorisationError(
+            f"case {case.reference}: gallery {gallery_name!r} is outside the authorised scope "
+            f"({', '.join(auth.gallery_scope) or 'no galleries'})"
+        )
+    if auth.max_searches is not None and searches_done >= auth.max_searches:
+        raise AuthorisationError(
+            f"case {case.reference}: the authorisation allows {auth.max_searches} searches "
+            f"and {searches_done} have run; a supervisor must authorise more"
+        )
 
 
 def check_case_searchable(case: Case, now: datetime) -> Authorisation:

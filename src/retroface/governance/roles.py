@@ -25,15 +25,27 @@ class Action(StrEnum):
     CASE_OPEN = "case.open"
     CASE_AUTHORISE = "case.authorise"
     CASE_READ = "case.read"
+    CASE_CLOSE = "case.close"
+    CASE_RECORD_JUDICIAL = "case.record_judicial"
     GALLERY_CREATE = "gallery.create"
     GALLERY_ENROLL = "gallery.enroll"
     GALLERY_REMOVE_SUBJECT = "gallery.remove_subject"
     GALLERY_READ = "gallery.read"
+    GALLERY_CONFIGURE = "gallery.configure"
+    GALLERY_MANIFEST = "gallery.manifest"
+    SUBJECT_ERASE = "subject.erase"
     SEARCH_RUN = "search.run"
     VERIFY_RUN = "verify.run"
+    REVIEW_READ = "review.read"
+    REVIEW_DECIDE = "review.decide"
     AUDIT_READ = "audit.read"
     AUDIT_EXPORT = "audit.export"
     USER_MANAGE = "user.manage"
+    DEPLOYMENT_CONFIGURE = "deployment.configure"
+    DEPLOYMENT_READ = "deployment.read"
+    RETENTION_RUN = "retention.run"
+    REPORT_TRANSPARENCY = "report.transparency"
+    REPORT_DPIA = "report.dpia"
 
 
 _R = Role
@@ -41,15 +53,27 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.CASE_OPEN: frozenset({_R.OPERATOR, _R.SUPERVISOR}),
     Action.CASE_AUTHORISE: frozenset({_R.SUPERVISOR}),
     Action.CASE_READ: frozenset({_R.OPERATOR, _R.REVIEWER, _R.SUPERVISOR, _R.AUDITOR}),
+    Action.CASE_CLOSE: frozenset({_R.OPERATOR, _R.SUPERVISOR}),
+    Action.CASE_RECORD_JUDICIAL: frozenset({_R.SUPERVISOR}),
     Action.GALLERY_CREATE: frozenset({_R.SUPERVISOR}),
     Action.GALLERY_ENROLL: frozenset({_R.SUPERVISOR}),
     Action.GALLERY_REMOVE_SUBJECT: frozenset({_R.SUPERVISOR}),
     Action.GALLERY_READ: frozenset({_R.OPERATOR, _R.REVIEWER, _R.SUPERVISOR, _R.AUDITOR}),
+    Action.GALLERY_CONFIGURE: frozenset({_R.SUPERVISOR}),
+    Action.GALLERY_MANIFEST: frozenset({_R.SUPERVISOR, _R.AUDITOR}),
+    Action.SUBJECT_ERASE: frozenset({_R.SUPERVISOR}),
     Action.SEARCH_RUN: frozenset({_R.OPERATOR}),
     Action.VERIFY_RUN: frozenset({_R.OPERATOR, _R.REVIEWER}),
+    Action.REVIEW_READ: frozenset({_R.REVIEWER, _R.SUPERVISOR, _R.AUDITOR}),
+    Action.REVIEW_DECIDE: frozenset({_R.REVIEWER}),
     Action.AUDIT_READ: frozenset({_R.AUDITOR}),
     Action.AUDIT_EXPORT: frozenset({_R.AUDITOR}),
     Action.USER_MANAGE: frozenset({_R.ADMIN}),
+    Action.DEPLOYMENT_CONFIGURE: frozenset({_R.ADMIN}),
+    Action.DEPLOYMENT_READ: frozenset(Role),
+    Action.RETENTION_RUN: frozenset({_R.ADMIN}),
+    Action.REPORT_TRANSPARENCY: frozenset({_R.SUPERVISOR, _R.AUDITOR, _R.ADMIN}),
+    Action.REPORT_DPIA: frozenset({_R.AUDITOR, _R.ADMIN}),
 }
 
 

@@ -8,6 +8,7 @@ work's transaction never commits).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -31,6 +32,8 @@ class App:
     db: Database
     engine_spec: EngineSpec
     principal: Principal | None = None
+    #: Injectable so retention schedules (48 hours, review dates) can be tested without waiting.
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC), repr=False)
     _engines: dict[str, FaceEngine] = field(default_factory=dict, repr=False)
 
     @property
@@ -63,13 +66,13 @@ class App:
     def require(self, action: Action, *, case_reference: str | None = None) -> Principal:
         """The principal, if their role may do ``action``; otherwise audit the refusal and raise."""
         if self.principal is None:
-            self._audit_refusal(action, "not logged in", case_reference)
+            self.audit_refusal(action, "not logged in", case_reference)
             raise AuthorisationError(
                 "you are not logged in: run 'retroface login USERNAME' "
                 "or set RETROFACE_USER (and RETROFACE_PASSWORD for scripts)"
             )
         if not is_allowed(self.principal.role, action):
-            self._audit_refusal(action, f"role {self.principal.role.value}", case_reference)
+            self.audit_refusal(action, f"role {self.principal.role.value}", case_reference)
             raise AuthorisationError(
                 f"{self.principal.username} ({self.principal.role.value}) may not "
                 f"{action.value.replace('.', ' ')}"
@@ -80,7 +83,8 @@ class App:
         """Record an audit event for the acting principal in the caller's transaction."""
         return record_event(session, actor=self.actor, role=self.role, **event)
 
-    def _audit_refusal(self, action: Action, reason: str, case_reference: str | None) -> None:
+    def audit_refusal(self, action: Action, reason: str, case_reference: str | None) -> None:
+        """Record a refusal in its own transaction, so it survives the caller's rollback."""
         with self.unit_of_work() as uow:
             self.audit(
                 uow.session,
@@ -95,9 +99,8 @@ class App:
     def unit_of_work(self) -> UnitOfWork:
         return self.db.unit_of_work()
 
-    @staticmethod
-    def now() -> datetime:
-        return datetime.now(UTC)
+    def now(self) -> datetime:
+        return self.clock()
 
     def close(self) -> None:
         self.db.close()

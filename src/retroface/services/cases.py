@@ -1,16 +1,25 @@
-"""Case use cases: open a case, authorise it, show it."""
+"""Case use cases: open, authorise (window, gallery scope, search count), record a
+judicial authorisation (EU mode), show, and close (which purges probe biometrics)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import select
+
 from retroface.errors import AlreadyExistsError, InvalidInputError, NotFoundError
 from retroface.governance import LAWFUL_BASES, check_authoriser, check_lawful_basis
-from retroface.governance.case_policy import current_authorisation
+from retroface.governance.case_policy import (
+    OFFENCE_CATEGORIES,
+    SERIOUSNESS,
+    check_choice,
+    current_authorisation,
+)
 from retroface.governance.roles import Action
 from retroface.services.app import App
+from retroface.services.probe_purge import purge_search_probes
 from retroface.services.results import AuthorisationOut, CaseDetail
-from retroface.store.models import Authorisation, Case
+from retroface.store.models import Authorisation, Case, Search
 from retroface.store.unit_of_work import UnitOfWork
 
 MAX_REFERENCE = 200
@@ -19,6 +28,14 @@ MAX_REFERENCE = 200
 def lawful_bases() -> list[str]:
     """The fixed list a case's lawful basis is chosen from."""
     return list(LAWFUL_BASES)
+
+
+def offence_categories() -> list[str]:
+    return list(OFFENCE_CATEGORIES)
+
+
+def seriousness_levels() -> list[str]:
+    return list(SERIOUSNESS)
 
 
 def get_case(uow: UnitOfWork, reference: str) -> Case:
@@ -37,6 +54,7 @@ def open_case(
     purpose: str,
     lawful_basis: str,
     offence: str,
+    seriousness: str,
     requester: str | None = None,
     demo: bool = False,
 ) -> CaseDetail:
@@ -44,10 +62,13 @@ def open_case(
     reference = reference.strip()
     if not reference or len(reference) > MAX_REFERENCE or any(ord(c) < 32 for c in reference):
         raise InvalidInputError(f"a case reference must be 1..{MAX_REFERENCE} printable characters")
-    for label, value in (("purpose", purpose), ("offence category", offence)):
-        if not value.strip():
-            raise InvalidInputError(f"the case {label} is required")
+    if not purpose.strip():
+        raise InvalidInputError("the case purpose is required")
     basis = check_lawful_basis(lawful_basis)
+    offence = check_choice(offence, OFFENCE_CATEGORIES, "offence category")
+    seriousness = check_choice(seriousness, SERIOUSNESS, "seriousness")
+    if "demo" in (basis, offence) and not demo:
+        raise InvalidInputError("the 'demo' lawful basis and offence exist only for quickstart")
     with app.unit_of_work() as uow:
         if uow.cases.get(reference) is not None:
             raise AlreadyExistsError(f"case {reference!r} already exists")
@@ -56,7 +77,8 @@ def open_case(
                 reference=reference,
                 purpose=purpose.strip(),
                 lawful_basis=basis,
-                offence_category=offence.strip(),
+                offence_category=offence,
+                seriousness=seriousness,
                 requester=(requester or app.actor).strip(),
                 is_demo=demo,
             )
@@ -69,6 +91,7 @@ def open_case(
             case_reference=reference,
             lawful_basis=basis,
             offence_category=case.offence_category,
+            seriousness=seriousness,
             demo=demo,
         )
         uow.commit()
@@ -82,8 +105,14 @@ def authorise_case(
     until: datetime,
     by: str | None = None,
     valid_from: datetime | None = None,
+    galleries: list[str] | None = None,
+    max_searches: int | None = None,
 ) -> CaseDetail:
-    """Record the acting supervisor's authorisation; ``by`` may only restate their own name."""
+    """Record the acting supervisor's authorisation; ``by`` may only restate their own name.
+
+    ``galleries`` limits the searchable galleries (None: any) and
+    ``max_searches`` the number of searches under this authorisation.
+    """
     supervisor = app.require(Action.CASE_AUTHORISE, case_reference=reference)
     if by is not None and by.strip().casefold() != supervisor.username.casefold():
         raise InvalidInputError(
@@ -99,13 +128,26 @@ def authorise_case(
         )
     if until <= start:
         raise InvalidInputError("the authorisation must end after it starts")
+    if max_searches is not None and max_searches < 1:
+        raise InvalidInputError(f"--max-searches must be at least 1, got {max_searches}")
+    scope = None if galleries is None else sorted({g.strip() for g in galleries if g.strip()})
+    if scope is not None and not scope:
+        raise InvalidInputError("a gallery scope must name at least one gallery")
     with app.unit_of_work() as uow:
         case = get_case(uow, reference)
         check_authoriser(case, by)
         if case.status != "open":
             raise InvalidInputError(f"case {reference} is {case.status}; it cannot be authorised")
+        for name in scope or []:
+            if uow.galleries.get(name) is None:
+                raise NotFoundError(f"no gallery named {name!r} to put in the scope")
         auth = Authorisation(
-            case_id=case.id, authorised_by=by.strip(), valid_from=start, valid_until=until
+            case_id=case.id,
+            authorised_by=by.strip(),
+            valid_from=start,
+            valid_until=until,
+            gallery_scope=scope,
+            max_searches=max_searches,
         )
         uow.session.add(auth)
         uow.flush()
@@ -118,9 +160,59 @@ def authorise_case(
             authorised_by=auth.authorised_by,
             valid_from=start.isoformat(),
             valid_until=until.isoformat(),
+            gallery_scope=scope,
+            max_searches=max_searches,
         )
         uow.commit()
         uow.session.refresh(case)
+        return _detail(uow, case, now)
+
+
+def record_judicial_authorisation(app: App, reference: str, judicial_reference: str) -> CaseDetail:
+    """EU AI Act Art 26(10): the court's or authority's reference that authorises the searches."""
+    app.require(Action.CASE_RECORD_JUDICIAL, case_reference=reference)
+    if not judicial_reference.strip():
+        raise InvalidInputError("the judicial or administrative authorisation reference is empty")
+    with app.unit_of_work() as uow:
+        case = get_case(uow, reference)
+        case.judicial_reference = judicial_reference.strip()
+        case.judicial_recorded_at = app.now()
+        app.audit(
+            uow.session,
+            action="case.judicial_authorisation_recorded",
+            object_type="case",
+            object_id=case.id,
+            case_reference=reference,
+            judicial_reference=case.judicial_reference,
+        )
+        uow.commit()
+        return _detail(uow, case, app.now())
+
+
+def close_case(app: App, reference: str, reason: str) -> CaseDetail:
+    """Close a case: no more searches, and every probe template of the case is deleted."""
+    app.require(Action.CASE_CLOSE, case_reference=reference)
+    if not reason.strip():
+        raise InvalidInputError("closing a case needs a reason")
+    with app.unit_of_work() as uow:
+        case = get_case(uow, reference)
+        if case.status != "open":
+            raise InvalidInputError(f"case {reference} is already {case.status}")
+        now = app.now()
+        case.status, case.closed_at, case.close_reason = "closed", now, reason.strip()
+        searches = list(uow.session.scalars(select(Search).where(Search.case_id == case.id)))
+        deleted = purge_search_probes(uow, searches, now)
+        app.audit(
+            uow.session,
+            action="case.closed",
+            object_type="case",
+            object_id=case.id,
+            case_reference=reference,
+            reason=case.close_reason,
+            searches=len(searches),
+            probe_templates_deleted=deleted,
+        )
+        uow.commit()
         return _detail(uow, case, now)
 
 
@@ -137,8 +229,10 @@ def _detail(uow: UnitOfWork, case: Case, now: datetime) -> CaseDetail:
         purpose=case.purpose,
         lawful_basis=case.lawful_basis,
         offence_category=case.offence_category,
+        seriousness=case.seriousness,
         requester=case.requester,
         status=case.status,
+        judicial_reference=case.judicial_reference,
         demo=case.is_demo,
         created_at=case.created_at,
         searches=uow.cases.search_count(case.id),
@@ -147,6 +241,8 @@ def _detail(uow: UnitOfWork, case: Case, now: datetime) -> CaseDetail:
                 authorised_by=a.authorised_by,
                 valid_from=a.valid_from,
                 valid_until=a.valid_until,
+                galleries=a.gallery_scope,
+                max_searches=a.max_searches,
                 active=a is active,
             )
             for a in case.authorisations

@@ -10,14 +10,18 @@ to touch a data directory that holds real users.
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 
 from sqlalchemy import func, select
 
 from retroface.errors import AuthorisationError
+from retroface.governance.deployment_policy import DpiaRecord
 from retroface.governance.identity import Principal, hash_password
 from retroface.governance.roles import Role
 from retroface.services.app import App
+from retroface.services.deployment_settings import DPIA_KEY, POLICY_KEY
 from retroface.store.models import DeploymentSetting, User
+from retroface.store.unit_of_work import UnitOfWork
 
 DEMO_SUPERVISOR = "demo-supervisor"
 DEMO_OPERATOR = "demo-operator"
@@ -30,13 +34,19 @@ def deployment_mode(app: App) -> str | None:
         return None if row is None else str(row.value.get("mode"))
 
 
+def is_demo_deployment(uow: UnitOfWork) -> bool:
+    row = uow.session.get(DeploymentSetting, MODE_KEY)
+    return row is not None and row.value.get("mode") == "demo"
+
+
 def ensure_demo_deployment(app: App) -> tuple[Principal, Principal]:
     """(demo supervisor, demo operator), creating them in an empty data directory."""
     supervisor = Principal(DEMO_SUPERVISOR, Role.SUPERVISOR)
     operator = Principal(DEMO_OPERATOR, Role.OPERATOR)
     with app.unit_of_work() as uow:
-        mode = uow.session.get(DeploymentSetting, MODE_KEY)
-        if mode is not None and mode.value.get("mode") == "demo":
+        if is_demo_deployment(uow):
+            _ensure_demo_documents(app, uow)
+            uow.commit()
             return supervisor, operator
         if uow.session.scalar(select(func.count(User.id))):
             raise AuthorisationError(
@@ -56,6 +66,7 @@ def ensure_demo_deployment(app: App) -> tuple[Principal, Principal]:
         uow.session.add(
             DeploymentSetting(key=MODE_KEY, value={"mode": "demo"}, set_by="quickstart")
         )
+        _ensure_demo_documents(app, uow)
         app.acting_as(supervisor).audit(
             uow.session,
             action="deployment.demo_created",
@@ -64,3 +75,36 @@ def ensure_demo_deployment(app: App) -> tuple[Principal, Principal]:
         )
         uow.commit()
     return supervisor, operator
+
+
+def _ensure_demo_documents(app: App, uow: UnitOfWork) -> None:
+    """A demo deployment carries a demo DPIA and policy, renewed when they lapse.
+
+    Searching needs both on record; a demo has no real ones, and saying so
+    in their names keeps the audit log honest.
+    """
+    today = app.now().date()
+    dpia = uow.session.get(DeploymentSetting, DPIA_KEY)
+    if dpia is None or DpiaRecord.from_json(dpia.value).review_due_on < today:
+        record = DpiaRecord("DEMO-DPIA", "demo", today, today + timedelta(days=365))
+        app.audit(
+            uow.session,
+            action="deployment.setting_changed",
+            object_type="deployment_setting",
+            object_id=DPIA_KEY,
+            after=record.as_json(),
+        )
+        if dpia is None:
+            uow.session.add(
+                DeploymentSetting(key=DPIA_KEY, value=record.as_json(), set_by="quickstart")
+            )
+        else:
+            dpia.value = record.as_json()
+    if uow.session.get(DeploymentSetting, POLICY_KEY) is None:
+        uow.session.add(
+            DeploymentSetting(
+                key=POLICY_KEY,
+                value={"reference": "DEMO-POLICY", "title": "demonstration only"},
+                set_by="quickstart",
+            )
+        )

@@ -8,6 +8,7 @@ SHA-256, not by file name), so nothing is duplicated.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -15,13 +16,20 @@ import numpy as np
 from retroface.errors import InvalidInputError, RetrofaceError
 from retroface.faces import AnalysedFace, FileAnalysis, analyse_files
 from retroface.governance.roles import Action
+from retroface.governance.watchlist_policy import (
+    SubjectProvenance,
+    check_capacity,
+    checked_provenance,
+)
 from retroface.media import sha256_file
 from retroface.services.app import App
+from retroface.services.deployment import is_demo_deployment
 from retroface.services.enrollment_plan import PlannedImage, plan_enrollment
 from retroface.services.face_choice import choose_single_face
 from retroface.services.face_records import face_row, template_row
-from retroface.services.galleries import get_gallery
+from retroface.services.galleries import gallery_cap, get_gallery
 from retroface.services.gallery_index import update_gallery_index
+from retroface.services.gallery_versions import bump_version
 from retroface.services.progress import Progress, SilentProgress
 from retroface.services.results import EnrollReport, FileError
 from retroface.store.models import ReferenceImage, Subject
@@ -33,17 +41,31 @@ def enroll(
     paths: list[Path],
     *,
     subject: str | None = None,
-    category: str | None = None,
+    provenance: SubjectProvenance | Mapping[str, SubjectProvenance] | None = None,
     progress: Progress | None = None,
 ) -> EnrollReport:
-    """Enroll every image under ``paths`` (see :mod:`enrollment_plan` for the layouts)."""
+    """Enroll every image under ``paths`` (see :mod:`enrollment_plan` for the layouts).
+
+    Each new subject needs its provenance: one :class:`SubjectProvenance`
+    when one subject is enrolled, or a mapping by subject name for a folder
+    of people. Every rule (category, provenance, under-18 gate, the
+    gallery's cap) is checked before any image is analysed.
+    """
     app.require(Action.GALLERY_ENROLL)
     progress = progress or SilentProgress()
+    plan = plan_enrollment(paths, subject)
     with app.unit_of_work() as uow:
         gallery = get_gallery(uow, gallery_name)
         gallery_id, start_version = gallery.id, gallery.version
         done = uow.subjects.image_hashes(gallery.id)
-    plan = plan_enrollment(paths, subject)
+        existing = {s.name for s in uow.subjects.in_gallery(gallery.id)}
+        active, _, _ = uow.galleries.counts(gallery.id)
+        cap = gallery_cap(app, gallery)
+        demo = is_demo_deployment(uow)
+    new_subjects = sorted({item.subject for item in plan} - existing)
+    provenances = _provenance_for(new_subjects, provenance, app, demo)
+    if new_subjects:
+        check_capacity(gallery_name, active + len(new_subjects) - 1, cap)
     skipped: list[FileError] = []
     todo, already = _pending(plan, done, skipped)
     by_path: dict[Path, list[str]] = {}
@@ -72,7 +94,7 @@ def enroll(
         for name in by_path[result.path]:
             try:
                 template_id, was_created = _store_reference(
-                    app, gallery_id, name, category, result, chosen
+                    app, gallery_id, name, provenances.get(name), result, chosen
                 )
             except RetrofaceError as exc:
                 skipped.append(FileError(source=str(result.path), error=str(exc)))
@@ -103,6 +125,34 @@ def enroll(
     )
 
 
+def _provenance_for(
+    new_subjects: list[str],
+    given: SubjectProvenance | Mapping[str, SubjectProvenance] | None,
+    app: App,
+    demo: bool,
+) -> dict[str, SubjectProvenance]:
+    """Checked provenance for every new subject, or an error naming who lacks it."""
+    if isinstance(given, SubjectProvenance):
+        if len(new_subjects) > 1:
+            raise InvalidInputError(
+                f"{len(new_subjects)} new subjects share one provenance record; give each "
+                "its own (a provenance CSV with one row per subject)"
+            )
+        given = {name: given for name in new_subjects}
+    given = given or {}
+    missing = [name for name in new_subjects if name not in given]
+    if missing:
+        shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
+        raise InvalidInputError(
+            f"no provenance for new subject(s) {shown}: every watchlist entry needs a "
+            "category, source system, record id and holding basis"
+        )
+    today = app.now().date()
+    return {
+        name: checked_provenance(given[name], today, demo_deployment=demo) for name in new_subjects
+    }
+
+
 def _pending(
     plan: list[PlannedImage], done: set[tuple[str, str]], skipped: list[FileError]
 ) -> tuple[list[PlannedImage], int]:
@@ -128,7 +178,7 @@ def _store_reference(
     app: App,
     gallery_id: int,
     subject_name: str,
-    category: str | None,
+    provenance: SubjectProvenance | None,
     result: FileAnalysis,
     face: AnalysedFace,
 ) -> tuple[int, bool]:
@@ -140,9 +190,11 @@ def _store_reference(
         subject = uow.subjects.get(gallery.id, subject_name)
         created = subject is None
         if subject is None:
-            subject = Subject(
-                gallery_id=gallery.id, name=subject_name, category=category, created_by=app.actor
-            )
+            if provenance is None:
+                raise InvalidInputError(f"no provenance for new subject {subject_name!r}")
+            active, _, _ = uow.galleries.counts(gallery.id)
+            check_capacity(gallery.name, active, gallery_cap(app, gallery))
+            subject = _new_subject(app, gallery.id, subject_name, provenance)
             uow.session.add(subject)
             uow.flush()
         elif subject.removed_at is not None:
@@ -159,6 +211,7 @@ def _store_reference(
             height=result.height,
             format=result.format or "unknown",
             category="reference",
+            taken_on=provenance.taken_on if provenance else None,
         )
         uow.session.add(image)
         uow.flush()
@@ -167,7 +220,9 @@ def _store_reference(
         uow.flush()
         template = template_row(face, face_record.id, subject.id, gallery.id)
         uow.session.add(template)
-        gallery.version += 1
+        bump_version(
+            uow, gallery, app.actor, "subject-added" if created else "image-added", subject.id
+        )
         uow.flush()
         app.audit(
             uow.session,
@@ -177,9 +232,30 @@ def _store_reference(
             gallery=gallery.name,
             gallery_version=gallery.version,
             subject_id=subject.id,
+            subject_created=created,
+            category=subject.category,
+            record_id=subject.external_ref,
+            under_18_reason=subject.under_18_reason if created else None,
             sha256=result.sha256,
             quality=face.quality.overall,
             model=face.model.tag,
         )
         uow.commit()
         return template.id, created
+
+
+def _new_subject(app: App, gallery_id: int, name: str, provenance: SubjectProvenance) -> Subject:
+    return Subject(
+        gallery_id=gallery_id,
+        name=name,
+        category=provenance.category,
+        external_ref=provenance.record_id,
+        source_system=provenance.source_system,
+        holding_basis=provenance.holding_basis,
+        date_of_birth=provenance.date_of_birth,
+        under_18_reason=provenance.under_18_reason,
+        retention_class=provenance.retention_class,
+        review_due_on=provenance.review_due(app.now().date()),
+        labels=provenance.labels or None,
+        created_by=app.actor,
+    )

@@ -1,4 +1,4 @@
-"""Gallery use cases: create, list, show, and reversible removal of subjects."""
+"""Gallery use cases: create, cap, list, show, manifests, and reversible removal of subjects."""
 
 from __future__ import annotations
 
@@ -6,10 +6,26 @@ from sqlalchemy import delete, select, update
 
 from retroface.errors import AlreadyExistsError, InvalidInputError, NotFoundError
 from retroface.governance.roles import Action
+from retroface.governance.watchlist_policy import renewed_review_date
 from retroface.services.app import App
 from retroface.services.gallery_index import discard_gallery_indexes
-from retroface.services.results import GalleryDetail, GallerySummary, SubjectSummary
-from retroface.store.models import Candidate, Face, Gallery, ReferenceImage, Subject, Template
+from retroface.services.gallery_versions import bump_version, members_at
+from retroface.services.results import (
+    GalleryDetail,
+    GalleryManifest,
+    GallerySummary,
+    ManifestEntry,
+    SubjectSummary,
+)
+from retroface.store.models import (
+    Candidate,
+    Face,
+    Gallery,
+    GalleryChange,
+    ReferenceImage,
+    Subject,
+    Template,
+)
 from retroface.store.unit_of_work import UnitOfWork
 
 MAX_GALLERY_NAME = 200
@@ -24,8 +40,15 @@ def get_gallery(uow: UnitOfWork, name: str) -> Gallery:
     return gallery
 
 
-def create_gallery(app: App, name: str, description: str = "") -> GallerySummary:
+def gallery_cap(app: App, gallery: Gallery) -> int:
+    return gallery.max_subjects or app.settings.gallery_max_subjects
+
+
+def create_gallery(
+    app: App, name: str, description: str = "", *, max_subjects: int | None = None
+) -> GallerySummary:
     app.require(Action.GALLERY_CREATE)
+    _check_cap(max_subjects)
     name = name.strip()
     if not name or len(name) > MAX_GALLERY_NAME or any(ord(c) < 32 for c in name):
         raise InvalidInputError(
@@ -35,7 +58,12 @@ def create_gallery(app: App, name: str, description: str = "") -> GallerySummary
         if uow.galleries.get(name) is not None:
             raise AlreadyExistsError(f"a gallery named {name!r} already exists")
         gallery = uow.galleries.add(
-            Gallery(name=name, description=description, created_by=app.actor)
+            Gallery(
+                name=name, description=description, max_subjects=max_subjects, created_by=app.actor
+            )
+        )
+        uow.session.add(
+            GalleryChange(gallery_id=gallery.id, version=1, change="created", changed_by=app.actor)
         )
         app.audit(
             uow.session,
@@ -43,15 +71,73 @@ def create_gallery(app: App, name: str, description: str = "") -> GallerySummary
             object_type="gallery",
             object_id=gallery.id,
             name=name,
+            max_subjects=max_subjects,
         )
         uow.commit()
-        return _summary(uow, gallery)
+        return _summary(uow, gallery, app)
+
+
+def set_gallery_cap(app: App, name: str, max_subjects: int) -> GallerySummary:
+    """Change the most active subjects a gallery may hold (existing entries stay)."""
+    app.require(Action.GALLERY_CONFIGURE)
+    _check_cap(max_subjects)
+    with app.unit_of_work() as uow:
+        gallery = get_gallery(uow, name)
+        before = gallery.max_subjects
+        gallery.max_subjects = max_subjects
+        app.audit(
+            uow.session,
+            action="gallery.cap_changed",
+            object_type="gallery",
+            object_id=gallery.id,
+            before=before,
+            after=max_subjects,
+        )
+        uow.commit()
+        return _summary(uow, gallery, app)
+
+
+def gallery_manifest(app: App, name: str, version: int | None = None) -> GalleryManifest:
+    """Who was searchable in a gallery at a version: ids and source records, no images."""
+    app.require(Action.GALLERY_MANIFEST)
+    with app.unit_of_work() as uow:
+        gallery = get_gallery(uow, name)
+        wanted = gallery.version if version is None else version
+        ids = members_at(uow, gallery, wanted)
+        subjects = uow.subjects.by_ids(ids)
+        entries = [
+            ManifestEntry(
+                subject_id=sid,
+                source_system=subjects[sid].source_system,
+                record_id=subjects[sid].external_ref,
+                category=subjects[sid].category,
+                erased=subjects[sid].erased_at is not None,
+            )
+            for sid in ids
+        ]
+        app.audit(
+            uow.session,
+            action="gallery.manifest_exported",
+            object_type="gallery",
+            object_id=gallery.id,
+            version=wanted,
+            subjects=len(entries),
+        )
+        uow.commit()
+        return GalleryManifest(
+            gallery=gallery.name, version=wanted, current_version=gallery.version, subjects=entries
+        )
+
+
+def _check_cap(max_subjects: int | None) -> None:
+    if max_subjects is not None and max_subjects < 1:
+        raise InvalidInputError(f"a gallery cap must be at least 1, got {max_subjects}")
 
 
 def list_galleries(app: App) -> list[GallerySummary]:
     app.require(Action.GALLERY_READ)
     with app.unit_of_work() as uow:
-        return [_summary(uow, g) for g in uow.galleries.list()]
+        return [_summary(uow, g, app) for g in uow.galleries.list()]
 
 
 def show_gallery(app: App, name: str) -> GalleryDetail:
@@ -63,11 +149,13 @@ def show_gallery(app: App, name: str) -> GalleryDetail:
                 name=s.name,
                 images=len(s.images),
                 category=s.category,
+                record_id=s.external_ref,
+                review_due_on=s.review_due_on,
                 removed=s.removed_at is not None,
             )
             for s in uow.subjects.in_gallery(gallery.id)
         ]
-        return GalleryDetail(**_summary(uow, gallery).model_dump(), members=members)
+        return GalleryDetail(**_summary(uow, gallery, app).model_dump(), members=members)
 
 
 def remove_subject(app: App, gallery_name: str, subject_name: str, *, final: bool = False) -> str:
@@ -79,10 +167,10 @@ def remove_subject(app: App, gallery_name: str, subject_name: str, *, final: boo
     app.require(Action.GALLERY_REMOVE_SUBJECT)
     with app.unit_of_work() as uow:
         gallery = get_gallery(uow, gallery_name)
-        subject = _get_subject(uow, gallery, subject_name)
+        subject = get_subject(uow, gallery, subject_name)
         details: dict[str, int | bool] = {"final": final}
         if final:
-            details.update(_purge_subject(uow, subject, app))
+            details.update(purge_subject_data(uow, subject, app))
             action = "subject.purged"
         else:
             if subject.removed_at is not None:
@@ -91,7 +179,7 @@ def remove_subject(app: App, gallery_name: str, subject_name: str, *, final: boo
                 )
             subject.removed_at = app.now()
             action = "subject.removed"
-        gallery.version += 1
+        bump_version(uow, gallery, app.actor, action.replace(".", "-"), subject.id)
         app.audit(
             uow.session,
             action=action,
@@ -112,11 +200,20 @@ def restore_subject(app: App, gallery_name: str, subject_name: str) -> None:
     app.require(Action.GALLERY_REMOVE_SUBJECT)
     with app.unit_of_work() as uow:
         gallery = get_gallery(uow, gallery_name)
-        subject = _get_subject(uow, gallery, subject_name)
+        subject = get_subject(uow, gallery, subject_name)
         if subject.removed_at is None:
             raise InvalidInputError(f"{subject_name!r} is not removed")
+        if subject.erased_at is not None or not uow.subjects.has_images(subject.id):
+            raise InvalidInputError(
+                f"{subject_name!r} was deleted for good; enroll them again with fresh provenance"
+            )
         subject.removed_at = None
-        gallery.version += 1
+        renewed = renewed_review_date(
+            subject.review_due_on, subject.retention_class, app.now().date()
+        )
+        if renewed is not None:
+            subject.review_due_on = renewed
+        bump_version(uow, gallery, app.actor, "subject-restored", subject.id)
         app.audit(
             uow.session,
             action="subject.restored",
@@ -124,19 +221,21 @@ def restore_subject(app: App, gallery_name: str, subject_name: str) -> None:
             object_id=subject.id,
             gallery=gallery.name,
             gallery_version=gallery.version,
+            review_due_on=renewed.isoformat() if renewed else None,
         )
         uow.commit()
     discard_gallery_indexes(app.settings.index_dir, gallery.id)
 
 
-def _get_subject(uow: UnitOfWork, gallery: Gallery, name: str) -> Subject:
+def get_subject(uow: UnitOfWork, gallery: Gallery, name: str) -> Subject:
     subject = uow.subjects.get(gallery.id, name)
     if subject is None:
         raise NotFoundError(f"gallery {gallery.name!r} has no subject named {name!r}")
     return subject
 
 
-def _purge_subject(uow: UnitOfWork, subject: Subject, app: App) -> dict[str, int]:
+def purge_subject_data(uow: UnitOfWork, subject: Subject, app: App) -> dict[str, int]:
+    """Delete a subject's images, faces and templates (final); the caller audits the counts."""
     session = uow.session
     image_ids = list(
         session.scalars(select(ReferenceImage.id).where(ReferenceImage.subject_id == subject.id))
@@ -160,7 +259,7 @@ def _purge_subject(uow: UnitOfWork, subject: Subject, app: App) -> dict[str, int
     }
 
 
-def _summary(uow: UnitOfWork, gallery: Gallery) -> GallerySummary:
+def _summary(uow: UnitOfWork, gallery: Gallery, app: App) -> GallerySummary:
     subjects, images, templates = uow.galleries.counts(gallery.id)
     return GallerySummary(
         name=gallery.name,
@@ -169,5 +268,6 @@ def _summary(uow: UnitOfWork, gallery: Gallery) -> GallerySummary:
         subjects=subjects,
         images=images,
         templates=templates,
+        max_subjects=gallery_cap(app, gallery),
         created_at=gallery.created_at,
     )

@@ -13,10 +13,12 @@ from pathlib import Path
 
 from retroface.errors import InvalidInputError
 from retroface.governance.case_policy import current_authorisation
+from retroface.governance.watchlist_policy import SubjectProvenance
 from retroface.services.app import App
 from retroface.services.cases import authorise_case, open_case
 from retroface.services.deployment import ensure_demo_deployment
 from retroface.services.enrollment import enroll
+from retroface.services.enrollment_plan import plan_enrollment
 from retroface.services.galleries import create_gallery
 from retroface.services.progress import Progress
 from retroface.services.results import EnrollReport, SearchReport
@@ -48,14 +50,19 @@ def quickstart(
         create_gallery(
             supervisor, QUICKSTART_GALLERY, "Demo gallery made by 'retroface quickstart'"
         )
-    enrolled = enroll(supervisor, QUICKSTART_GALLERY, [known], progress=progress)
+    names = {item.subject for item in plan_enrollment([known], None)}
+    provenance = {name: _demo_provenance(name) for name in names}
+    enrolled = enroll(
+        supervisor, QUICKSTART_GALLERY, [known], provenance=provenance, progress=progress
+    )
     if not has_case:
         open_case(
             operator,
             QUICKSTART_CASE,
             purpose="Demonstration of retroface on test photos",
             lawful_basis="demo",
-            offence="none (demonstration)",
+            offence="demo",
+            seriousness="non-crime",
             demo=True,
         )
     if needs_auth:
@@ -70,3 +77,10 @@ def quickstart(
         progress=progress,
     )
     return enrolled, report
+
+
+def _demo_provenance(name: str) -> SubjectProvenance:
+    """Demo entries say what they are: public test photos, listed by quickstart."""
+    return SubjectProvenance(
+        category="demo", source_system="quickstart", record_id=name, holding_basis="demo"
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from pydantic import BaseModel, Field
 
@@ -15,8 +15,10 @@ class FileError(BaseModel):
 
 
 class CandidateOut(BaseModel):
+    candidate_id: int
     rank: int
     subject: str
+    subject_id: int
     score: float = Field(description="cosine similarity, higher = more alike")
 
 
@@ -29,6 +31,7 @@ class ProbeOut(BaseModel):
 
 
 class SearchReport(BaseModel):
+    notice: str = LEAD_NOTICE
     search_id: str
     case: str
     gallery: str
@@ -53,6 +56,7 @@ class GallerySummary(BaseModel):
     subjects: int
     images: int
     templates: int
+    max_subjects: int
     created_at: datetime
 
 
@@ -60,7 +64,24 @@ class SubjectSummary(BaseModel):
     name: str
     images: int
     category: str | None
+    record_id: str | None = None
+    review_due_on: date | None = None
     removed: bool
+
+
+class ManifestEntry(BaseModel):
+    subject_id: int
+    source_system: str | None
+    record_id: str | None
+    category: str | None
+    erased: bool
+
+
+class GalleryManifest(BaseModel):
+    gallery: str
+    version: int
+    current_version: int
+    subjects: list[ManifestEntry]
 
 
 class GalleryDetail(GallerySummary):
@@ -71,6 +92,8 @@ class AuthorisationOut(BaseModel):
     authorised_by: str
     valid_from: datetime
     valid_until: datetime
+    galleries: list[str] | None = None
+    max_searches: int | None = None
     active: bool
 
 
@@ -79,8 +102,10 @@ class CaseDetail(BaseModel):
     purpose: str
     lawful_basis: str
     offence_category: str
+    seriousness: str | None
     requester: str
     status: str
+    judicial_reference: str | None
     demo: bool
     created_at: datetime
     searches: int
@@ -96,3 +121,67 @@ class VerifyReport(BaseModel):
     model: str
     first_faces: int
     second_faces: int
+
+
+class DeploymentStatus(BaseModel):
+    dpia: dict[str, str] | None
+    policy: str | None
+    threshold_floor: float
+    default_threshold: float
+    eu_mode: bool
+    probe_retention: str
+    searching_allowed: bool
+    refusal: str | None
+
+
+class ReviewOut(BaseModel):
+    reviewer: str
+    outcome: str
+    reason: str
+    at: datetime
+
+
+class CandidateReview(BaseModel):
+    """A candidate as a reviewer sees it: the probe's provenance, the subject, the decisions."""
+
+    notice: str = LEAD_NOTICE
+    candidate_id: int
+    search_id: str
+    case: str
+    gallery: str
+    gallery_version: int
+    source: str
+    sha256: str
+    frame: int | None
+    timestamp_s: float | None
+    box: list[int]
+    probe_quality: float
+    subject: str
+    subject_id: int
+    record_id: str | None
+    rank: int
+    score: float
+    searched_by: str
+    status: str
+    reviews: list[ReviewOut]
+
+
+class RetentionReport(BaseModel):
+    searches_suspended: int = 0
+    candidates_deleted: int = 0
+    probe_templates_deleted: int = 0
+    listings_expired: int = 0
+    subjects_purged: int = 0
+
+
+class ErasureReport(BaseModel):
+    request_reference: str
+    subject_ids: list[int]
+    images_deleted: int
+    faces_deleted: int
+    templates_deleted: int
+
+
+class ReportFiles(BaseModel):
+    files: list[str]
+    searches: int | None

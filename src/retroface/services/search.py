@@ -12,14 +12,20 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+from sqlalchemy import func, select
+
 from retroface.errors import AuthorisationError, InvalidInputError, NotFoundError
 from retroface.faces import FileAnalysis, analyse_files
 from retroface.governance import check_case_searchable
+from retroface.governance.case_policy import check_authorisation_covers
+from retroface.governance.deployment_policy import check_threshold
 from retroface.governance.roles import Action
+from retroface.governance.watchlist_policy import checked_labels
 from retroface.index import FlatIndex
 from retroface.services.app import App
 from retroface.services.candidate_ranking import RankedSubject, rank_subjects
 from retroface.services.cases import get_case
+from retroface.services.deployment_settings import search_rules
 from retroface.services.evidence_files import expand_evidence
 from retroface.services.face_records import face_row, template_row
 from retroface.services.galleries import get_gallery
@@ -39,20 +45,22 @@ def search(
     *,
     threshold: float | None = None,
     max_candidates: int | None = None,
+    probe_labels: dict[str, str] | None = None,
     progress: Progress | None = None,
 ) -> SearchReport:
+    """``probe_labels``: operator-supplied demographic labels of the probe person (statistics)."""
     app.require(Action.SEARCH_RUN, case_reference=case_reference)
     progress = progress or SilentProgress()
-    threshold = app.settings.threshold if threshold is None else threshold
     cap = app.settings.max_candidates if max_candidates is None else max_candidates
-    if not -1.0 <= threshold <= 1.0:
-        raise InvalidInputError(f"the threshold is a cosine similarity in [-1, 1], got {threshold}")
     if not 1 <= cap <= MAX_CANDIDATES_LIMIT:
         raise InvalidInputError(f"--max-candidates must be 1..{MAX_CANDIDATES_LIMIT}, got {cap}")
     if not evidence:
         raise InvalidInputError("name at least one evidence file or folder to search")
+    labels = checked_labels(probe_labels or {})
 
-    search_id = _start_search(app, case_reference, gallery_name, threshold, cap)
+    search_id, threshold, keep_all = _start_search(
+        app, case_reference, gallery_name, threshold, cap, labels
+    )
     files, errors = expand_evidence(evidence)
     model = app.engine.model
     probes: list[ProbeOut] = []
@@ -75,7 +83,9 @@ def search(
             continue
         if not result.faces:
             errors.append(FileError(source=str(result.path), error=f"{result.path}: no face found"))
-        probes.extend(_store_file(app, search_id, case_reference, result, index, threshold, cap))
+        probes.extend(
+            _store_file(app, search_id, case_reference, result, index, threshold, cap, keep_all)
+        )
     progress.finish()
 
     _finish_search(app, search_id, case_reference, len(files), probes, errors)
@@ -92,19 +102,36 @@ def search(
 
 
 def _start_search(
-    app: App, case_reference: str, gallery_name: str, threshold: float, cap: int
-) -> str:
-    """Check the gate, then create the search row; a refusal is audited and re-raised."""
+    app: App,
+    case_reference: str,
+    gallery_name: str,
+    threshold: float | None,
+    cap: int,
+    labels: dict[str, str],
+) -> tuple[str, float, bool]:
+    """Check every gate, then create the search row; a refusal is audited and re-raised.
+
+    Returns (search id, threshold used, whether to keep probe templates of
+    faces without a lead until case closure).
+    """
     now = app.now()
     try:
         with app.unit_of_work() as uow:
+            rules = search_rules(uow, app.settings.threshold)
+            rules.check_ready(now.date())
+            threshold = check_threshold(
+                max(app.settings.threshold, rules.threshold_floor)
+                if threshold is None
+                else threshold,
+                rules.threshold_floor,
+            )
             case = get_case(uow, case_reference)
             gallery = get_gallery(uow, gallery_name)
             auth = check_case_searchable(case, now)
-            if auth.gallery_scope is not None and gallery.name not in auth.gallery_scope:
-                raise AuthorisationError(
-                    f"case {case.reference}: gallery {gallery.name!r} is outside the authorised scope"
-                )
+            done = uow.session.scalar(
+                select(func.count(Search.id)).where(Search.authorisation_id == auth.id)
+            )
+            check_authorisation_covers(case, auth, gallery.name, int(done or 0))
             subjects, _, templates = uow.galleries.counts(gallery.id)
             if templates == 0:
                 raise NotFoundError(f"gallery {gallery.name!r} has no enrolled faces to search")
@@ -128,6 +155,8 @@ def _start_search(
                     "subject_score": "max over the subject's templates",
                 },
                 requested_by=app.actor,
+                authorisation_id=auth.id,
+                probe_labels=labels or None,
                 started_at=now,
             )
             uow.session.add(search_row)
@@ -142,12 +171,15 @@ def _start_search(
                 gallery_subjects=subjects,
                 authorisation_id=auth.id,
                 threshold=threshold,
+                threshold_floor=rules.threshold_floor,
                 max_candidates=cap,
                 model=model.tag,
+                dpia=rules.dpia.identifier if rules.dpia else None,
+                eu_mode=rules.eu_mode,
             )
             uow.commit()
-            return search_row.id
-    except (AuthorisationError, NotFoundError) as exc:
+            return search_row.id, threshold, rules.probe_retention == "case-closure"
+    except (AuthorisationError, NotFoundError, InvalidInputError) as exc:
         with app.unit_of_work() as uow:
             app.audit(
                 uow.session,
@@ -170,8 +202,10 @@ def _store_file(
     index: FlatIndex,
     threshold: float,
     cap: int,
+    keep_all_templates: bool,
 ) -> list[ProbeOut]:
-    """Media item, faces, candidates (and probe templates only where a candidate exists)."""
+    """Media item, faces, candidates; probe templates only where a candidate exists,
+    unless the deployment keeps them all until the case closes."""
     assert result.sha256 is not None
     probes: list[ProbeOut] = []
     with app.unit_of_work() as uow:
@@ -200,21 +234,24 @@ def _store_file(
             record = face_row(face, media_item_id=media.id)
             uow.session.add(record)
             uow.flush()
-            if ranked:
-                # Data minimisation: a probe template is kept only when it produced a lead.
+            if ranked or keep_all_templates:
+                # Data minimisation: by default a probe template is kept only when it
+                # produced a lead; the others are never written (deleted "at once").
                 uow.session.add(template_row(face, record.id, None, None))
             names = uow.subjects.by_ids([r.subject_id for r in ranked])
-            for rank, hit in enumerate(ranked, start=1):
-                uow.session.add(
-                    Candidate(
-                        search_id=search_id,
-                        face_id=record.id,
-                        subject_id=hit.subject_id,
-                        template_id=hit.template_id,
-                        rank=rank,
-                        score=hit.score,
-                    )
+            rows = [
+                Candidate(
+                    search_id=search_id,
+                    face_id=record.id,
+                    subject_id=hit.subject_id,
+                    template_id=hit.template_id,
+                    rank=rank,
+                    score=hit.score,
                 )
+                for rank, hit in enumerate(ranked, start=1)
+            ]
+            uow.session.add_all(rows)
+            uow.flush()
             probes.append(
                 ProbeOut(
                     source=str(result.path),
@@ -223,9 +260,13 @@ def _store_file(
                     quality=face.quality.overall,
                     candidates=[
                         CandidateOut(
-                            rank=rank, subject=names[hit.subject_id].name, score=round(hit.score, 4)
+                            candidate_id=row.id,
+                            rank=row.rank,
+                            subject=names[row.subject_id].name,
+                            subject_id=row.subject_id,
+                            score=round(row.score, 4),
                         )
-                        for rank, hit in enumerate(ranked, start=1)
+                        for row in rows
                     ],
                 )
             )
@@ -239,6 +280,12 @@ def _store_file(
             sha256=result.sha256,
             faces=len(result.faces),
             faces_with_candidates=sum(1 for p in probes if p.candidates),
+            # EU AI Act Art 12(3)(c): the input data that led to each match.
+            matches=[
+                {"box": p.box, "subjects": [c.subject_id for c in p.candidates]}
+                for p in probes
+                if p.candidates
+            ],
         )
         uow.commit()
     return probes

@@ -1,8 +1,9 @@
 """ORM models. Every schema change is an Alembic migration in ``migrations/versions``.
 
-Room is left for the governance issue (users, roles, hash chaining and
-retention): audit rows already carry ``prev_hash``/``event_hash`` columns,
-and authorisations carry a scope and a search cap.
+Governance lives in the schema too: subjects carry a fixed category and
+provenance, galleries a size cap and a change log (one row per version),
+cases an offence seriousness and an EU-mode judicial reference, searches the
+authorisation they ran under, candidates their human reviews.
 """
 
 from __future__ import annotations
@@ -76,6 +77,8 @@ class Gallery(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     #: Bumped in the same transaction as every change to the gallery's members.
     version: Mapped[int] = mapped_column(Integer, default=1)
+    #: Most active subjects the gallery may hold; None = the deployment default.
+    max_subjects: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str] = mapped_column(String(200))
 
@@ -92,12 +95,25 @@ class Subject(Base):
     gallery_id: Mapped[int] = mapped_column(ForeignKey("galleries.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     category: Mapped[str | None] = mapped_column(String(64))
+    #: The record id in the source system (custody record, missing-person report).
     external_ref: Mapped[str | None] = mapped_column(String(200))
+    source_system: Mapped[str | None] = mapped_column(String(200))
+    #: Why the force may hold this person's image (a fixed list, see watchlist_policy).
+    holding_basis: Mapped[str | None] = mapped_column(String(64))
     date_of_birth: Mapped[date | None] = mapped_column(Date)
+    #: The supervisor's recorded reason for listing a person under 18.
+    under_18_reason: Mapped[str | None] = mapped_column(Text)
+    retention_class: Mapped[str | None] = mapped_column(String(32))
+    #: The date by which the listing must be reviewed; past it, retention removes it.
+    review_due_on: Mapped[date | None] = mapped_column(Date)
+    #: Operator-supplied demographic labels for bias statistics; never inferred.
+    labels: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str] = mapped_column(String(200))
     #: Set by a reversible removal; the row and its templates go only on a final purge.
     removed_at: Mapped[datetime | None] = mapped_column()
+    #: Set when the person's data was erased on request; the name is then replaced.
+    erased_at: Mapped[datetime | None] = mapped_column()
 
     gallery: Mapped[Gallery] = relationship(back_populates="subjects")
     images: Mapped[list[ReferenceImage]] = relationship(back_populates="subject")
@@ -114,6 +130,8 @@ class ReferenceImage(Base):
     source_path: Mapped[str] = mapped_column(Text)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     category: Mapped[str] = mapped_column(String(64), default="reference")
+    #: When the photo was taken (provenance), as the source system records it.
+    taken_on: Mapped[date | None] = mapped_column(Date)
     byte_size: Mapped[int] = mapped_column(Integer)
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
@@ -133,10 +151,16 @@ class Case(Base):
     purpose: Mapped[str] = mapped_column(Text)
     lawful_basis: Mapped[str] = mapped_column(String(64))
     offence_category: Mapped[str] = mapped_column(String(200))
+    seriousness: Mapped[str | None] = mapped_column(String(32))
     requester: Mapped[str] = mapped_column(String(200))
     is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(16), default="open")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: EU AI Act Art 26(10): the judicial or administrative authorisation of the search.
+    judicial_reference: Mapped[str | None] = mapped_column(String(200))
+    judicial_recorded_at: Mapped[datetime | None] = mapped_column()
+    closed_at: Mapped[datetime | None] = mapped_column()
+    close_reason: Mapped[str | None] = mapped_column(Text)
 
     authorisations: Mapped[list[Authorisation]] = relationship(
         back_populates="case", order_by="Authorisation.id"
@@ -177,9 +201,15 @@ class Search(Base):
     index_config: Mapped[str] = mapped_column(String(200))
     parameters: Mapped[dict[str, Any]] = mapped_column(default=dict)
     requested_by: Mapped[str] = mapped_column(String(200))
+    #: The authorisation the search ran under (its scope and search count).
+    authorisation_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    #: Operator-supplied demographic labels of the probe person, for bias statistics.
+    probe_labels: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16), default="running")
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column()
+    #: When the probe biometrics (templates) of this search were deleted.
+    probes_purged_at: Mapped[datetime | None] = mapped_column()
 
 
 class MediaItem(Base):
@@ -258,6 +288,34 @@ class Candidate(Base):
     template_id: Mapped[int | None] = mapped_column(ForeignKey("templates.id"))
     rank: Mapped[int] = mapped_column(Integer)
     score: Mapped[float] = mapped_column(Float)
+
+
+class Review(Base):
+    """One reviewer's decision on one candidate; later decisions add rows, never edit."""
+
+    __tablename__ = "reviews"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id"), index=True)
+    search_id: Mapped[str] = mapped_column(ForeignKey("searches.id"), index=True)
+    reviewer: Mapped[str] = mapped_column(String(100))
+    outcome: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class GalleryChange(Base):
+    """One gallery version: what changed, for whom; replaying it gives any version's members."""
+
+    __tablename__ = "gallery_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    gallery_id: Mapped[int] = mapped_column(ForeignKey("galleries.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    subject_id: Mapped[int | None] = mapped_column(Integer)
+    change: Mapped[str] = mapped_column(String(32))
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    changed_by: Mapped[str] = mapped_column(String(200))
 
 
 class User(Base):

@@ -75,6 +75,14 @@ class SubjectRepository:
             select(Subject).where(Subject.gallery_id == gallery_id).order_by(Subject.name)
         ).all()
 
+    def has_images(self, subject_id: int) -> bool:
+        return (
+            self.session.scalar(
+                select(ReferenceImage.id).where(ReferenceImage.subject_id == subject_id).limit(1)
+            )
+            is not None
+        )
+
     def image_hashes(self, gallery_id: int) -> set[tuple[str, str]]:
         """(subject name, sha256) pairs already enrolled: what a resumed enrollment skips."""
         rows = self.session.execute(

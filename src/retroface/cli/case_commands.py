@@ -1,0 +1,100 @@
+"""``retroface case ...``: open, authorise, record a judicial authorisation, show, close."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from retroface.cli import render
+from retroface.cli.context import JsonFlag, emit_json, open_cli_app, out, parse_until
+from retroface.services import cases as case_service
+
+case_app = typer.Typer(help="Cases and their authorisations.", no_args_is_help=True)
+
+
+@case_app.command("open")
+def case_open(
+    reference: str,
+    purpose: Annotated[str, typer.Option(help="Why the search is needed.")],
+    basis: Annotated[
+        str, typer.Option(help=f"Lawful basis: {', '.join(case_service.lawful_bases())}.")
+    ],
+    offence: Annotated[
+        str, typer.Option(help=f"Offence category: {', '.join(case_service.offence_categories())}.")
+    ],
+    seriousness: Annotated[
+        str, typer.Option(help=f"Seriousness: {', '.join(case_service.seriousness_levels())}.")
+    ],
+    requester: Annotated[str | None, typer.Option(help="Who asks (default: you).")] = None,
+) -> None:
+    """Open a case; it needs an authorisation before any search."""
+    detail = case_service.open_case(
+        open_cli_app(),
+        reference,
+        purpose=purpose,
+        lawful_basis=basis,
+        offence=offence,
+        seriousness=seriousness,
+        requester=requester,
+    )
+    out.print(f"Opened case {detail.reference}; it needs an authorisation before searching")
+
+
+@case_app.command("authorise")
+def case_authorise(
+    reference: str,
+    until: Annotated[str, typer.Option(help="Last day (YYYY-MM-DD, UTC) or ISO time.")],
+    gallery: Annotated[
+        list[str] | None,
+        typer.Option(help="A gallery the case may search (repeatable; default: any)."),
+    ] = None,
+    max_searches: Annotated[
+        int | None, typer.Option(help="Most searches allowed under this authorisation.")
+    ] = None,
+    by: Annotated[
+        str | None,
+        typer.Option(help="The authorising supervisor: you (must not be the requester)."),
+    ] = None,
+) -> None:
+    """Record who authorised searching under a case: until when, which galleries, how many."""
+    detail = case_service.authorise_case(
+        open_cli_app(),
+        reference,
+        by=by,
+        until=parse_until(until),
+        galleries=gallery,
+        max_searches=max_searches,
+    )
+    render.render_case(out, detail)
+
+
+@case_app.command("judicial")
+def case_judicial(
+    reference: str,
+    authorisation: Annotated[
+        str, typer.Option(help="The judicial or administrative authorisation's reference.")
+    ],
+) -> None:
+    """Record the judicial/administrative authorisation (needed within 48 h in EU mode)."""
+    detail = case_service.record_judicial_authorisation(open_cli_app(), reference, authorisation)
+    render.render_case(out, detail)
+
+
+@case_app.command("show")
+def case_show(reference: str, json_out: JsonFlag = False) -> None:
+    """Show a case and its authorisations."""
+    detail = case_service.show_case(open_cli_app(), reference)
+    if json_out:
+        emit_json(detail)
+    else:
+        render.render_case(out, detail)
+
+
+@case_app.command("close")
+def case_close(
+    reference: str, reason: Annotated[str, typer.Option(help="Why the case is closed.")]
+) -> None:
+    """Close a case: no more searches; every probe template of the case is deleted."""
+    detail = case_service.close_case(open_cli_app(), reference, reason)
+    out.print(f"Closed case {detail.reference}; its probe templates are deleted")

@@ -1,0 +1,78 @@
+"""What every CLI command shares: the consoles, opening the app as the logged-in user, JSON output, dates."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import BaseModel
+from rich.console import Console
+
+from retroface.cli import session_file
+from retroface.errors import InvalidInputError
+from retroface.services import App, open_app
+from retroface.settings import Settings
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document to stdout.")]
+Threshold = Annotated[
+    float | None, typer.Option(help="Cosine similarity a candidate must reach (default: settings).")
+]
+MaxCandidates = Annotated[
+    int | None, typer.Option("--max-candidates", help="Candidates per face (default 10).")
+]
+
+
+class State:
+    home: Path | None = None
+    workers: int | None = None
+
+
+state = State()
+
+
+def open_cli_app(*, identify: bool = True) -> App:
+    settings = Settings.from_env()
+    if state.home is not None:
+        settings = settings.with_(home=state.home)
+    if state.workers is not None:
+        if state.workers < 1:
+            raise InvalidInputError("--workers must be at least 1")
+        settings = settings.with_(workers=state.workers)
+    application = open_app(settings)
+    if identify:
+        application.principal = session_file.resolve_principal(application)
+    return application
+
+
+def emit_json(model: BaseModel | list[BaseModel]) -> None:
+    if isinstance(model, list):
+        sys.stdout.write("[" + ",".join(m.model_dump_json() for m in model) + "]\n")
+    else:
+        sys.stdout.write(model.model_dump_json(indent=2) + "\n")
+
+
+def parse_day(value: str, option: str) -> date:
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError as exc:
+        raise InvalidInputError(f"{option} {value!r} is not a date (YYYY-MM-DD)") from exc
+
+
+def parse_until(value: str) -> datetime:
+    """YYYY-MM-DD means the end of that day (UTC); an ISO time without zone is UTC."""
+    try:
+        if len(value) == 10:
+            day = datetime.strptime(value, "%Y-%m-%d").date()
+            return datetime.combine(day, time(23, 59, 59), tzinfo=UTC)
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidInputError(
+            f"--until {value!r} is not a date (YYYY-MM-DD) or ISO time"
+        ) from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -1,0 +1,197 @@
+"""``retroface gallery ...``: watchlists, their entries' provenance, caps, versions and erasure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from retroface.cli import render
+from retroface.cli.context import JsonFlag, emit_json, err, open_cli_app, out, parse_day
+from retroface.cli.progress_bar import RichProgress
+from retroface.errors import InvalidInputError
+from retroface.services import galleries as gallery_service
+from retroface.services.enrollment import enroll as enroll_service
+from retroface.services.erasure import erase_subject
+from retroface.services.provenance_file import parse_labels, read_provenance_csv
+from retroface.services.watchlist_rules import (
+    DEFAULT_RETENTION_CLASS,
+    SubjectProvenance,
+    holding_bases,
+    retention_classes,
+    subject_categories,
+)
+
+gallery_app = typer.Typer(help="Galleries (watchlists) of known identities.", no_args_is_help=True)
+
+
+@gallery_app.command("create")
+def gallery_create(
+    name: str,
+    description: Annotated[str, typer.Option(help="What the gallery holds.")] = "",
+    max_subjects: Annotated[
+        int | None, typer.Option(help="Cap on active subjects (default: the deployment's).")
+    ] = None,
+) -> None:
+    """Create an empty gallery."""
+    summary = gallery_service.create_gallery(
+        open_cli_app(), name, description, max_subjects=max_subjects
+    )
+    out.print(f"Created gallery {summary.name} (cap {summary.max_subjects} subjects)")
+
+
+@gallery_app.command("set-cap")
+def gallery_set_cap(name: str, max_subjects: int) -> None:
+    """Change the most active subjects a gallery may hold."""
+    summary = gallery_service.set_gallery_cap(open_cli_app(), name, max_subjects)
+    out.print(f"Gallery {summary.name}: cap {summary.max_subjects}, {summary.subjects} subjects")
+
+
+@gallery_app.command("list")
+def gallery_list(json_out: JsonFlag = False) -> None:
+    """List galleries with their sizes."""
+    galleries = gallery_service.list_galleries(open_cli_app())
+    if json_out:
+        emit_json(list(galleries))
+    else:
+        render.render_galleries(out, galleries)
+
+
+@gallery_app.command("show")
+def gallery_show(name: str, json_out: JsonFlag = False) -> None:
+    """Show a gallery's subjects."""
+    detail = gallery_service.show_gallery(open_cli_app(), name)
+    if json_out:
+        emit_json(detail)
+    else:
+        render.render_gallery(out, detail)
+
+
+@gallery_app.command("enroll")
+def gallery_enroll(
+    name: Annotated[str, typer.Argument(help="Gallery to enroll into.")],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Folder per identity (DIR/<subject>/*.jpg), or files named after the person."
+        ),
+    ],
+    subject: Annotated[
+        str | None, typer.Option(help="Enroll every image given as this one subject.")
+    ] = None,
+    provenance_csv: Annotated[
+        Path | None,
+        typer.Option(
+            "--provenance",
+            help="CSV with one row per new subject: subject, category, source_system, "
+            "record_id, holding_basis [, taken_on, date_of_birth, under_18_reason, "
+            "retention_class, labels].",
+        ),
+    ] = None,
+    category: Annotated[
+        str | None, typer.Option(help=f"Category: {', '.join(subject_categories())}.")
+    ] = None,
+    source_system: Annotated[
+        str | None, typer.Option(help="System the image comes from (e.g. custody).")
+    ] = None,
+    record_id: Annotated[str | None, typer.Option(help="The record id in that system.")] = None,
+    holding_basis: Annotated[
+        str | None, typer.Option(help=f"Why it may be held: {', '.join(holding_bases())}.")
+    ] = None,
+    taken_on: Annotated[str | None, typer.Option(help="Date the photo was taken.")] = None,
+    date_of_birth: Annotated[str | None, typer.Option(help="YYYY-MM-DD, if known.")] = None,
+    under_18_reason: Annotated[
+        str | None, typer.Option(help="Required to list a person under 18.")
+    ] = None,
+    retention: Annotated[
+        str, typer.Option(help=f"Review class: {', '.join(retention_classes())}.")
+    ] = DEFAULT_RETENTION_CLASS,
+    label: Annotated[
+        list[str] | None,
+        typer.Option(help="Operator-supplied demographic label key=value (repeatable)."),
+    ] = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Enroll reference images (resumable: re-running skips what is already enrolled).
+
+    A new subject needs its provenance: the options for one subject, or
+    --provenance for many.
+    """
+    given: SubjectProvenance | dict[str, SubjectProvenance] | None = None
+    if provenance_csv is not None:
+        given = read_provenance_csv(provenance_csv)
+    elif category or source_system or record_id or holding_basis:
+        given = SubjectProvenance(
+            category=category or "",
+            source_system=source_system or "",
+            record_id=record_id or "",
+            holding_basis=holding_basis or "",
+            taken_on=parse_day(taken_on, "--taken-on") if taken_on else None,
+            date_of_birth=parse_day(date_of_birth, "--date-of-birth") if date_of_birth else None,
+            under_18_reason=under_18_reason,
+            retention_class=retention,
+            labels=parse_labels(";".join(label or [])),
+        )
+    report = enroll_service(
+        open_cli_app(), name, paths, subject=subject, provenance=given, progress=RichProgress(err)
+    )
+    if json_out:
+        emit_json(report)
+    else:
+        render.render_enroll(out, report)
+
+
+@gallery_app.command("manifest")
+def gallery_manifest(
+    name: str,
+    version: Annotated[int | None, typer.Option(help="Gallery version (default: current).")] = None,
+) -> None:
+    """Print (as JSON) who was searchable in a gallery at a version: ids and source records."""
+    emit_json(gallery_service.gallery_manifest(open_cli_app(), name, version))
+
+
+@gallery_app.command("remove-subject")
+def gallery_remove_subject(
+    name: str,
+    subject: str,
+    final: Annotated[
+        bool, typer.Option("--final", help="Delete the subject's images and templates for good.")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Take a subject out of search (reversible), or delete their data with --final."""
+    _confirm(final and not yes, f"Permanently delete every image and template of {subject!r}?")
+    action = gallery_service.remove_subject(open_cli_app(), name, subject, final=final)
+    if action == "subject.purged":
+        out.print(f"Deleted the images and templates of {subject} (final)")
+    else:
+        out.print(f"Removed {subject} from search; 'gallery restore-subject' undoes this")
+
+
+@gallery_app.command("restore-subject")
+def gallery_restore_subject(name: str, subject: str) -> None:
+    """Undo a (non-final) removal."""
+    gallery_service.restore_subject(open_cli_app(), name, subject)
+    out.print(f"Restored {subject} in {name}")
+
+
+@gallery_app.command("erase-subject")
+def gallery_erase_subject(
+    name: str,
+    subject: str,
+    request: Annotated[str, typer.Option(help="Reference of the erasure request.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Erase a person everywhere they are listed (same source record), for good."""
+    _confirm(not yes, f"Erase {subject!r} from every gallery, for good?")
+    report = erase_subject(open_cli_app(), name, subject, request)
+    out.print(
+        f"Erased subject(s) {', '.join(map(str, report.subject_ids))}: "
+        f"{report.images_deleted} images, {report.templates_deleted} templates deleted"
+    )
+
+
+def _confirm(ask: bool, question: str) -> None:
+    if ask and not typer.confirm(question, err=True):
+        raise InvalidInputError("nothing deleted")

@@ -1,0 +1,157 @@
+"""``retroface deployment|review|retention|report``: the safeguards' own commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from retroface.cli import render
+from retroface.cli.context import JsonFlag, emit_json, open_cli_app, out, parse_day
+from retroface.errors import InvalidInputError
+from retroface.services import deployment_settings as deployment_service
+from retroface.services.deployment_settings import DpiaRecord
+from retroface.services.reports import dpia_report, transparency_report
+from retroface.services.results import DeploymentStatus
+from retroface.services.retention import run_retention
+from retroface.services.review import record_review, review_queue
+
+deployment_app = typer.Typer(
+    help="Deployment safeguards: DPIA, policy, threshold floor, EU mode (admin).",
+    no_args_is_help=True,
+)
+review_app = typer.Typer(help="Human review of candidates (reviewers).", no_args_is_help=True)
+retention_app = typer.Typer(help="Retention and deletion schedule.", no_args_is_help=True)
+report_app = typer.Typer(help="Transparency statistics and the DPIA pack.", no_args_is_help=True)
+
+
+def _show(status: DeploymentStatus, json_out: bool = False) -> None:
+    if json_out:
+        emit_json(status)
+    else:
+        render.render_deployment(out, status)
+
+
+@deployment_app.command("show")
+def deployment_show(json_out: JsonFlag = False) -> None:
+    """Show the registered DPIA and policy, the threshold floor, EU mode, and whether searching is allowed."""
+    _show(deployment_service.deployment_status(open_cli_app()), json_out)
+
+
+@deployment_app.command("dpia")
+def deployment_dpia(
+    identifier: Annotated[str, typer.Option("--id", help="The DPIA's document id.")],
+    version: Annotated[str, typer.Option(help="Its version.")],
+    approved: Annotated[str, typer.Option(help="Approval date, YYYY-MM-DD.")],
+    review_due: Annotated[str, typer.Option(help="Review date, YYYY-MM-DD.")],
+) -> None:
+    """Register the DPIA searching is done under (searching is refused without one in date)."""
+    record = DpiaRecord(
+        identifier,
+        version,
+        parse_day(approved, "--approved"),
+        parse_day(review_due, "--review-due"),
+    )
+    _show(deployment_service.register_dpia(open_cli_app(), record))
+
+
+@deployment_app.command("policy")
+def deployment_policy(
+    reference: Annotated[str, typer.Argument(help="URL or id of the published policy.")],
+    title: Annotated[str, typer.Option(help="Its title.")] = "",
+) -> None:
+    """Register the published policy document on face search."""
+    _show(deployment_service.register_policy(open_cli_app(), reference, title))
+
+
+@deployment_app.command("threshold-floor")
+def deployment_threshold_floor(floor: float) -> None:
+    """Set the lowest threshold any search may use."""
+    _show(deployment_service.set_threshold_floor(open_cli_app(), floor))
+
+
+@deployment_app.command("eu-mode")
+def deployment_eu_mode(state: Annotated[str, typer.Argument(help="on | off")]) -> None:
+    """EU mode: searches without a judicial authorisation are suspended after 48 hours."""
+    if state.lower() not in {"on", "off"}:
+        raise InvalidInputError(f"eu-mode takes 'on' or 'off', not {state!r}")
+    _show(deployment_service.set_eu_mode(open_cli_app(), state.lower() == "on"))
+
+
+@deployment_app.command("probe-retention")
+def deployment_probe_retention(
+    when: Annotated[str, typer.Argument(help="immediate | case-closure")],
+) -> None:
+    """When probe templates of faces without a candidate are deleted."""
+    _show(deployment_service.set_probe_retention(open_cli_app(), when))
+
+
+@review_app.command("list")
+def review_list(
+    case: Annotated[str | None, typer.Option(help="Case reference.")] = None,
+    search: Annotated[str | None, typer.Option(help="Search id.")] = None,
+    pending: Annotated[
+        bool, typer.Option(help="Only candidates still needing a decision.")
+    ] = False,
+    json_out: JsonFlag = False,
+) -> None:
+    """Candidates of a case or search, with their reviews (this read is audited)."""
+    items = review_queue(
+        open_cli_app(), case_reference=case, search_id=search, pending_only=pending
+    )
+    if json_out:
+        emit_json(list(items))
+    else:
+        render.render_review_queue(out, items)
+
+
+@review_app.command("decide")
+def review_decide(
+    candidate: Annotated[int, typer.Argument(help="Candidate id (from 'review list').")],
+    outcome: Annotated[str, typer.Option(help="possible-match | no-match | inconclusive")],
+    reason: Annotated[str, typer.Option(help="What in the images supports the decision.")],
+    json_out: JsonFlag = False,
+) -> None:
+    """Record your decision on a candidate; two reviewers agreeing on a possible match confirm it."""
+    item = record_review(open_cli_app(), candidate, outcome, reason)
+    if json_out:
+        emit_json(item)
+    else:
+        render.render_review_queue(out, [item])
+
+
+@retention_app.command("run")
+def retention_run(json_out: JsonFlag = False) -> None:
+    """Apply the retention schedule now (idempotent; safe from cron)."""
+    report = run_retention(open_cli_app())
+    if json_out:
+        emit_json(report)
+    else:
+        out.print(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in report.model_dump().items()))
+
+
+@report_app.command("transparency")
+def report_transparency(
+    start: Annotated[str, typer.Option("--from", help="First day, YYYY-MM-DD.")],
+    end: Annotated[str, typer.Option("--to", help="Last day, YYYY-MM-DD.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the .md and .csv.")] = Path(
+        "."
+    ),
+) -> None:
+    """Write transparency statistics (Markdown + CSV) for searches in a period."""
+    result = transparency_report(
+        open_cli_app(), parse_day(start, "--from"), parse_day(end, "--to"), out_dir
+    )
+    out.print(f"{result.searches} searches; wrote {', '.join(result.files)}")
+
+
+@report_app.command("dpia")
+def report_dpia(
+    out_file: Annotated[Path, typer.Option("--out", help="Markdown file to write.")] = Path(
+        "dpia-evidence.md"
+    ),
+) -> None:
+    """Write the DPIA evidence pack (data flows, categories, retention, thresholds, models, audit head)."""
+    result = dpia_report(open_cli_app(), out_file)
+    out.print(f"wrote {', '.join(result.files)}")

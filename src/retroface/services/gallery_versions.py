@@ -1,0 +1,58 @@
+"""Gallery versions: every change bumps the version and logs what changed for whom.
+
+A search records the version it ran against; replaying the change log up to
+that version gives the exact list of people who were searchable then, so a
+person can later ask whether they were on a watchlist at a given time.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from retroface.errors import InvalidInputError
+from retroface.store.models import Gallery, GalleryChange
+from retroface.store.unit_of_work import UnitOfWork
+
+#: Changes that put a subject into search, and those that take them out.
+JOINS = frozenset({"subject-added", "subject-restored"})
+LEAVES = frozenset({"subject-removed", "subject-purged", "subject-erased"})
+
+
+def bump_version(
+    uow: UnitOfWork, gallery: Gallery, actor: str, change: str, subject_id: int | None = None
+) -> int:
+    gallery.version += 1
+    uow.session.add(
+        GalleryChange(
+            gallery_id=gallery.id,
+            version=gallery.version,
+            subject_id=subject_id,
+            change=change,
+            changed_by=actor,
+        )
+    )
+    return gallery.version
+
+
+def members_at(uow: UnitOfWork, gallery: Gallery, version: int) -> list[int]:
+    """Subject ids searchable in ``gallery`` at ``version``, by replaying its change log."""
+    if not 1 <= version <= gallery.version:
+        raise InvalidInputError(
+            f"gallery {gallery.name!r} has versions 1..{gallery.version}, not {version}"
+        )
+    rows = uow.session.execute(
+        select(GalleryChange.subject_id, GalleryChange.change)
+        .where(
+            GalleryChange.gallery_id == gallery.id,
+            GalleryChange.version <= version,
+            GalleryChange.subject_id.is_not(None),
+        )
+        .order_by(GalleryChange.version, GalleryChange.id)
+    ).all()
+    present: set[int] = set()
+    for subject_id, change in rows:
+        if change in JOINS:
+            present.add(subject_id)
+        elif change in LEAVES:
+            present.discard(subject_id)
+    return sorted(present)
