@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -294,3 +295,147 @@ def _without_ids(probes: list[dict]) -> list[dict]:
         }
         for p in probes
     ]
+
+
+def test_governance_commands_end_to_end(staffed: Path, examples: Path, tmp_path: Path) -> None:
+    """Review, manifest, erasure, retention and reports, as the people who run them."""
+    home, sup, op, admin = staffed, "sgt-2", "officer-1", "admin-5"
+    for name, role, extra in (
+        ("rev-a", "reviewer", ("--trained-on", "2026-01-10")),
+        ("rev-b", "reviewer", ("--trained-on", "2026-02-11")),
+        ("aud-1", "auditor", ()),
+    ):
+        added = run_cli(
+            home,
+            "user",
+            "add",
+            name,
+            "--role",
+            role,
+            *extra,
+            user=admin,
+            RETROFACE_NEW_PASSWORD=PASSWORD,
+        )
+        assert added.returncode == 0, added.stderr
+    assert_one_line_error(
+        run_cli(home, "deployment", "threshold-floor", "0.5", user=sup),
+        "may not deployment configure",
+    )
+    floor = run_cli(home, "deployment", "threshold-floor", "0.9", user=admin)
+    assert floor.returncode == 0, floor.stderr
+    shown = json.loads(run_cli(home, "deployment", "show", "--json", user=op).stdout)
+    assert shown["threshold_floor"] == 0.9 and shown["searching_allowed"] is True
+
+    assert run_cli(home, "gallery", "create", "g", "--max-subjects", "5", user=sup).returncode == 0
+    enrolled = run_cli(
+        home,
+        "gallery",
+        "enroll",
+        "g",
+        examples / "obama.jpg",
+        "--subject",
+        "obama",
+        "--category",
+        "wanted",
+        "--source-system",
+        "custody",
+        "--record-id",
+        "CR-1",
+        "--holding-basis",
+        "custody-image",
+        user=sup,
+    )
+    assert enrolled.returncode == 0, enrolled.stderr
+    assert_one_line_error(
+        run_cli(
+            home,
+            "gallery",
+            "enroll",
+            "g",
+            examples / "biden.jpg",
+            "--subject",
+            "biden",
+            "--category",
+            "person-of-interest",
+            "--source-system",
+            "custody",
+            "--record-id",
+            "CR-2",
+            "--holding-basis",
+            "custody-image",
+            user=sup,
+        ),
+        "unknown watchlist category",
+    )
+    case = ("--purpose", "p", "--basis", "law-enforcement", "--offence", "robbery")
+    assert (
+        run_cli(
+            home, "case", "open", "C-1", *case, "--seriousness", "indictable-only", user=op
+        ).returncode
+        == 0
+    )
+    authorised = run_cli(
+        home,
+        "case",
+        "authorise",
+        "C-1",
+        "--until",
+        "2999-01-01",
+        "--gallery",
+        "g",
+        "--max-searches",
+        "1",
+        user=sup,
+    )
+    assert authorised.returncode == 0, authorised.stderr
+    search = ("search", "--case", "C-1", "--gallery", "g", examples / "obama2.jpg", "--json")
+    assert_one_line_error(run_cli(home, *search, "--threshold", "0.8", user=op), "floor")
+    doc = json.loads(run_cli(home, *search, user=op).stdout)
+    candidate = str(doc["probes"][0]["candidates"][0]["candidate_id"])
+    assert_one_line_error(run_cli(home, *search, user=op), "allows 1 searches")
+
+    decide = ("review", "decide", candidate, "--outcome", "possible-match", "--reason", "ears")
+    assert run_cli(home, *decide, user="rev-a").returncode == 0
+    assert_one_line_error(
+        run_cli(
+            home, "review", "decide", candidate, "--outcome", "yes", "--reason", "x", user="rev-b"
+        ),
+        "review outcome",
+    )
+    assert run_cli(home, *decide, user="rev-b").returncode == 0
+    queue = json.loads(
+        run_cli(home, "review", "list", "--case", "C-1", "--json", user="rev-a").stdout
+    )
+    assert [c["status"] for c in queue] == ["confirmed"]
+
+    manifest = json.loads(run_cli(home, "gallery", "manifest", "g", user="aud-1").stdout)
+    assert [s["record_id"] for s in manifest["subjects"]] == ["CR-1"]
+    erased = run_cli(
+        home, "gallery", "erase-subject", "g", "obama", "--request", "SAR-1", "--yes", user=sup
+    )
+    assert erased.returncode == 0 and "1 images" in erased.stdout, erased.stderr
+    retention = json.loads(run_cli(home, "retention", "run", "--json", user=admin).stdout)
+    assert retention["subjects_purged"] == 0
+
+    today = date.today().isoformat()
+    report = run_cli(
+        home,
+        "report",
+        "transparency",
+        "--from",
+        today,
+        "--to",
+        today,
+        "--out",
+        tmp_path / "t",
+        user="aud-1",
+    )
+    assert report.returncode == 0 and report.stdout.startswith("1 searches"), report.stderr
+    assert_one_line_error(
+        run_cli(home, "report", "transparency", "--from", "today", "--to", today, user="aud-1"),
+        "--from",
+    )
+    pack = run_cli(home, "report", "dpia", "--out", tmp_path / "dpia.md", user="aud-1")
+    assert pack.returncode == 0 and "DPIA-7" in (tmp_path / "dpia.md").read_text()
+    closed = run_cli(home, "case", "close", "C-1", "--reason", "charged", user=op)
+    assert closed.returncode == 0, closed.stderr

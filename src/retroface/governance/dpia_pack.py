@@ -111,6 +111,8 @@ def render(facts: DpiaFacts) -> str:
         "",
         "## Models and measured accuracy",
         "",
+        f"In use: detector `{s['detector_in_use']}`, embedder `{s['embedder_in_use']}`.",
+        "",
     ]
     for card in facts.model_cards:
         lines += [

@@ -111,6 +111,8 @@ def dpia_report(app: App, out: Path) -> ReportFiles:
             deployment=status.model_dump(),
             galleries=galleries,
             settings={
+                "detector_in_use": app.engine_spec.detector,
+                "embedder_in_use": app.engine_spec.embedder,
                 "probe_retention": status.probe_retention,
                 "removal_grace_days": app.settings.removal_grace_days,
                 "max_candidates": app.settings.max_candidates,
