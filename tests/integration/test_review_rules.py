@@ -3,6 +3,8 @@ every decision, two agreeing reviewers to confirm, and non-matches deleted at re
 
 from __future__ import annotations
 
+import hashlib
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -121,8 +123,6 @@ def test_untrained_reviewers_and_the_searching_operator_are_refused(
 
 
 def test_separation_of_duties_holds_even_for_one_person_with_two_roles() -> None:
-    from datetime import date
-
     with pytest.raises(AuthorisationError, match="ran this search"):
         check_reviewer("Officer-1", date(2026, 1, 1), "officer-1")
     check_reviewer("rev-1", date(2026, 1, 1), "officer-1")
@@ -159,3 +159,32 @@ def test_status_rules() -> None:
     assert candidate_status([("a", "no-match"), ("a", "possible-match")]) == "possible-match"
     assert candidate_status([("a", "possible-match"), ("b", "possible-match")]) == "confirmed"
     assert candidate_status([("a", "no-match"), ("b", "no-match")]) == "no-match"
+
+
+def test_audit_carries_the_eu_ai_act_article_12_3_fields(
+    app: App, lead: tuple[str, int], data: Path
+) -> None:
+    """(a) start and end, (b) reference database and version, (c) the input that led to a
+    match, (d) who verified the result."""
+    case, candidate = lead
+    record_review(_reviewer(app, "rev-v"), candidate, "possible-match", "same ears")
+    with app.unit_of_work() as uow:
+        events = {
+            action: (actor, details)
+            for action, actor, details in uow.session.execute(
+                select(AuditEvent.action, AuditEvent.actor, AuditEvent.details).where(
+                    AuditEvent.case_reference == case
+                )
+            )
+        }
+    _, started = events["search.started"]
+    _, processed = events["search.media_processed"]
+    _, completed = events["search.completed"]
+    reviewer, reviewed = events["candidate.reviewed"]
+    assert completed["started_at"] <= completed["finished_at"]
+    assert started["gallery"] == "g" and started["gallery_version"] >= 2
+    obama2 = data / "face_recognition" / "examples" / "obama2.jpg"
+    assert processed["sha256"] == hashlib.sha256(obama2.read_bytes()).hexdigest()
+    (match,) = processed["matches"]
+    assert len(match["box"]) == 4 and match["subjects"] == [reviewed["subject_id"]]
+    assert reviewer == "rev-v" and reviewed["outcome"] == "possible-match"

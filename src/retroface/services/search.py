@@ -310,6 +310,9 @@ def _finish_search(
             object_type="search",
             object_id=search_id,
             case_reference=case_reference,
+            # EU AI Act Art 12(3)(a): the period of each use.
+            started_at=row.started_at.isoformat(),
+            finished_at=row.finished_at.isoformat(),
             files=files,
             faces=len(probes),
             candidates=sum(len(p.candidates) for p in probes),
