@@ -45,6 +45,14 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], fragment: st
     assert fragment in lines[0]
 
 
+def add_cli_user(home: Path, name: str, role: str, *extra: str) -> None:
+    added = run_cli(
+        home, "user", "add", name, "--role", role, *extra, user="admin-5",
+        RETROFACE_NEW_PASSWORD=PASSWORD,
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+
+
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
     return tmp_path / "data"
@@ -55,17 +63,7 @@ def staffed(home: Path) -> Path:
     """A deployment with an admin, a supervisor and an operator, made through the CLI."""
     assert run_cli(home, "init", "--admin", "admin-5").returncode == 0
     for name, role in (("sgt-2", "supervisor"), ("officer-1", "operator")):
-        added = run_cli(
-            home,
-            "user",
-            "add",
-            name,
-            "--role",
-            role,
-            user="admin-5",
-            RETROFACE_NEW_PASSWORD=PASSWORD,
-        )
-        assert added.returncode == 0, added.stderr
+        add_cli_user(home, name, role)
     for args in (
         ("dpia", "--id", "DPIA-7", "--version", "2", "--approved", "2026-01-05"),
         ("policy", "https://example.police.uk/frs-policy"),
@@ -300,23 +298,9 @@ def _without_ids(probes: list[dict]) -> list[dict]:
 def test_governance_commands_end_to_end(staffed: Path, examples: Path, tmp_path: Path) -> None:
     """Review, manifest, erasure, retention and reports, as the people who run them."""
     home, sup, op, admin = staffed, "sgt-2", "officer-1", "admin-5"
-    for name, role, extra in (
-        ("rev-a", "reviewer", ("--trained-on", "2026-01-10")),
-        ("rev-b", "reviewer", ("--trained-on", "2026-02-11")),
-        ("aud-1", "auditor", ()),
-    ):
-        added = run_cli(
-            home,
-            "user",
-            "add",
-            name,
-            "--role",
-            role,
-            *extra,
-            user=admin,
-            RETROFACE_NEW_PASSWORD=PASSWORD,
-        )
-        assert added.returncode == 0, added.stderr
+    add_cli_user(home, "rev-a", "reviewer", "--trained-on", "2026-01-10")
+    add_cli_user(home, "rev-b", "reviewer", "--trained-on", "2026-02-11")
+    add_cli_user(home, "aud-1", "auditor")
     assert_one_line_error(
         run_cli(home, "deployment", "threshold-floor", "0.5", user=sup),
         "may not deployment configure",
