@@ -72,6 +72,13 @@ class Settings:
     gallery_max_subjects: int = 100_000
     #: Days a reversibly removed watchlist entry waits before retention deletes it.
     removal_grace_days: int = 30
+    # video
+    #: Which frames of footage are analysed: all, keyframes, every:N or fps:N.
+    video_sampling: str = "fps:5"
+    #: Detector for footage (every sampled frame is scanned, so speed matters most).
+    video_detector: str = "hog"
+    #: Seconds of footage per unit of parallel, resumable work.
+    video_segment_s: float = 60.0
     # parallelism
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
 
@@ -110,5 +117,8 @@ class Settings:
                 "RETROFACE_GALLERY_MAX_SUBJECTS", base.gallery_max_subjects
             ),
             removal_grace_days=_env_int("RETROFACE_REMOVAL_GRACE_DAYS", base.removal_grace_days),
+            video_sampling=os.environ.get("RETROFACE_VIDEO_SAMPLING") or base.video_sampling,
+            video_detector=os.environ.get("RETROFACE_VIDEO_DETECTOR") or base.video_detector,
+            video_segment_s=_env_float("RETROFACE_VIDEO_SEGMENT_S", base.video_segment_s),
             workers=_env_int("RETROFACE_WORKERS", base.workers),
         )

@@ -26,6 +26,7 @@ from retroface.cli.context import (
 from retroface.cli.gallery_commands import gallery_app
 from retroface.cli.governance_commands import deployment_app, report_app, retention_app, review_app
 from retroface.cli.progress_bar import RichProgress
+from retroface.cli.video_commands import video_app
 from retroface.errors import InvalidInputError, RetrofaceError
 from retroface.services import audit_log as audit_service
 from retroface.services import users as user_service
@@ -45,6 +46,7 @@ app = typer.Typer(
 )
 app.add_typer(gallery_app, name="gallery")
 app.add_typer(case_app, name="case")
+app.add_typer(video_app, name="video")
 for sub_app, sub_name in (
     (deployment_app, "deployment"),
     (review_app, "review"),
@@ -177,7 +179,7 @@ def user_list(json_out: JsonFlag = False) -> None:
 
 @app.command()
 def search(
-    evidence: Annotated[list[Path], typer.Argument(help="Evidence images or folders.")],
+    evidence: Annotated[list[Path], typer.Argument(help="Evidence images, videos or folders.")],
     case: Annotated[str, typer.Option("--case", help="Case reference.")],
     gallery: Annotated[str, typer.Option("--gallery", help="Gallery to search.")],
     threshold: Threshold = None,

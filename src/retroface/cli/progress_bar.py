@@ -7,11 +7,26 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
+    Task,
     TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.text import Text
+
+
+class _RateColumn(ProgressColumn):
+    """Throughput: files per second, or for footage the real-time factor."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.speed
+        if not speed:
+            return Text("")
+        if task.fields.get("unit") == "s of video":
+            return Text(f"{speed:.1f}x real time")
+        return Text(f"{speed:.1f}/s")
 
 
 class RichProgress:
@@ -28,7 +43,8 @@ class RichProgress:
             TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("files"),
+            TextColumn("{task.fields[unit]}"),
+            _RateColumn(),
             TimeElapsedColumn(),
             TimeRemainingColumn(),
             console=self._console,
@@ -36,7 +52,8 @@ class RichProgress:
             disable=not self._console.is_terminal,
         )
         self._bar.start()
-        self._task = self._bar.add_task(description, total=total)
+        unit = "s of video" if "video" in description.lower() else "files"
+        self._task = self._bar.add_task(description, total=total, unit=unit)
 
     def advance(self, steps: int = 1) -> None:
         if self._bar is not None and self._task is not None:

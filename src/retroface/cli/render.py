@@ -16,7 +16,9 @@ from retroface.services.results import (
     GalleryDetail,
     GallerySummary,
     SearchReport,
+    TimelineReport,
     VerifyReport,
+    VideoIngestReport,
 )
 
 
@@ -28,6 +30,12 @@ def render_search(console: Console, report: SearchReport) -> None:
     for probe in report.probes:
         x, y, w, h = probe.box
         head = f"{probe.source} face at x={x} y={y} {w}x{h} (quality {probe.quality:.2f})"
+        if probe.first_s is not None and probe.last_s is not None:
+            head = (
+                f"{probe.source} sighting {probe.sighting_id} from {clock(probe.first_s)} "
+                f"to {clock(probe.last_s)} (best view x={x} y={y} {w}x{h}, "
+                f"quality {probe.quality:.2f})"
+            )
         if not probe.candidates:
             console.print(f"  {head}: no candidate above the threshold", highlight=False)
             continue
@@ -38,6 +46,48 @@ def render_search(console: Console, report: SearchReport) -> None:
         console.print(f"  [yellow]skipped[/yellow] {error.source}: {error.error}", highlight=False)
     console.print(
         f"[dim]Every candidate is an {LEAD_NOTICE}; a trained person must review it.[/dim]"
+    )
+
+
+def clock(seconds: float) -> str:
+    """Seconds into a recording as h:mm:ss.s, the way investigators log footage."""
+    minutes, secs = divmod(seconds, 60)
+    hours, minutes = divmod(int(minutes), 60)
+    return f"{hours}:{minutes:02d}:{secs:04.1f}"
+
+
+def render_ingest(console: Console, report: VideoIngestReport) -> None:
+    verb = "Resumed" if report.resumed else "Ran"
+    rate = f", {report.realtime_factor}x real time" if report.realtime_factor else ""
+    console.print(
+        f"{verb} video job {report.job_id} for case {report.case}: {report.frames_sampled} "
+        f"frames in {report.wall_seconds:.1f} s{rate}"
+    )
+    for f in report.files:
+        skipped = (
+            f" ({f.segments_skipped} of {f.segments} segments already done)"
+            if (f.segments_skipped)
+            else ""
+        )
+        console.print(f"  {f.source}: {f.sightings} sighting(s){skipped}", highlight=False)
+    for error in report.errors:
+        console.print(f"  [yellow]error[/yellow] {error.source}: {error.error}", highlight=False)
+
+
+def render_timeline(console: Console, report: TimelineReport) -> None:
+    console.print(
+        f"Search {report.search_id} · case {report.case} · {report.sought} · "
+        f"threshold {report.threshold:.3f}: {len(report.appearances)} appearance(s)"
+    )
+    for a in report.appearances:
+        wall = f" ({a.first_wall_time:%Y-%m-%d %H:%M:%S} UTC)" if a.first_wall_time else ""
+        console.print(
+            f"  {a.source}  {clock(a.first_s)} – {clock(a.last_s)}{wall}  "
+            f"score {a.score:.3f}  sighting {a.sighting_id}",
+            highlight=False,
+        )
+    console.print(
+        f"[dim]Every appearance is an {LEAD_NOTICE}; a trained person must review it.[/dim]"
     )
 
 

@@ -36,6 +36,7 @@ class Action(StrEnum):
     SUBJECT_ERASE = "subject.erase"
     SEARCH_RUN = "search.run"
     VERIFY_RUN = "verify.run"
+    VIDEO_INGEST = "video.ingest"
     REVIEW_READ = "review.read"
     REVIEW_DECIDE = "review.decide"
     AUDIT_READ = "audit.read"
@@ -64,6 +65,7 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.SUBJECT_ERASE: frozenset({_R.SUPERVISOR}),
     Action.SEARCH_RUN: frozenset({_R.OPERATOR}),
     Action.VERIFY_RUN: frozenset({_R.OPERATOR, _R.REVIEWER}),
+    Action.VIDEO_INGEST: frozenset({_R.OPERATOR}),
     Action.REVIEW_READ: frozenset({_R.REVIEWER, _R.SUPERVISOR, _R.AUDITOR}),
     Action.REVIEW_DECIDE: frozenset({_R.REVIEWER}),
     Action.AUDIT_READ: frozenset({_R.AUDITOR}),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import os
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,13 +95,18 @@ def is_image_path(path: Path) -> bool:
 
 def image_files_under(folder: Path) -> list[Path]:
     """Image files below a folder in a stable order, skipping hidden files and folders."""
+    return files_under(folder, is_image_path)
+
+
+def files_under(folder: Path, wanted: Callable[[Path], bool]) -> list[Path]:
+    """Files below a folder that ``wanted`` accepts, in a stable order, skipping hidden ones."""
     found: list[Path] = []
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         found.extend(
             Path(root) / name
             for name in sorted(files)
-            if not name.startswith(".") and is_image_path(Path(name))
+            if not name.startswith(".") and wanted(Path(name))
         )
     return found
 

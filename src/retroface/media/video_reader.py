@@ -66,6 +66,13 @@ class SamplingPolicy:
         if self.mode in ("every_nth", "per_second") and self.value <= 0:
             raise MediaError(f"sampling {self.mode} needs a positive value, got {self.value}")
 
+    @property
+    def text(self) -> str:
+        """The policy as :meth:`parse` reads it back."""
+        if self.mode in ("all", "keyframes"):
+            return self.mode
+        return f"every:{int(self.value)}" if self.mode == "every_nth" else f"fps:{self.value:g}"
+
     @classmethod
     def parse(cls, text: str) -> SamplingPolicy:
         """``all``, ``keyframes``, ``every:N`` or ``fps:N`` (as typed on the command line)."""
@@ -176,13 +183,15 @@ def iter_frames(
     origin = _stream_origin(stream)
     declared = _declared_duration(container, stream)
     frame_step = 1.0 / float(stream.average_rate) if stream.average_rate else 0.04
+    seeked = start_s > 0 and _seek_before(container, stream, origin, start_s)
     decoded = 0
     last_time: float | None = None
     next_sample = start_s
     try:
         for frame in container.decode(stream):
             time_s = _frame_time(frame, origin, decoded, stream)
-            index = decoded
+            # After a seek the decode position is unknown: derive it from the time.
+            index = round(time_s / frame_step) if seeked else decoded
             decoded += 1
             last_time = time_s
             if time_s < start_s:
@@ -216,6 +225,29 @@ def iter_frames(
             decoded,
             last_time,
         )
+
+
+def _seek_before(
+    container: av.container.InputContainer,
+    stream: av.video.stream.VideoStream,
+    origin: Fraction | None,
+    start_s: float,
+) -> bool:
+    """Jump to the keyframe at or before ``start_s`` so a segment does not decode from 0.
+
+    Segments of long footage are decoded in parallel; without seeking, the
+    last segment of a 40-hour file would decode all 40 hours first. Returns
+    False (decode from the start) when the container cannot seek.
+    """
+    if stream.time_base is None:
+        return False
+    target = Fraction(start_s) / stream.time_base + (origin / stream.time_base if origin else 0)
+    try:
+        container.seek(int(target), stream=stream, backward=True, any_frame=False)
+    except (av.error.FFmpegError, OverflowError, ValueError):
+        container.seek(0, stream=stream)
+        return False
+    return True
 
 
 def _declared_duration(

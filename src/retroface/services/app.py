@@ -39,9 +39,13 @@ class App:
     @property
     def engine(self) -> FaceEngine:
         """Models load on first use, so commands that need no faces start instantly."""
-        key = repr(self.engine_spec)
+        return self.engine_for(self.engine_spec)
+
+    def engine_for(self, spec: EngineSpec) -> FaceEngine:
+        """An engine for another configuration (e.g. footage), loaded once per process."""
+        key = repr(spec)
         if key not in self._engines:
-            self._engines[key] = FaceEngine.from_spec(self.engine_spec)
+            self._engines[key] = FaceEngine.from_spec(spec)
         return self._engines[key]
 
     @property

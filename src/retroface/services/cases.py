@@ -17,7 +17,11 @@ from retroface.governance.case_policy import (
 )
 from retroface.governance.roles import Action
 from retroface.services.app import App
-from retroface.services.probe_purge import purge_search_probes
+from retroface.services.probe_purge import (
+    case_face_ids,
+    delete_probe_templates,
+    purge_search_probes,
+)
 from retroface.services.results import AuthorisationOut, CaseDetail
 from retroface.store.models import Authorisation, Case, Search
 from retroface.store.unit_of_work import UnitOfWork
@@ -202,6 +206,7 @@ def close_case(app: App, reference: str, reason: str) -> CaseDetail:
         case.status, case.closed_at, case.close_reason = "closed", now, reason.strip()
         searches = list(uow.session.scalars(select(Search).where(Search.case_id == case.id)))
         deleted = purge_search_probes(uow, searches, now)
+        deleted += delete_probe_templates(uow, case_face_ids(uow, case.id))  # footage
         app.audit(
             uow.session,
             action="case.closed",

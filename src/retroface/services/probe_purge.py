@@ -30,6 +30,17 @@ def probe_face_ids(uow: UnitOfWork, search_ids: Sequence[str]) -> list[int]:
     )
 
 
+def case_face_ids(uow: UnitOfWork, case_id: int) -> list[int]:
+    """Every probe face of a case: photos searched and footage ingested (sightings)."""
+    return list(
+        uow.session.scalars(
+            select(Face.id)
+            .join(MediaItem, Face.media_item_id == MediaItem.id)
+            .where(MediaItem.case_id == case_id)
+        )
+    )
+
+
 def delete_probe_templates(uow: UnitOfWork, face_ids: Sequence[int]) -> int:
     """Delete the templates of probe faces (never gallery templates); returns how many."""
     if not face_ids:

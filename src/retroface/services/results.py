@@ -28,6 +28,10 @@ class ProbeOut(BaseModel):
     box: list[int] = Field(description="[x, y, w, h] in pixels of the oriented image")
     quality: float
     candidates: list[CandidateOut]
+    #: Videos: the sighting (one person's continuous appearance) and when it ran.
+    sighting_id: int | None = None
+    first_s: float | None = None
+    last_s: float | None = None
 
 
 class SearchReport(BaseModel):
@@ -185,3 +189,50 @@ class ErasureReport(BaseModel):
 class ReportFiles(BaseModel):
     files: list[str]
     searches: int | None
+
+
+class VideoFileOut(BaseModel):
+    source: str
+    sha256: str
+    duration_s: float | None
+    segments: int
+    segments_skipped: int = Field(0, description="done by an earlier, interrupted run")
+    frames_sampled: int
+    sightings: int
+    error: str | None = None
+
+
+class VideoIngestReport(BaseModel):
+    """What an ingest job did; ``realtime_factor`` is seconds of video per wall second."""
+
+    job_id: str
+    case: str
+    resumed: bool
+    files: list[VideoFileOut]
+    errors: list[FileError]
+    frames_sampled: int
+    video_seconds: float
+    wall_seconds: float
+    realtime_factor: float | None
+
+
+class AppearanceOut(BaseModel):
+    """One appearance of the sought person in one file, for a timeline."""
+
+    source: str
+    sighting_id: int
+    first_s: float
+    last_s: float
+    first_wall_time: datetime | None
+    score: float
+    box: list[int]
+    frame: int | None
+
+
+class TimelineReport(BaseModel):
+    notice: str = LEAD_NOTICE
+    search_id: str
+    case: str
+    sought: str
+    threshold: float
+    appearances: list[AppearanceOut]

@@ -22,6 +22,7 @@ from retroface.governance.deployment_policy import check_threshold
 from retroface.governance.roles import Action
 from retroface.governance.watchlist_policy import checked_labels
 from retroface.index import FlatIndex
+from retroface.media.video_reader import is_video_path
 from retroface.services.app import App
 from retroface.services.candidate_ranking import RankedSubject, rank_subjects
 from retroface.services.cases import get_case
@@ -32,6 +33,8 @@ from retroface.services.galleries import get_gallery
 from retroface.services.gallery_index import load_gallery_index
 from retroface.services.progress import Progress, SilentProgress
 from retroface.services.results import CandidateOut, FileError, ProbeOut, SearchReport
+from retroface.services.video_ingest import IngestOptions, run_ingest
+from retroface.services.video_search import case_video_media, match_sightings
 from retroface.store.models import Candidate, MediaItem, Search
 
 MAX_CANDIDATES_LIMIT = 50
@@ -58,10 +61,12 @@ def search(
         raise InvalidInputError("name at least one evidence file or folder to search")
     labels = checked_labels(probe_labels or {})
 
-    search_id, threshold, keep_all = _start_search(
+    search_id, threshold, keep_all = start_search(
         app, case_reference, gallery_name, threshold, cap, labels
     )
-    files, errors = expand_evidence(evidence)
+    found, errors = expand_evidence(evidence)
+    videos = [f for f in found if is_video_path(f)]
+    files = [f for f in found if not is_video_path(f)]
     model = app.engine.model
     probes: list[ProbeOut] = []
     with app.unit_of_work() as uow:
@@ -87,9 +92,13 @@ def search(
             _store_file(app, search_id, case_reference, result, index, threshold, cap, keep_all)
         )
     progress.finish()
+    if videos:
+        probes.extend(
+            _search_footage(app, search_id, case_reference, videos, index, errors, progress)
+        )
 
-    _finish_search(app, search_id, case_reference, len(files), probes, errors)
-    probes.sort(key=lambda p: (p.source, p.box[0], p.box[1]))
+    finish_search(app, search_id, case_reference, len(files) + len(videos), probes, errors)
+    probes.sort(key=lambda p: (p.source, p.first_s or 0.0, p.box[0], p.box[1]))
     return SearchReport(
         search_id=search_id,
         case=case_reference,
@@ -101,13 +110,56 @@ def search(
     )
 
 
-def _start_search(
+def _search_footage(
+    app: App,
+    search_id: str,
+    case_reference: str,
+    videos: list[Path],
+    index: FlatIndex,
+    errors: list[FileError],
+    progress: Progress,
+) -> list[ProbeOut]:
+    """Ingest the footage into the case (reusing sightings already there), then match them."""
+    ingest = run_ingest(app, case_reference, videos, [], IngestOptions(), progress)
+    errors.extend(ingest.errors)
+    with app.unit_of_work() as uow:
+        case = get_case(uow, case_reference)
+        media_ids = case_video_media(uow, case.id, [f.sha256 for f in ingest.files])
+        row = uow.session.get(Search, search_id)
+        assert row is not None
+        probes = match_sightings(
+            app, uow, search_id, media_ids, ingest.job_id, index, row.threshold, row.max_candidates
+        )
+        app.audit(
+            uow.session,
+            action="search.media_processed",
+            object_type="search",
+            object_id=search_id,
+            case_reference=case_reference,
+            search_id=search_id,
+            videos=[f.sha256 for f in ingest.files],
+            ingest_job=ingest.job_id,
+            sightings=len(probes),
+            # EU AI Act Art 12(3)(c): the input data that led to each match.
+            matches=[
+                {"sighting_id": p.sighting_id, "subjects": [c.subject_id for c in p.candidates]}
+                for p in probes
+                if p.candidates
+            ],
+        )
+        uow.commit()
+    return probes
+
+
+def start_search(
     app: App,
     case_reference: str,
     gallery_name: str,
     threshold: float | None,
     cap: int,
     labels: dict[str, str],
+    *,
+    kind: str = "photos-and-footage",
 ) -> tuple[str, float, bool]:
     """Check every gate, then create the search row; a refusal is audited and re-raised.
 
@@ -153,6 +205,7 @@ def _start_search(
                     "max_detect_pixels": app.engine_spec.max_detect_pixels,
                     "jitters": app.engine_spec.jitters,
                     "subject_score": "max over the subject's templates",
+                    "kind": kind,
                 },
                 requested_by=app.actor,
                 authorisation_id=auth.id,
@@ -291,14 +344,17 @@ def _store_file(
     return probes
 
 
-def _finish_search(
+def finish_search(
     app: App,
     search_id: str,
     case_reference: str,
     files: int,
-    probes: list[ProbeOut],
+    probes: list[ProbeOut] | int,
     errors: list[FileError],
 ) -> None:
+    """Mark the search completed; ``probes`` is the probe list or, for a timeline, a count."""
+    faces = probes if isinstance(probes, int) else len(probes)
+    candidates = probes if isinstance(probes, int) else sum(len(p.candidates) for p in probes)
     with app.unit_of_work() as uow:
         row = uow.session.get(Search, search_id)
         assert row is not None
@@ -314,8 +370,8 @@ def _finish_search(
             started_at=row.started_at.isoformat(),
             finished_at=row.finished_at.isoformat(),
             files=files,
-            faces=len(probes),
-            candidates=sum(len(p.candidates) for p in probes),
+            faces=faces,
+            candidates=candidates,
             errors=len(errors),
         )
         uow.commit()

@@ -227,6 +227,9 @@ class MediaItem(Base):
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
     format: Mapped[str] = mapped_column(String(16))
+    #: Videos: length in seconds and the recording's start (wall clock), where known.
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    recorded_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -288,6 +291,67 @@ class Candidate(Base):
     template_id: Mapped[int | None] = mapped_column(ForeignKey("templates.id"))
     rank: Mapped[int] = mapped_column(Integer)
     score: Mapped[float] = mapped_column(Float)
+
+
+class VideoJob(Base):
+    """One ingest of video files into a case; re-running the same ingest resumes it."""
+
+    __tablename__ = "video_jobs"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    #: SHA-256 of the case, the files' hashes and the parameters: what identifies a rerun.
+    fingerprint: Mapped[str] = mapped_column(String(64), index=True)
+    requested_by: Mapped[str] = mapped_column(String(200))
+    parameters: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column()
+    #: Frames, seconds of video, wall seconds and the real-time factor of the last run.
+    stats: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class VideoSegment(Base):
+    """A finished time window of one file in one job: the unit a resumed job skips."""
+
+    __tablename__ = "video_segments"
+    __table_args__ = (UniqueConstraint("job_id", "media_item_id", "start_s"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("video_jobs.id"), index=True)
+    media_item_id: Mapped[int] = mapped_column(ForeignKey("media_items.id"), index=True)
+    start_s: Mapped[float] = mapped_column(Float)
+    end_s: Mapped[float | None] = mapped_column(Float)
+    frames_sampled: Mapped[int] = mapped_column(Integer)
+    faces: Mapped[int] = mapped_column(Integer)
+    sightings: Mapped[int] = mapped_column(Integer)
+    seconds: Mapped[float] = mapped_column(Float)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Sighting(Base):
+    """One person's continuous appearance in a video: times, best views, a fused template.
+
+    ``face_id`` is the best-quality view; its template is the fused template
+    of the whole appearance, so search and review work on sightings exactly
+    as on faces in photos.
+    """
+
+    __tablename__ = "sightings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    media_item_id: Mapped[int] = mapped_column(ForeignKey("media_items.id"), index=True)
+    segment_id: Mapped[int | None] = mapped_column(ForeignKey("video_segments.id"), index=True)
+    face_id: Mapped[int] = mapped_column(ForeignKey("faces.id"), index=True)
+    first_frame: Mapped[int] = mapped_column(Integer)
+    last_frame: Mapped[int] = mapped_column(Integer)
+    first_s: Mapped[float] = mapped_column(Float)
+    last_s: Mapped[float] = mapped_column(Float)
+    detections: Mapped[int] = mapped_column(Integer)
+    #: The best views: [{"frame", "time_s", "box", "quality"}], best first.
+    exemplars: Mapped[list[Any]] = mapped_column(JSON)
+    cluster_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
 
 class Review(Base):

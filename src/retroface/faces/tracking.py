@@ -1,0 +1,189 @@
+"""Face tracking across sampled video frames: detections → sightings.
+
+Why track at all: a person walking past a camera for ten seconds is one
+fact for an investigator ("X was here from 14:02:10 to 14:02:20"), not fifty
+faces to review. Searching one fused template per appearance is also more
+accurate than any single frame (motion blur, turned heads) and is what keeps
+hours of footage affordable to search, cluster and store.
+
+Association uses both where a face is (box overlap / nearness, scaled by the
+time since the track was last seen) and who it looks like (embedding
+similarity), so two people crossing do not swap tracks and a face hidden for
+a moment (a passer-by in front, a missed detection) rejoins its own track.
+Assignment is greedy on the best joint score, which is what the small
+number of faces per frame in CCTV allows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from retroface.faces.types import AnalysedFace, Box
+
+
+@dataclass(frozen=True)
+class TrackerSettings:
+    #: A track not seen for longer than this is closed (seconds of video).
+    max_gap_s: float = 1.5
+    #: Embedding similarity needed to join a nearby track.
+    min_similarity_near: float = 0.90
+    #: Similarity that joins a track wherever the face now is (re-appearance after occlusion).
+    min_similarity_anywhere: float = 0.94
+    #: How far (in box widths per second of gap, plus one box width) a face may move and still be "near".
+    max_speed_boxes_per_s: float = 3.0
+    #: Observations kept as exemplars (best quality first) and fused into the template.
+    exemplars: int = 3
+    fuse_top: int = 5
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One face in one sampled frame."""
+
+    frame: int
+    time_s: float
+    face: AnalysedFace
+
+    @property
+    def box(self) -> Box:
+        return self.face.detection.box
+
+    @property
+    def quality(self) -> float:
+        return self.face.quality.overall
+
+
+@dataclass
+class Track:
+    observations: list[Observation] = field(default_factory=list)
+    _mean: np.ndarray | None = None
+
+    @property
+    def last(self) -> Observation:
+        return self.observations[-1]
+
+    @property
+    def appearance(self) -> np.ndarray:
+        assert self._mean is not None
+        return self._mean / max(float(np.linalg.norm(self._mean)), 1e-12)
+
+    def add(self, observation: Observation) -> None:
+        self.observations.append(observation)
+        vector = observation.face.embedding.astype(np.float64) * max(observation.quality, 0.05)
+        self._mean = vector if self._mean is None else self._mean + vector
+
+
+@dataclass(frozen=True)
+class Sighting:
+    """One person's continuous appearance: when, the best views, and one fused template."""
+
+    first_frame: int
+    last_frame: int
+    first_s: float
+    last_s: float
+    detections: int
+    exemplars: list[Observation]
+    template: np.ndarray  # L2-normalised, the model's dimension
+
+    @property
+    def best(self) -> Observation:
+        return self.exemplars[0]
+
+
+class FaceTracker:
+    """Feed frames in time order with :meth:`update`; :meth:`finish` returns every sighting."""
+
+    def __init__(self, settings: TrackerSettings | None = None) -> None:
+        self.settings = settings or TrackerSettings()
+        self._active: list[Track] = []
+        self._closed: list[Track] = []
+
+    def update(self, frame: int, time_s: float, faces: list[AnalysedFace]) -> None:
+        self._close_stale(time_s)
+        observations = [Observation(frame, time_s, f) for f in faces]
+        pairs = sorted(
+            (
+                (score, ti, oi)
+                for ti, track in enumerate(self._active)
+                for oi, obs in enumerate(observations)
+                if (score := self._score(track, obs)) is not None
+            ),
+            reverse=True,
+        )
+        used_tracks: set[int] = set()
+        used_obs: set[int] = set()
+        for _, ti, oi in pairs:
+            if ti in used_tracks or oi in used_obs:
+                continue
+            self._active[ti].add(observations[oi])
+            used_tracks.add(ti)
+            used_obs.add(oi)
+        for oi, obs in enumerate(observations):
+            if oi not in used_obs:
+                track = Track()
+                track.add(obs)
+                self._active.append(track)
+
+    def cut(self) -> None:
+        """A shot change: nobody continues across it (same place, different person)."""
+        self._closed.extend(self._active)
+        self._active = []
+
+    def finish(self) -> list[Sighting]:
+        tracks, self._closed, self._active = self._closed + self._active, [], []
+        sightings = [fuse(t, self.settings) for t in tracks]
+        return sorted(sightings, key=lambda s: (s.first_s, s.best.box.x))
+
+    def _close_stale(self, now: float) -> None:
+        still = []
+        for track in self._active:
+            if now - track.last.time_s > self.settings.max_gap_s:
+                self._closed.append(track)
+            else:
+                still.append(track)
+        self._active = still
+
+    def _score(self, track: Track, obs: Observation) -> float | None:
+        """Joint score of joining ``obs`` to ``track``; None when it must not join."""
+        similarity = float(np.dot(track.appearance, obs.face.embedding))
+        near = _nearness(track.last.box, obs.box, obs.time_s - track.last.time_s, self.settings)
+        if near > 0 and similarity >= self.settings.min_similarity_near:
+            return similarity + near
+        if similarity >= self.settings.min_similarity_anywhere:
+            return similarity
+        return None
+
+
+def _nearness(last: Box, now: Box, gap_s: float, settings: TrackerSettings) -> float:
+    """1 at the same place, falling to 0 at the farthest a face could have moved in ``gap_s``."""
+    size = max(last.w, last.h, now.w, now.h, 1)
+    reach = size * (1.0 + settings.max_speed_boxes_per_s * max(gap_s, 0.0))
+    dx = (last.x + last.w / 2) - (now.x + now.w / 2)
+    dy = (last.y + last.h / 2) - (now.y + now.h / 2)
+    distance = float(np.hypot(dx, dy))
+    scale = max(last.w, now.w) / max(min(last.w, now.w), 1)
+    if scale > 2.5:  # a face does not double in size between two samples
+        return 0.0
+    return max(0.0, 1.0 - distance / reach)
+
+
+def fuse(track: Track, settings: TrackerSettings) -> Sighting:
+    """Exemplars are the best-quality views; the template is their quality-weighted mean."""
+    ranked = sorted(track.observations, key=lambda o: -o.quality)
+    top = ranked[: settings.fuse_top]
+    weights = np.array([max(o.quality, 0.05) for o in top])
+    stacked = np.stack([o.face.embedding for o in top]).astype(np.float64)
+    mean = (stacked * weights[:, None]).sum(axis=0)
+    template = (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
+    first, last = track.observations[0], track.observations[-1]
+    return Sighting(
+        first_frame=first.frame,
+        last_frame=last.frame,
+        first_s=first.time_s,
+        last_s=last.time_s,
+        detections=len(track.observations),
+        exemplars=ranked[: settings.exemplars],
+        template=template,
+    )
