@@ -98,9 +98,11 @@ def test_crowd_tracks_are_stable(app: App, video: Path) -> None:
 
 def test_footage_without_faces_gives_no_sightings_and_no_error(app: App, video: Path) -> None:
     case = authorised_case(app)
-    report = ingest_videos(app, case, [video / "overhead_crowd_no_faces.avi"])
+    report = ingest_videos(
+        app, case, [video / "overhead_crowd_no_faces.avi"], IngestOptions(sampling="fps:1")
+    )
     assert report.errors == [] and report.files[0].sightings == 0
-    assert report.frames_sampled > 50 and report.realtime_factor is not None
+    assert report.frames_sampled >= 13 and report.realtime_factor is not None
 
 
 def test_truncated_clip_keeps_partial_results_and_says_why(
@@ -158,7 +160,7 @@ def test_case_closure_deletes_sighting_templates(app: App, video: Path) -> None:
 
 
 def test_killed_job_resumes_without_duplicate_sightings(
-    app: App, video: Path, tmp_path: Path
+    app: App, hamilton_gallery: str, video: Path
 ) -> None:
     case = authorised_case(app)
     register_users(app, {OPERATOR: PASSWORD})
@@ -196,6 +198,18 @@ def test_killed_job_resumes_without_duplicate_sightings(
     with app.unit_of_work() as uow:
         keys = uow.session.execute(select(Sighting.media_item_id, Sighting.first_frame)).all()
     assert len(keys) == len(set(keys))  # no sighting stored twice
+
+    find = ["video", "find", "--case", case, "--gallery", hamilton_gallery]
+    found = subprocess.run(
+        [sys.executable, "-m", "retroface.cli.main", *find, "--subject", "lin-manuel-miranda"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert found.returncode == 0, found.stderr
+    assert "cast/lin-manuel-miranda" in found.stdout and "not an identification" in found.stdout
+    assert " – 0:00:0" in found.stdout  # time ranges, as h:mm:ss.s
 
 
 def test_dask_cluster_runs_the_same_job(app: App, video: Path) -> None:
