@@ -29,6 +29,9 @@ DATA_FLOWS = """\
 3. The operator submits evidence. Every face found is compared with the gallery's templates;
    candidates above the threshold, at most the cap, are stored with the search. Probe
    templates without a candidate are not kept (or are kept to case closure, if configured).
+   Footage is scanned on sampled frames; each person's continuous appearance becomes one
+   sighting (times, three best views as boxes, one fused template), kept until the case
+   closes so that the case's footage can be searched again without rescanning.
 4. Trained reviewers, never the operator who searched, mark each candidate possible match,
    no match or inconclusive; two reviewers must agree for a confirmed match.
 5. Retention deletes probe templates at review (non-matches) and case closure, removes
