@@ -40,6 +40,7 @@ from retroface.services.review import record_review, review_queue
 from retroface.services.search import search
 from retroface.services.users import add_user, list_users
 from retroface.services.verify import verify
+from retroface.services.video_clusters import list_clusters
 from retroface.services.video_ingest import IngestOptions, ingest_videos
 from retroface.settings import Settings
 from retroface.store.models import AuditEvent
@@ -122,6 +123,7 @@ def _act(app: App, action: Action, data: Path, tmp: Path) -> object:
             app, app.now().date(), app.now().date(), tmp / f"transparency-{n}"
         ),
         Action.REPORT_DPIA: lambda: dpia_report(app, tmp / f"dpia-{n}.md"),
+        Action.VIDEO_CLUSTER: lambda: list_clusters(app, "AUTHORISED"),
         Action.VIDEO_INGEST: lambda: ingest_videos(
             app,
             "AUTHORISED",

@@ -11,6 +11,7 @@ from retroface.services.results import (
     LEAD_NOTICE,
     CandidateReview,
     CaseDetail,
+    ClusterReport,
     DeploymentStatus,
     EnrollReport,
     GalleryDetail,
@@ -89,6 +90,24 @@ def render_timeline(console: Console, report: TimelineReport) -> None:
     console.print(
         f"[dim]Every appearance is an {LEAD_NOTICE}; a trained person must review it.[/dim]"
     )
+
+
+def render_clusters(console: Console, report: ClusterReport) -> None:
+    console.print(
+        f"Case {report.case}: {len(report.clusters)} cluster(s), people in most files first"
+    )
+    for c in report.clusters:
+        spans = ", ".join(
+            f"#{m.sighting_id} {Path(m.source).name} {clock(m.first_s)}–{clock(m.last_s)}"
+            for m in c.sightings[:6]
+        )
+        more = f" and {len(c.sightings) - 6} more" if len(c.sightings) > 6 else ""
+        console.print(
+            f"  cluster {c.cluster_id}: {len(c.sightings)} sighting(s) in {c.files} file(s): "
+            f"{spans}{more}",
+            highlight=False,
+        )
+    console.print(f"[dim]Clusters are an {LEAD_NOTICE}; people decide (merge, split).[/dim]")
 
 
 def render_enroll(console: Console, report: EnrollReport) -> None:

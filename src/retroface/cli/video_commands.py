@@ -10,6 +10,8 @@ import typer
 from retroface.cli import render
 from retroface.cli.context import JsonFlag, Threshold, emit_json, err, open_cli_app, out
 from retroface.cli.progress_bar import RichProgress
+from retroface.services import video_clusters
+from retroface.services.results import ClusterReport
 from retroface.services.video_ingest import IngestOptions, ingest_videos
 from retroface.services.video_search import find_person
 
@@ -62,3 +64,63 @@ def video_find(
         emit_json(report)
     else:
         render.render_timeline(out, report)
+
+
+def _clusters(report: ClusterReport, json_out: bool) -> None:
+    if json_out:
+        emit_json(report)
+    else:
+        render.render_clusters(out, report)
+
+
+@video_app.command("cluster")
+def video_cluster(
+    case: Annotated[str, typer.Option("--case", help="Case reference.")],
+    min_similarity: Annotated[
+        float, typer.Option(help="Link two sightings above this cosine similarity.")
+    ] = 0.92,
+    json_out: JsonFlag = False,
+) -> None:
+    """Group the case's sightings into probable people (replaces earlier groups)."""
+    _clusters(video_clusters.cluster_case(open_cli_app(), case, min_similarity), json_out)
+
+
+@video_app.command("clusters")
+def video_clusters_list(
+    case: Annotated[str, typer.Option("--case", help="Case reference.")],
+    json_out: JsonFlag = False,
+) -> None:
+    """Show the case's clusters, people in most files first."""
+    _clusters(video_clusters.list_clusters(open_cli_app(), case), json_out)
+
+
+@video_app.command("merge")
+def video_merge(
+    into: Annotated[int, typer.Argument(help="Cluster to keep.")],
+    other: Annotated[int, typer.Argument(help="Cluster that is the same person.")],
+    case: Annotated[str, typer.Option("--case", help="Case reference.")],
+    json_out: JsonFlag = False,
+) -> None:
+    """Record that two clusters are one person."""
+    _clusters(video_clusters.merge_clusters(open_cli_app(), case, into, other), json_out)
+
+
+@video_app.command("split")
+def video_split(
+    cluster: Annotated[int, typer.Argument(help="Cluster to split.")],
+    sighting: Annotated[list[int], typer.Option(help="Sighting to move out (repeatable).")],
+    case: Annotated[str, typer.Option("--case", help="Case reference.")],
+    json_out: JsonFlag = False,
+) -> None:
+    """Record that some sightings of a cluster are someone else (they form a new cluster)."""
+    _clusters(video_clusters.split_cluster(open_cli_app(), case, cluster, sighting), json_out)
+
+
+@video_app.command("sheet")
+def video_sheet(
+    cluster: Annotated[int, typer.Argument(help="Cluster to show.")],
+    case: Annotated[str, typer.Option("--case", help="Case reference.")],
+) -> None:
+    """Write a contact sheet (PNG of the cluster's best views) inside the data directory."""
+    path = video_clusters.contact_sheet(open_cli_app(), case, cluster)
+    out.print(f"wrote {path}")

@@ -37,6 +37,7 @@ class Action(StrEnum):
     SEARCH_RUN = "search.run"
     VERIFY_RUN = "verify.run"
     VIDEO_INGEST = "video.ingest"
+    VIDEO_CLUSTER = "video.cluster"
     REVIEW_READ = "review.read"
     REVIEW_DECIDE = "review.decide"
     AUDIT_READ = "audit.read"
@@ -66,6 +67,7 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.SEARCH_RUN: frozenset({_R.OPERATOR}),
     Action.VERIFY_RUN: frozenset({_R.OPERATOR, _R.REVIEWER}),
     Action.VIDEO_INGEST: frozenset({_R.OPERATOR}),
+    Action.VIDEO_CLUSTER: frozenset({_R.OPERATOR, _R.REVIEWER}),
     Action.REVIEW_READ: frozenset({_R.REVIEWER, _R.SUPERVISOR, _R.AUDITOR}),
     Action.REVIEW_DECIDE: frozenset({_R.REVIEWER}),
     Action.AUDIT_READ: frozenset({_R.AUDITOR}),

@@ -236,3 +236,22 @@ class TimelineReport(BaseModel):
     sought: str
     threshold: float
     appearances: list[AppearanceOut]
+
+
+class ClusterMember(BaseModel):
+    sighting_id: int
+    source: str
+    first_s: float
+    last_s: float
+
+
+class ClusterOut(BaseModel):
+    cluster_id: int
+    sightings: list[ClusterMember]
+    files: int = Field(description="how many different files the person appears in")
+
+
+class ClusterReport(BaseModel):
+    notice: str = LEAD_NOTICE
+    case: str
+    clusters: list[ClusterOut]

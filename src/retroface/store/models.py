@@ -330,6 +330,21 @@ class VideoSegment(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class FaceCluster(Base):
+    """A group of a case's sightings judged (by clustering, then by people) to be one person."""
+
+    __tablename__ = "face_clusters"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    #: How it was made: {"method": ..., "min_similarity": ...} or {"split_from": id}.
+    origin: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Set when a person merged this cluster into another (kept for the record).
+    merged_into: Mapped[int | None] = mapped_column(Integer)
+
+
 class Sighting(Base):
     """One person's continuous appearance in a video: times, best views, a fused template.
 

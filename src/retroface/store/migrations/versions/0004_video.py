@@ -1,4 +1,4 @@
-"""Video: ingest jobs and their segments, sightings, video length on media items.
+"""Video: ingest jobs and their segments, sightings and their clusters, video length.
 
 Revision ID: 0004
 Revises: 0003
@@ -56,6 +56,18 @@ def upgrade() -> None:
     op.create_index("ix_video_segments_job_id", "video_segments", ["job_id"])
     op.create_index("ix_video_segments_media_item_id", "video_segments", ["media_item_id"])
     op.create_table(
+        "face_clusters",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("case_id", sa.Integer(), nullable=False),
+        sa.Column("origin", sa.JSON(), nullable=False),
+        sa.Column("created_by", sa.String(length=200), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("merged_into", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(["case_id"], ["cases.id"]),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_face_clusters_case_id", "face_clusters", ["case_id"])
+    op.create_table(
         "sightings",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("media_item_id", sa.Integer(), nullable=False),
@@ -79,6 +91,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("sightings")
+    op.drop_table("face_clusters")
     op.drop_table("video_segments")
     op.drop_table("video_jobs")
     op.drop_column("media_items", "recorded_at")
