@@ -17,7 +17,7 @@ pytestmark = pytest.mark.needs_data
 
 SEARCH_KEYS = {"notice", "search_id", "case", "gallery", "threshold", "model", "probes", "errors"}
 CANDIDATE_KEYS = {"candidate_id", "rank", "subject", "subject_id", "score"}
-PROBE_KEYS = {"source", "frame", "box", "quality", "candidates"}
+PROBE_KEYS = {"source", "frame", "box", "quality", "candidates", "sighting_id", "first_s", "last_s"}
 
 
 def run_cli(
