@@ -41,9 +41,20 @@ class EngineSpec:
 DetectorFactory = Callable[[EngineSpec], Detector]
 EmbedderFactory = Callable[[EngineSpec], Embedder]
 
+
+def _onnx_cnn(spec: EngineSpec) -> Detector:
+    """dlib's MMOD CNN in ONNX Runtime, with the pyramid tuned for CCTV (see mmod_detector.py)."""
+    from retroface.faces.mmod_detector import CCTV_LEVEL_STEP, CCTV_SCALE, OnnxMmodDetector
+
+    return OnnxMmodDetector(
+        scale=CCTV_SCALE, level_step=CCTV_LEVEL_STEP, max_detect_pixels=spec.max_detect_pixels
+    )
+
+
 DETECTORS: dict[str, DetectorFactory] = {
     "hog": lambda spec: HogDetector(spec.min_face_px, spec.max_detect_pixels),
     "cnn": lambda spec: CnnDetector(),
+    "cnn-onnx": _onnx_cnn,
     "cascade": lambda spec: CascadeDetector(
         HogDetector(spec.min_face_px, spec.max_detect_pixels), CnnDetector()
     ),

@@ -196,3 +196,36 @@ def mmod_session(model: onnx.ModelProto, threads: int = 1) -> onnxruntime.Infere
     from retroface.faces.dlib_resnet_onnx import load_onnx_session
 
     return load_onnx_session(model, threads)
+
+
+class OnnxResizer:
+    """dlib's corner-aligned bilinear resize of a (3, h, w) float32 level, in ONNX Runtime.
+
+    Building the pyramid plane with NumPy costs a third of the network's time
+    on a 1080p frame; ONNX Runtime's ``Resize`` does the same in a fifth of that.
+    """
+
+    def __init__(self, threads: int = 1) -> None:
+        node = helper.make_node(
+            "Resize",
+            ["x", "", "", "sizes"],
+            ["y"],
+            mode="linear",
+            coordinate_transformation_mode="align_corners",
+        )
+        graph = helper.make_graph(
+            [node],
+            "aligned_bilinear_resize",
+            [
+                helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, "h", "w"]),
+                helper.make_tensor_value_info("sizes", TensorProto.INT64, [4]),
+            ],
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, "rows", "cols"])],
+        )
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+        model.ir_version = IR_VERSION
+        self._session = mmod_session(model, threads)
+
+    def __call__(self, level: np.ndarray, rows: int, cols: int) -> np.ndarray:
+        sizes = np.array([1, 3, rows, cols], dtype=np.int64)
+        return self._session.run(None, {"x": level[None], "sizes": sizes})[0][0]

@@ -19,11 +19,17 @@ tiles. This module does both, following dlib's ``image_pyramid.h`` and
   source at ``c · (w_in − 1) / (w_out − 1)`` (corners aligned);
 * mapping back: a plane point belongs to the tile containing it (else the
   nearest tile), and goes up one level at a time by ``p · 6/5 + 0.3``.
+
+For speed a pyramid may keep only every ``level_step``-th of dlib's levels
+(sizes and mapping unchanged, each kept level resized straight from the one
+kept before it). The network tolerates a face some way off its 80 px window,
+so a step of 2 (levels 0.69x apart) costs little recall and 40% of the work.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,12 +40,13 @@ _MIN_LEVEL_ROWS = 5
 
 @dataclass(frozen=True)
 class Tile:
-    """One pyramid level's place in the plane; dlib's inclusive rectangle."""
+    """One pyramid level's place in the plane (dlib's inclusive rectangle) and its dlib level."""
 
     left: int
     top: int
     right: int
     bottom: int
+    level: int = 0
 
     @property
     def width(self) -> int:
@@ -73,17 +80,17 @@ class PyramidLayout:
                 return index
         return min(range(len(self.tiles)), key=lambda i: self.tiles[i].distance(px, py))
 
-    def to_image(self, x: float, y: float, level: int) -> tuple[float, float]:
-        """A plane point, taken as lying in ``level``'s tile, in level-0 image pixels."""
-        tile = self.tiles[level]
+    def to_image(self, x: float, y: float, index: int) -> tuple[float, float]:
+        """A plane point, taken as lying in tile ``index``, in level-0 image pixels."""
+        tile = self.tiles[index]
         x, y = x - tile.left, y - tile.top
-        for _ in range(level):
+        for _ in range(tile.level):
             x, y = x / PYRAMID_RATE + 0.3, y / PYRAMID_RATE + 0.3
         return x, y
 
 
 def _round_half_away(value: float) -> int:
-    return int(math.floor(abs(value) + 0.5)) * (1 if value >= 0 else -1)
+    return math.floor(abs(value) + 0.5) * (1 if value >= 0 else -1)
 
 
 def level_sizes(rows: int, cols: int) -> list[tuple[int, int]]:
@@ -97,10 +104,17 @@ def level_sizes(rows: int, cols: int) -> list[tuple[int, int]]:
 
 
 def pyramid_layout(
-    rows: int, cols: int, padding: int = 10, outer_padding: int = 11
+    rows: int, cols: int, padding: int = 10, outer_padding: int = 11, level_step: int = 1
 ) -> PyramidLayout:
-    """dlib's ``compute_tiled_image_pyramid_details`` for pyramid_down<6>."""
-    sizes = level_sizes(rows, cols)
+    """dlib's ``compute_tiled_image_pyramid_details`` for pyramid_down<6>.
+
+    ``level_step`` > 1 keeps only dlib's levels 0, step, 2·step, ...
+    """
+    if level_step < 1:
+        raise ValueError("level_step must be at least 1")
+    kept = list(enumerate(level_sizes(rows, cols)))[::level_step]
+    levels = [level for level, _ in kept]
+    sizes = [size for _, size in kept]
     total_height = sum(h + padding for h, _ in sizes) - 2 * padding
     height, prev_width = 0, 0
     for h, w in sizes:
@@ -115,13 +129,14 @@ def pyramid_layout(
     y = outer_padding
     while y < height + outer_padding and len(tiles) < len(sizes):
         h, w = sizes[len(tiles)]
-        tiles.append(Tile(outer_padding, y, outer_padding + w - 1, y + h - 1))
+        level = levels[len(tiles)]
+        tiles.append(Tile(outer_padding, y, outer_padding + w - 1, y + h - 1, level))
         y += h + padding
     y -= padding
     while len(tiles) < len(sizes):  # the rest go up the right-hand edge, from the bottom
         h, w = sizes[len(tiles)]
         right, bottom = outer_padding + cols - 1, y - 1
-        tile = Tile(right - (w - 1), bottom - (h - 1), right, bottom)
+        tile = Tile(right - (w - 1), bottom - (h - 1), right, bottom, levels[len(tiles)])
         first = tiles[0]
         if tile.left <= first.right and tile.top <= first.bottom:
             break  # it would overlap the image itself: dlib drops the remaining levels
@@ -130,7 +145,10 @@ def pyramid_layout(
     return PyramidLayout(tuple(tiles), (height + 2 * outer_padding, cols + 2 * outer_padding))
 
 
-def _resize_aligned(src: np.ndarray, rows: int, cols: int) -> np.ndarray:
+Resizer = Callable[[np.ndarray, int, int], np.ndarray]
+
+
+def resize_aligned(src: np.ndarray, rows: int, cols: int) -> np.ndarray:
     """Bilinear resize of (C, h, w) with corners aligned, as dlib's ``resize_image``."""
     in_rows, in_cols = src.shape[1:]
     ys = np.arange(rows) * ((in_rows - 1) / max(rows - 1, 1))
@@ -151,14 +169,22 @@ def build_plane(
     layout: PyramidLayout,
     mean_rgb: tuple[float, float, float],
     scale: float = 256.0,
+    resize: Resizer = resize_aligned,
 ) -> np.ndarray:
-    """The network input for an (H, W, 3) uint8 RGB image: a (3, rows, cols) float32 plane."""
+    """The network input for an (H, W, 3) uint8 RGB image: a (3, rows, cols) float32 plane.
+
+    ``resize`` makes each level from the one before ((3, h, w) float32 to the
+    given rows and columns, corners aligned); ONNX Runtime's is ~5x faster
+    than this module's NumPy one, and equal to within 1e-4.
+    """
     plane = np.zeros((3, *layout.plane_shape), dtype=np.float32)
     mean = np.asarray(mean_rgb, dtype=np.float32).reshape(3, 1, 1)
     first = layout.tiles[0]
-    level = (np.moveaxis(pixels, 2, 0).astype(np.float32) - mean) / np.float32(scale)
-    plane[:, first.top : first.bottom + 1, first.left : first.right + 1] = level
+    level = plane[:, first.top : first.bottom + 1, first.left : first.right + 1]
+    level[...] = np.moveaxis(pixels, 2, 0)
+    level -= mean
+    level *= np.float32(1 / scale)  # a power of two: the same as dlib's division
     for tile in layout.tiles[1:]:
-        level = _resize_aligned(level, tile.height, tile.width)
+        level = resize(level, tile.height, tile.width)
         plane[:, tile.top : tile.bottom + 1, tile.left : tile.right + 1] = level
     return plane
