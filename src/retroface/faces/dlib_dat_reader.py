@@ -195,8 +195,40 @@ class LossMetric(_Layer):
     distance_threshold: float
 
 
+@dataclass(frozen=True, eq=False)
+class InputRGBPyramid(_Layer):
+    """dlib's ``input_rgb_image_pyramid``: the image and its downscaled copies tiled in one plane.
+
+    Pixels are normalised as in :class:`InputRGB`; the copies are separated by
+    ``padding`` zero pixels and the whole plane is framed by ``outer_padding``.
+    """
+
+    kind: ClassVar[str] = "input_pyramid"
+    mean_rgb: tuple[float, float, float]
+    padding: int = 10
+    outer_padding: int = 11
+    scale: float = 256.0
+
+
+@dataclass(frozen=True, eq=False)
+class LossMmod(_Layer):
+    """dlib's max-margin object detection loss: how the score map below it becomes boxes.
+
+    A score above 0 at an output position is a detection of a ``window`` (width,
+    height) box centred on the input point that position maps to; boxes overlapping
+    a higher-scoring one by more than the ``nms_*`` thresholds are dropped.
+    """
+
+    kind: ClassVar[str] = "loss_mmod"
+    windows: tuple[tuple[int, int], ...]
+    nms_iou: float
+    nms_covered: float
+    bounding_box_regression: bool = False
+
+
 DlibLayer = (
     InputRGB
+    | InputRGBPyramid
     | Conv
     | Affine
     | Relu
@@ -207,6 +239,7 @@ DlibLayer = (
     | AddPrev
     | FullyConnected
     | LossMetric
+    | LossMmod
 )
 
 
@@ -372,6 +405,35 @@ def _read_affine(c: _Cursor, version: str) -> Affine:
     return Affine(gamma.reshape(-1), beta.reshape(-1), "conv" if mode == 0 else "fc")
 
 
+def _read_batch_norm(c: _Cursor, version: str) -> Affine:
+    """A trained batch norm (``bn_con2``/``bn_fc2``), frozen to the affine layer dlib makes of it.
+
+    dlib loads such a layer into an ``affine_`` with γ' = γ / sqrt(running
+    variance + eps) and β' = β − γ'·running mean, computed in float32 as here.
+    """
+    params = c.tensor("batch-norm parameters")
+    gamma_shape = c.alias("gamma shape")
+    beta_shape = c.alias("beta shape")
+    for what in ("batch means", "batch inverse deviations"):
+        c.tensor(what)
+    means = c.tensor("running means").reshape(-1)
+    variances = c.tensor("running variances").reshape(-1)
+    c.int("update count")
+    c.int("running statistics window")
+    for _ in range(4):
+        c.float("a training multiplier")
+    eps = c.float("epsilon")
+    if gamma_shape != beta_shape or means.size != variances.size:
+        raise c.fail("batch-norm gamma, beta and statistics shapes differ")
+    gamma, beta = _split(params, [gamma_shape, beta_shape], c, "a batch-norm layer")
+    if means.size != gamma.size:
+        raise c.fail("batch-norm statistics do not match its parameters")
+    scale = gamma.reshape(-1) / np.sqrt(variances + np.float32(eps))
+    shift = beta.reshape(-1) - scale * means
+    mode = "conv" if version == "bn_con2" else "fc"
+    return Affine(scale.astype(np.float32), shift.astype(np.float32), mode)
+
+
 def _read_pool(c: _Cursor, cls: type[MaxPool] | type[AvgPool]) -> MaxPool | AvgPool:
     rows, cols, stride_y, stride_x, pad_y, pad_x = (c.int("pooling geometry") for _ in range(6))
     if min(rows, cols, pad_y, pad_x) < 0 or min(stride_y, stride_x) < 1:
@@ -410,6 +472,8 @@ def _read_details(c: _Cursor) -> DlibLayer:
         return _read_conv(c, version)
     if version in ("affine_", "affine_2"):
         return _read_affine(c, version)
+    if version in ("bn_con2", "bn_fc2"):
+        return _read_batch_norm(c, version)
     if version in ("relu_", "relu_2"):
         return Relu(disabled=c.bool("disabled") if version == "relu_2" else False)
     if version == "max_pool_2":
@@ -424,11 +488,17 @@ def _read_details(c: _Cursor) -> DlibLayer:
     raise c.fail(f"unsupported dlib layer type {version!r}")
 
 
-def _read_input(c: _Cursor) -> InputRGB:
+def _read_input(c: _Cursor) -> InputRGB | InputRGBPyramid:
     version = c.string("the input layer type")
-    if version not in ("input_rgb_image", "input_rgb_image_sized"):
+    pyramids = ("input_rgb_image_pyramid", "input_rgb_image_pyramid2")
+    if version not in ("input_rgb_image", "input_rgb_image_sized", *pyramids):
         raise c.fail(f"unsupported input layer {version!r} (expected an RGB image input)")
     mean = (c.float("mean red"), c.float("mean green"), c.float("mean blue"))
+    if version in pyramids:
+        if version == "input_rgb_image_pyramid":  # the first revision had fixed paddings
+            return InputRGBPyramid(mean_rgb=mean)
+        padding, outer = c.int("pyramid padding"), c.int("pyramid outer padding")
+        return InputRGBPyramid(mean_rgb=mean, padding=padding, outer_padding=outer)
     rows = cols = 0
     if version == "input_rgb_image_sized":
         rows, cols = c.int("input rows"), c.int("input columns")
@@ -447,7 +517,39 @@ def _read_training_state(c: _Cursor, version: int, on_input: bool) -> None:
         c.int("sample expansion factor")
 
 
-def _read_loss(c: _Cursor) -> LossMetric:
+def _read_mmod_options(c: _Cursor) -> LossMmod:
+    """``mmod_options`` (format revisions 1 to 4); training-only settings are skipped."""
+    version = c.int("the mmod options version")
+    if not 1 <= version <= 4:
+        raise c.fail(f"unsupported mmod options version {version}")
+    if version == 1:
+        windows = [(c.int("window width"), c.int("window height"))]
+    else:
+        windows = []
+        for _ in range(c.int("detector window count")):
+            window_version = c.int("detector window version")
+            if window_version not in (1, 2):
+                raise c.fail(f"unsupported detector window version {window_version}")
+            windows.append((c.int("window width"), c.int("window height")))
+            if window_version == 2:
+                c.string("window label")
+    for what in ("loss per false alarm", "loss per missed target", "truth match IoU"):
+        c.float(what)
+    nms_iou, nms_covered = c.float("NMS IoU"), c.float("NMS covered fraction")
+    c.float("ignore IoU")
+    c.float("ignore covered fraction")
+    regression = False
+    if version >= 3:
+        c.int("image pyramid flag")
+    if version >= 4:
+        regression = c.bool("bounding box regression")
+        c.float("bounding box regression lambda")
+    if not windows or min(min(w) for w in windows) < 1:
+        raise c.fail("the detector has no usable detection window")
+    return LossMmod(tuple(windows), nms_iou, nms_covered, regression)
+
+
+def _read_loss(c: _Cursor) -> LossMetric | LossMmod:
     version = c.int("the loss layer version")
     if version != 1:
         raise c.fail(f"this is not a dlib network file (starts with {version}, expected 1)")
@@ -459,14 +561,18 @@ def _read_loss(c: _Cursor) -> LossMetric:
         return LossMetric(margin=c.float("margin"), distance_threshold=c.float("threshold"))
     if name == "loss_metric_":  # the first revision had these values built in
         return LossMetric(margin=0.1, distance_threshold=0.75)
-    raise c.fail(f"the file holds a dlib network with loss {name!r}, not the face ResNet")
+    if name == "loss_mmod_":
+        return _read_mmod_options(c)
+    raise c.fail(f"unsupported dlib loss layer {name!r}")
 
 
 def parse_dlib_layers(data: bytes) -> list[DlibLayer | TagOrSkip]:
-    """Every layer of a dlib metric-learning network in forward order, wrappers unresolved.
+    """Every layer of a dlib network in forward order, wrappers unresolved.
 
-    The loss layer comes last. Structure only: whether the network is the one we
-    expect is checked by :func:`read_dlib_network`.
+    Reads metric-learning networks (the face ResNet) and MMOD detectors; the
+    loss layer comes last. Structure only: whether the network is the one we
+    expect is checked by :func:`read_dlib_network` (and, for the face detector,
+    by :mod:`retroface.faces.mmod_onnx`).
     """
     c = _Cursor(data)
     loss = _read_loss(c)
@@ -641,7 +747,12 @@ def read_dlib_network(path: Path) -> list[DlibLayer]:
     except OSError as exc:
         raise DlibFormatError(f"{path}: cannot read the model ({exc.strerror})") from exc
     try:
-        return _resolve(parse_dlib_layers(data), _face_resnet_v1())
+        parsed = parse_dlib_layers(data)
+        if not isinstance(parsed[-1], LossMetric):
+            raise DlibFormatError(
+                f"the file holds a dlib network with {parsed[-1].kind}, not the face ResNet"
+            )
+        return _resolve(parsed, _face_resnet_v1())
     except DlibFormatError as exc:
         raise DlibFormatError(f"{path}: {exc}") from None
 

@@ -41,11 +41,33 @@ class EngineSpec:
 DetectorFactory = Callable[[EngineSpec], Detector]
 EmbedderFactory = Callable[[EngineSpec], Embedder]
 
+
+def _onnx_cnn(spec: EngineSpec) -> Detector:
+    """dlib's MMOD CNN in ONNX Runtime, with the pyramid tuned for CCTV (see mmod_detector.py)."""
+    from retroface.faces.mmod_detector import CCTV_LEVEL_STEP, CCTV_SCALE, OnnxMmodDetector
+
+    return OnnxMmodDetector(
+        scale=CCTV_SCALE, level_step=CCTV_LEVEL_STEP, max_detect_pixels=spec.max_detect_pixels
+    )
+
+
+def _onnx_cnn_fallback(spec: EngineSpec) -> Detector:
+    """The MMOD CNN for the cascade: dlib's pyramid, enlarged 2x while under 1.5 MP, as ``cnn``.
+
+    Same network, pyramid and enlargement as :class:`CnnDetector` (which uses
+    dlib's own 2x upsampling), about 12x faster.
+    """
+    from retroface.faces.mmod_detector import OnnxMmodDetector
+
+    return OnnxMmodDetector(scale=2.0, level_step=1, max_detect_pixels=1_500_000)
+
+
 DETECTORS: dict[str, DetectorFactory] = {
     "hog": lambda spec: HogDetector(spec.min_face_px, spec.max_detect_pixels),
     "cnn": lambda spec: CnnDetector(),
+    "cnn-onnx": _onnx_cnn,
     "cascade": lambda spec: CascadeDetector(
-        HogDetector(spec.min_face_px, spec.max_detect_pixels), CnnDetector()
+        HogDetector(spec.min_face_px, spec.max_detect_pixels), _onnx_cnn_fallback(spec)
     ),
 }
 

@@ -1,0 +1,290 @@
+"""retroface's face engine against face_recognition, same dlib models, same 2 cores.
+
+face_recognition (ageitgey) is the popular peer; it runs dlib's HOG detector
+(upsampled once), dlib's 5-point landmarks and dlib's ResNet descriptor. It is
+not a dependency of retroface; install it for this benchmark only with
+``pip install --no-deps face_recognition``.
+
+What is measured, in one process run:
+
+* throughput (images/s, ``--workers`` processes each) on ``--images`` LFW
+  images taken from the pairs of ``lfw_pairs.txt``, and on the first
+  ``--frames`` frames of ``covent_garden_crowd.mp4`` (1080p): every face found
+  is detected, landmarked and embedded;
+* LFW accuracy of both, 10-fold (threshold fitted on 9 folds), on the pairs
+  whose two images are in the set (where a detector finds no face, the face is
+  embedded at the median LFW face box, as bench/lfw_verify.py does);
+* embedding cost in ms per face on one core for dlib and for ONNX Runtime,
+  timed one after the other on the same chips, and their largest difference;
+* unless ``--skip-detector``: bench/detector.py (recall and speed of the
+  ``cnn-onnx`` detector against dlib's CNN on the crowd video).
+
+retroface runs with ``jitters=1`` (as face_recognition does) and HOG without
+upsampling (``--min-face-px 80``; LFW faces are ~110 px), falling back to the
+MMOD CNN where HOG finds nothing. The last line is
+``speedup_vs_face_recognition=<x> lfw_accuracy=<a>`` (LFW throughput ratio,
+retroface's accuracy).
+
+Usage: python bench/engine.py [--data ../shared/data] [--workers 2] [--images 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from retroface.eval.lfw_protocol import LfwPair, read_lfw_pairs
+from retroface.eval.verification import k_fold_accuracy
+from retroface.faces import EngineSpec, FaceEngine, analyse_files
+from retroface.media import MediaLimits, load_image
+
+DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+Face = tuple[tuple[int, int, int, int], np.ndarray]  # (x, y, w, h), unit embedding
+
+
+def select(pairs: list[LfwPair], count: int) -> tuple[list[Path], list[LfwPair]]:
+    """Up to ``count`` images: those of the first pairs of every fold half, round by round."""
+    seen: dict[tuple[int, bool], int] = {}
+    ranks = []
+    for pair in pairs:  # a pair's position within its fold half, so all folds are sampled alike
+        key = (pair.fold, pair.same)
+        ranks.append(seen.get(key, 0))
+        seen[key] = ranks[-1] + 1
+    chosen: dict[Path, None] = {}
+    used: list[LfwPair] = []
+    for _, pair in sorted(zip(ranks, pairs, strict=True), key=lambda rp: rp[0]):
+        new = [p for p in dict.fromkeys((pair.first, pair.second)) if p not in chosen]
+        if len(chosen) + len(new) > count:
+            break
+        chosen.update(dict.fromkeys(new))
+        used.append(pair)
+    return list(chosen), used
+
+
+# ---- face_recognition, the peer -------------------------------------------------------
+
+
+def _peer_image(path: Path) -> list[Face]:
+    import face_recognition
+
+    pixels = face_recognition.load_image_file(str(path))
+    return _peer_faces(pixels)
+
+
+def _peer_faces(pixels: np.ndarray) -> list[Face]:
+    import face_recognition
+
+    locations = face_recognition.face_locations(pixels)  # HOG, upsampled once (its default)
+    encodings = face_recognition.face_encodings(pixels, locations)
+    return [
+        ((left, top, right - left, bottom - top), _unit(encoding))
+        for (top, right, bottom, left), encoding in zip(locations, encodings, strict=True)
+    ]
+
+
+def _peer_at_box(path: Path, box: tuple[int, int, int, int]) -> np.ndarray:
+    import face_recognition
+
+    x, y, w, h = box
+    pixels = face_recognition.load_image_file(str(path))
+    return _unit(face_recognition.face_encodings(pixels, [(y, x + w, y + h, x)])[0])
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    vector = np.asarray(vector, dtype=np.float64)
+    return vector / max(float(np.linalg.norm(vector)), 1e-12)
+
+
+# ---- retroface --------------------------------------------------------------------------
+
+_engine: FaceEngine | None = None
+
+
+def _init_engine(spec: EngineSpec) -> None:
+    global _engine  # noqa: PLW0603 - one engine per worker process
+    _engine = FaceEngine.from_spec(spec)
+
+
+def _ours_frame(pixels: np.ndarray) -> int:
+    assert _engine is not None
+    return len(_engine.analyse(pixels))
+
+
+def _peer_frame(pixels: np.ndarray) -> int:
+    return len(_peer_faces(pixels))
+
+
+def _frames(video: Path, count: int) -> Iterator[np.ndarray]:
+    import av
+
+    with av.open(str(video)) as container:
+        for index, frame in enumerate(container.decode(video=0)):
+            if index == count:
+                return
+            yield frame.to_ndarray(format="rgb24")
+
+
+def _centre(faces: list[Face], size: int = 250) -> Face | None:
+    def distance(face: Face) -> float:
+        x, y, w, h = face[0]
+        return (x + w / 2 - size / 2) ** 2 + (y + h / 2 - size / 2) ** 2
+
+    return min(faces, key=distance, default=None)
+
+
+def lfw_accuracy(
+    found: dict[Path, Face | None], pairs: list[LfwPair], embed_at: object
+) -> tuple[float, float, int]:
+    """10-fold accuracy (mean, std) on the pairs, and how many images needed the median box."""
+    boxes = [face[0] for face in found.values() if face is not None]
+    median = tuple(int(np.median([b[i] for b in boxes])) for i in range(4))
+    embeddings = {}
+    missing = 0
+    for path, face in found.items():
+        if face is None:
+            missing += 1
+            embeddings[path] = embed_at(path, median)  # type: ignore[operator]
+        else:
+            embeddings[path] = face[1]
+    scores = np.array([float(embeddings[p.first] @ embeddings[p.second]) for p in pairs])
+    same = np.array([p.same for p in pairs])
+    folds = np.array([p.fold for p in pairs])
+    result = k_fold_accuracy(scores, same, folds)
+    return result.mean, result.std, missing
+
+
+def embedding_costs(images: list[Path], chips_wanted: int = 24) -> str:
+    """ms per face on one core, dlib vs ONNX Runtime, on the same chips; and max |Δ|."""
+    import dlib
+
+    from retroface.faces.dlib_resnet_onnx import OnnxResNetEmbedder
+    from retroface.faces.model_files import LANDMARKS_5_FILE, RESNET_FILE, packaged_model_path
+
+    detector = dlib.get_frontal_face_detector()
+    shapes = dlib.shape_predictor(str(packaged_model_path(LANDMARKS_5_FILE)))
+    chips = []
+    for path in images:
+        pixels = load_image(path).pixels
+        rects = detector(pixels, 0)
+        if rects:
+            shape = shapes(pixels, rects[0])
+            chips.append(dlib.get_face_chip(pixels, shape, size=150, padding=0.25))
+        if len(chips) == chips_wanted:
+            break
+    net = dlib.face_recognition_model_v1(str(packaged_model_path(RESNET_FILE)))
+    onnx = OnnxResNetEmbedder(threads=1)
+    onnx.raw_descriptors(chips[:1])  # warm-up
+    started = time.perf_counter()
+    theirs = np.stack([np.asarray(net.compute_face_descriptor(chip)) for chip in chips])
+    dlib_ms = (time.perf_counter() - started) * 1000 / len(chips)
+    started = time.perf_counter()
+    ours = np.concatenate([onnx.raw_descriptors([chip]) for chip in chips])
+    onnx_ms = (time.perf_counter() - started) * 1000 / len(chips)
+    delta = float(np.abs(ours - theirs).max())
+    return (
+        f"embedding_ms_per_face_one_core: dlib={dlib_ms:.1f} onnx={onnx_ms:.1f} "
+        f"(x{dlib_ms / onnx_ms:.1f}) max_abs_diff_vs_dlib={delta:.2e} on {len(chips)} LFW faces"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--images", type=int, default=1000)
+    parser.add_argument("--frames", type=int, default=50)
+    parser.add_argument("--min-face-px", type=int, default=80)
+    parser.add_argument("--skip-detector", action="store_true")
+    args = parser.parse_args()
+    try:
+        import face_recognition  # noqa: F401
+    except ImportError:
+        sys.exit(
+            "face_recognition is not installed. It is the peer this benchmark compares with, "
+            "not a dependency of retroface: pip install --no-deps face_recognition"
+        )
+
+    all_pairs = read_lfw_pairs(args.data / "lfw_pairs.txt", args.data / "lfw")
+    images, pairs = select(all_pairs, args.images)
+    spec = EngineSpec(jitters=1, min_face_px=args.min_face_px)
+    print(
+        f"lfw_images={len(images)} pairs={len(pairs)} workers={args.workers} "
+        f"retroface: detector={spec.detector} min_face_px={spec.min_face_px} "
+        f"embedder={spec.embedder} jitters={spec.jitters}",
+        flush=True,
+    )
+
+    started = time.perf_counter()
+    with ProcessPoolExecutor(args.workers) as pool:
+        peer_faces = list(pool.map(_peer_image, images, chunksize=8))
+    peer_s = time.perf_counter() - started
+    started = time.perf_counter()
+    ours_found: dict[Path, Face | None] = {}
+    for result in analyse_files(images, spec, MediaLimits(), args.workers):
+        faces = [(tuple(f.detection.box.as_list()), f.embedding) for f in result.faces]
+        ours_found[result.path] = _centre(faces)  # type: ignore[arg-type]
+    ours_s = time.perf_counter() - started
+    speedup = peer_s / ours_s
+    print(
+        f"lfw images/s: face_recognition={len(images) / peer_s:.2f} "
+        f"retroface={len(images) / ours_s:.2f} ratio={speedup:.2f}",
+        flush=True,
+    )
+
+    peer_found = {path: _centre(faces) for path, faces in zip(images, peer_faces, strict=True)}
+    engine = FaceEngine.from_spec(spec)
+
+    def ours_at(path: Path, box: tuple[int, int, int, int]) -> np.ndarray:
+        from retroface.faces import Box
+
+        return engine.analyse_box(load_image(path).pixels, Box(*box)).embedding
+
+    peer_acc, peer_std, peer_missing = lfw_accuracy(peer_found, pairs, _peer_at_box)
+    ours_acc, ours_std, ours_missing = lfw_accuracy(ours_found, pairs, ours_at)
+    print(
+        f"lfw 10-fold accuracy on {len(pairs)} pairs: face_recognition={peer_acc:.4f} "
+        f"(+/-{peer_std:.4f}, {peer_missing} no-face) retroface={ours_acc:.4f} "
+        f"(+/-{ours_std:.4f}, {ours_missing} no-face)",
+        flush=True,
+    )
+
+    video = args.data / "video" / "covent_garden_crowd.mp4"
+    frames = list(_frames(video, args.frames))
+    started = time.perf_counter()
+    with ProcessPoolExecutor(args.workers) as pool:
+        peer_count = sum(pool.map(_peer_frame, frames))
+    peer_video_s = time.perf_counter() - started
+    video_spec = EngineSpec(jitters=1)  # HOG upsampled once, as the peer
+    started = time.perf_counter()
+    with ProcessPoolExecutor(
+        args.workers, initializer=_init_engine, initargs=(video_spec,)
+    ) as pool:
+        ours_count = sum(pool.map(_ours_frame, frames))
+    ours_video_s = time.perf_counter() - started
+    print(
+        f"video ({len(frames)} frames 1080p) frames/s: face_recognition="
+        f"{len(frames) / peer_video_s:.2f} ({peer_count} faces) retroface="
+        f"{len(frames) / ours_video_s:.2f} ({ours_count} faces) "
+        f"ratio={peer_video_s / ours_video_s:.2f}",
+        flush=True,
+    )
+
+    print(embedding_costs(images), flush=True)
+    if not args.skip_detector:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from detector import detection_report  # type: ignore[import-not-found]
+
+        print(detection_report(video, args.workers, timing_frames=3), flush=True)
+    print(f"speedup_vs_face_recognition={speedup:.2f} lfw_accuracy={ours_acc:.4f}")
+
+
+if __name__ == "__main__":
+    main()
