@@ -33,6 +33,9 @@ class TrackerSettings:
     min_similarity_anywhere: float = 0.94
     #: How far (in box widths per second of gap, plus one box width) a face may move and still be "near".
     max_speed_boxes_per_s: float = 3.0
+    #: Seconds between full-frame detections; in between, only regions around live tracks
+    #: are searched (a new face is picked up at the next full scan). 0 = every frame.
+    full_scan_every_s: float = 1.0
     #: Observations kept as exemplars (best quality first) and fused into the template.
     exemplars: int = 3
     fuse_top: int = 5
@@ -125,6 +128,10 @@ class FaceTracker:
                 track = Track()
                 track.add(obs)
                 self._active.append(track)
+
+    def live_boxes(self, now: float) -> list[Box]:
+        """Where faces are expected in the next frame: the last box of every open track."""
+        return [t.last.box for t in self._active if now - t.last.time_s <= self.settings.max_gap_s]
 
     def cut(self) -> None:
         """A shot change: nobody continues across it (same place, different person)."""
