@@ -26,7 +26,7 @@ import av
 import numpy as np
 
 from retroface.faces import EngineSpec
-from retroface.faces.tracking import Sighting
+from retroface.faces.tracking import Sighting, TrackerSettings
 from retroface.faces.video_analysis import SegmentTask, plan_segments, run_segment
 from retroface.media.video_reader import SamplingPolicy, probe_video
 from retroface.settings import Settings
@@ -86,6 +86,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--minutes", type=float, default=2.0)
     parser.add_argument("--segment-s", type=float, default=15.0)
+    parser.add_argument(
+        "--full-scan-every-s", type=float, default=TrackerSettings.full_scan_every_s
+    )
     args = parser.parse_args()
     spec = replace(EngineSpec(), detector=args.detector, jitters=1)
     policy = SamplingPolicy.parse(args.sampling)
@@ -94,23 +97,29 @@ def main() -> None:
         looped = Path(tmp) / "looped.mp4"
         seconds = loop_clip(CLIP, looped, args.minutes * 60)
         info = probe_video(looped)
-        tasks = plan_segments(looped, info.duration_s, policy, args.segment_s)
+        tracker = TrackerSettings(full_scan_every_s=args.full_scan_every_s)
+        tasks = plan_segments(looped, info.duration_s, policy, args.segment_s, tracker)
         run_segment(spec, tasks[0])  # warm the models in this process (not timed)
         started = time.perf_counter()
         _, frames = scan(tasks, spec, args.workers)
         wall = time.perf_counter() - started
     print(
         f"footage: {CLIP.name} looped to {seconds:.1f} s ({info.width}x{info.height}), "
-        f"sampling {policy.text}, detector {args.detector}, {args.workers} workers"
+        f"sampling {policy.text}, detector {args.detector}, full scan every "
+        f"{args.full_scan_every_s:g} s, {args.workers} workers"
     )
     print(f"scanned {frames} frames in {wall:.1f} s: {frames / wall:.1f} frames/s")
     print(f"realtime_factor={seconds / wall:.2f}")
 
     original = probe_video(CLIP)
+    # The reference: every frame, every frame fully scanned (no track-guided shortcuts).
+    every_frame = TrackerSettings(full_scan_every_s=0.0)
     full, full_frames = scan(
-        plan_segments(CLIP, original.duration_s, SamplingPolicy("all", 0), 60), spec, 1
+        plan_segments(CLIP, original.duration_s, SamplingPolicy("all", 0), 60, every_frame),
+        spec,
+        1,
     )
-    sampled, _ = scan(plan_segments(CLIP, original.duration_s, policy, 60), spec, 1)
+    sampled, _ = scan(plan_segments(CLIP, original.duration_s, policy, 60, tracker), spec, 1)
     print(
         f"full-rate scan of the original: {full_frames} frames, {len(full)} tracks; "
         f"sampled: {len(sampled)} tracks"
