@@ -75,8 +75,10 @@ class Settings:
     # video
     #: Which frames of footage are analysed: all, keyframes, every:N or fps:N.
     video_sampling: str = "fps:5"
-    #: Detector for footage (every sampled frame is scanned, so speed matters most).
-    video_detector: str = "hog"
+    #: Detector for footage full-frame scans (once a second and after cuts; regions around
+    #: live tracks in between): HOG, then the ONNX MMOD CNN where HOG finds nobody, so
+    #: turned and small faces are not lost.
+    video_detector: str = "cascade"
     #: Seconds of footage per unit of parallel, resumable work.
     video_segment_s: float = 60.0
     # parallelism

@@ -18,11 +18,12 @@ from sqlalchemy import func, select
 from retroface.errors import InvalidInputError
 from retroface.services import App
 from retroface.services.cases import close_case
+from retroface.services.deployment_settings import set_threshold_floor
 from retroface.services.search import search
 from retroface.services.video_ingest import IngestOptions, ingest_videos
 from retroface.services.video_search import find_person
 from retroface.store.models import Sighting, Template, VideoSegment
-from tests.conftest import OPERATOR
+from tests.conftest import ADMIN, OPERATOR
 from tests.helpers import PASSWORD, authorised_case, gallery_with, register_users
 
 pytestmark = pytest.mark.needs_data
@@ -76,6 +77,36 @@ def test_lin_manuel_miranda_is_found_with_his_time_ranges(
     assert {p.candidates[0].subject for p in led} == {"lin-manuel-miranda"}
     assert all(p.first_s is not None and p.sighting_id is not None for p in report.probes)
     assert sorted((p.first_s, p.last_s) for p in led) == sorted(ranges)
+
+
+#: LFW's accuracy-optimal 1:1 threshold for the default engine (10-fold: 0.914-0.916,
+#: bench/lfw_verify.py); the 1:N default (0.93) sits higher because a gallery search
+#: meets many impostors at once.
+ONE_TO_ONE_THRESHOLD = 0.915
+
+
+def test_alex_lacamoire_is_found_at_the_piano_by_a_targeted_find(
+    app: App, hamilton_gallery: str, video: Path
+) -> None:
+    """Checked by eye: Lacamoire is at the piano from about 0.8 s to 1.4 s, looking down at
+    the keys. Against his one reference photo that glimpse scores about 0.92, under the 1:N
+    default but over the 1:1 operating point. "Where does this named person appear?" is a
+    1:1 question, so an admin lowers the floor to that point and the find runs there; each
+    appearance still goes to the right person and none falls in the audience shot."""
+    set_threshold_floor(app.acting_as(ADMIN), ONE_TO_ONE_THRESHOLD)
+    case = authorised_case(app)
+    ingest_videos(app, case, [video / "short_hamilton_clip.mp4"])
+
+    def ranges(subject: str) -> list[tuple[float, float]]:
+        found = find_person(app, case, hamilton_gallery, subject, threshold=ONE_TO_ONE_THRESHOLD)
+        return [(a.first_s, a.last_s) for a in found.appearances]
+
+    alex = ranges("alex-lacamoire")
+    assert len(alex) == 1, alex
+    assert alex[0][0] == pytest.approx(0.8, abs=0.3) and alex[0][1] == pytest.approx(1.4, abs=0.3)
+    miranda = ranges("lin-manuel-miranda")
+    assert len(miranda) == 2 and all(last <= 7.3 for _, last in miranda)
+    assert not set(alex) & set(miranda)  # no sighting given to both
 
 
 def test_crowd_tracks_are_stable(app: App, video: Path) -> None:
@@ -196,8 +227,17 @@ def test_killed_job_resumes_without_duplicate_sightings(
     assert resumed.resumed and resumed.files[0].segments_skipped == done
     assert _count(app, VideoSegment) == resumed.files[0].segments == 4
     with app.unit_of_work() as uow:
-        keys = uow.session.execute(select(Sighting.media_item_id, Sighting.first_frame)).all()
-    assert len(keys) == len(set(keys))  # no sighting stored twice
+        stored = dict(
+            uow.session.execute(
+                select(Sighting.segment_id, func.count(Sighting.id)).group_by(Sighting.segment_id)
+            ).all()
+        )
+        expected = {
+            seg.id: seg.sightings
+            for seg in uow.session.scalars(select(VideoSegment))
+            if seg.sightings
+        }
+    assert stored == expected  # each window's sightings stored once, none twice
 
     find = ["video", "find", "--case", case, "--gallery", hamilton_gallery]
     found = subprocess.run(

@@ -124,11 +124,12 @@ class FaceEngine:
         detections = sorted(self.detector.detect(pixels), key=lambda d: -d.box.w * d.box.h)
         return self.analyse_detections(pixels, detections)
 
-    def embed_chips(self, chips: list[np.ndarray]) -> np.ndarray:
+    def embed_chips(self, chips: list[np.ndarray], jitters: int | None = None) -> np.ndarray:
         """Templates for aligned chips, averaged over jittered copies when enabled."""
-        if self.jitters == 1 or not chips:
+        copies = self.jitters if jitters is None else max(1, jitters)
+        if copies == 1 or not chips:
             return self.embedder.embed(chips)
-        batch = [variant for chip in chips for variant in jittered_chips(chip, self.jitters)]
+        batch = [variant for chip in chips for variant in jittered_chips(chip, copies)]
         return _fused(self.embedder.embed(batch), len(chips)).astype(np.float32)
 
     def analyse_box(self, pixels: np.ndarray, box: Box) -> AnalysedFace:
@@ -153,6 +154,7 @@ class FaceEngine:
                 quality=self.quality.assess(d, a.landmarks, a.chip),
                 embedding=embeddings[i],
                 model=self.model,
+                chip=a.chip,
             )
             for i, (d, a) in enumerate(zip(detections, aligned, strict=True))
         ]

@@ -16,7 +16,7 @@ number of faces per frame in CCTV allows.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -61,6 +61,8 @@ class Observation:
 @dataclass
 class Track:
     observations: list[Observation] = field(default_factory=list)
+    #: (quality, aligned chip) of the best views only: a long track must not hold every chip.
+    best_chips: list[tuple[float, np.ndarray]] = field(default_factory=list)
     _mean: np.ndarray | None = None
 
     @property
@@ -72,7 +74,13 @@ class Track:
         assert self._mean is not None
         return self._mean / max(float(np.linalg.norm(self._mean)), 1e-12)
 
-    def add(self, observation: Observation) -> None:
+    def add(self, observation: Observation, keep_chips: int = 3) -> None:
+        chip = observation.face.chip
+        if chip is not None:
+            observation = replace(observation, face=replace(observation.face, chip=None))
+            self.best_chips.append((observation.quality, chip))
+            self.best_chips.sort(key=lambda item: -item[0])
+            del self.best_chips[keep_chips:]
         self.observations.append(observation)
         vector = observation.face.embedding.astype(np.float64) * max(observation.quality, 0.05)
         self._mean = vector if self._mean is None else self._mean + vector
@@ -89,6 +97,8 @@ class Sighting:
     detections: int
     exemplars: list[Observation]
     template: np.ndarray  # L2-normalised, the model's dimension
+    #: Aligned chips of the best views (for a jittered template); dropped before storage.
+    chips: list[np.ndarray] = field(default_factory=list, repr=False)
 
     @property
     def best(self) -> Observation:
@@ -193,4 +203,5 @@ def fuse(track: Track, settings: TrackerSettings) -> Sighting:
         detections=len(track.observations),
         exemplars=ranked[: settings.exemplars],
         template=template,
+        chips=[chip for _, chip in track.best_chips],
     )

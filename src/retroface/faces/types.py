@@ -78,3 +78,5 @@ class AnalysedFace:
     quality: Quality
     embedding: np.ndarray  # (dimension,), float32, L2-normalised
     model: ModelInfo
+    #: The aligned chip the embedding came from; callers that keep faces drop it (memory).
+    chip: np.ndarray | None = field(default=None, repr=False)

@@ -10,7 +10,7 @@ found before it and is reported as ``error``.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +31,8 @@ class SegmentTask:
     end_s: float | None  # None: to the end of the file (the last segment)
     policy: SamplingPolicy
     tracker: TrackerSettings = field(default_factory=TrackerSettings)
+    #: Jittered copies per best view in a sighting's template (as gallery templates use).
+    template_jitters: int = 10
 
 
 @dataclass
@@ -77,9 +79,20 @@ def analyse_segment(engine: FaceEngine, task: SegmentTask) -> SegmentResult:
         result.error = str(exc)
     except MediaError as exc:
         result.error = str(exc)
-    result.sightings = tracker.finish()
+    result.sightings = [_jittered(engine, s, task.template_jitters) for s in tracker.finish()]
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _jittered(engine: FaceEngine, sighting: Sighting, jitters: int) -> Sighting:
+    """The sighting's template from its best views embedded the way gallery templates are
+    (averaged over jittered copies), so probe and reference are alike; chips then go."""
+    if not sighting.chips:
+        return sighting
+    vectors = engine.embed_chips(sighting.chips, jitters)
+    mean = vectors.mean(axis=0)
+    template = (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
+    return replace(sighting, template=template, chips=[])
 
 
 def _analyse_around(engine: FaceEngine, pixels: np.ndarray, boxes: list[Box]) -> list[AnalysedFace]:
@@ -128,15 +141,18 @@ def plan_segments(
     policy: SamplingPolicy,
     segment_s: float,
     tracker: TrackerSettings | None = None,
+    template_jitters: int = 10,
 ) -> list[SegmentTask]:
     """Cut a file into windows of ``segment_s`` seconds; unknown length → one segment."""
     settings = tracker or TrackerSettings()
+
+    def task(start: float, end: float | None) -> SegmentTask:
+        return SegmentTask(path, start, end, policy, settings, template_jitters)
+
     if not duration_s or duration_s <= segment_s * 1.5:
-        return [SegmentTask(path, 0.0, None, policy, settings)]
+        return [task(0.0, None)]
     starts = [i * segment_s for i in range(int(duration_s // segment_s))]
-    tasks = [SegmentTask(path, s, s + segment_s, policy, settings) for s in starts[:-1]]
-    tasks.append(SegmentTask(path, starts[-1], None, policy, settings))
-    return tasks
+    return [task(s, s + segment_s) for s in starts[:-1]] + [task(starts[-1], None)]
 
 
 _worker_engines: dict[EngineSpec, FaceEngine] = {}

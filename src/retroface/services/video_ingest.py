@@ -119,12 +119,19 @@ def run_ingest(
         "detector": spec.detector,
         "embedder": spec.embedder,
         "min_face_px": spec.min_face_px,
+        "template_jitters": app.settings.jitters,
     }
     job_id, resumed, media_ids, done = _open_job(app, case_reference, infos, parameters)
     outs = {info.source: _file_out(info) for info in infos}
     tasks: list[SegmentTask] = []
     for info in infos:
-        planned = plan_segments(Path(info.source), info.duration_s, policy, segment_s)
+        planned = plan_segments(
+            Path(info.source),
+            info.duration_s,
+            policy,
+            segment_s,
+            template_jitters=app.settings.jitters,
+        )
         outs[info.source].segments = len(planned)
         for task in planned:
             if (media_ids[info.source], task.start_s) in done:
