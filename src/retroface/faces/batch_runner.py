@@ -2,8 +2,12 @@
 
 Why processes: dlib holds the GIL during detection and embedding, so threads
 do not scale. Each worker loads the models once (in its initializer) and
-reads its own files, so only small results cross process boundaries. Small
-jobs run in-process because starting workers costs about a second.
+reads its own files, so only small results cross process boundaries (the
+aligned chips stay in the worker). Work goes out in chunks of a few files so
+that one embedding run covers the faces of several photos (see
+``FaceEngine.analyse_many``), bounded by decoded pixels so a chunk of large
+photos does not hold gigabytes. Small jobs run in-process because starting
+workers costs about a second.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import multiprocessing
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from retroface.errors import RetrofaceError
@@ -20,6 +24,10 @@ from retroface.faces.types import AnalysedFace
 from retroface.media import LoadedImage, MediaLimits, load_image
 
 IN_PROCESS_MAX_FILES = 4
+#: Files per unit of work sent to a worker (one embedding batch across them).
+CHUNK_FILES = 8
+#: Decoded pixels held at once for one embedding batch (about 48 MB of RGB).
+BATCH_MAX_PIXELS = 16_000_000
 
 
 @dataclass
@@ -36,7 +44,7 @@ class FileAnalysis:
     error: str | None = None
 
 
-def analyse_loaded(engine: FaceEngine, image: LoadedImage, path: Path) -> FileAnalysis:
+def _described(image: LoadedImage, path: Path, faces: list[AnalysedFace]) -> FileAnalysis:
     return FileAnalysis(
         path=path,
         sha256=image.sha256,
@@ -44,17 +52,41 @@ def analyse_loaded(engine: FaceEngine, image: LoadedImage, path: Path) -> FileAn
         height=image.height,
         format=image.format,
         byte_size=image.byte_size,
-        faces=engine.analyse(image.pixels),
+        faces=faces,
     )
 
 
 def analyse_file(engine: FaceEngine, path: Path, limits: MediaLimits) -> FileAnalysis:
     """Load and analyse one file; a user-caused failure becomes ``error``, not an exception."""
-    try:
-        image = load_image(path, limits)
-    except RetrofaceError as exc:
-        return FileAnalysis(path=path, error=str(exc))
-    return analyse_loaded(engine, image, path)
+    return analyse_batch(engine, [path], limits)[0]
+
+
+def analyse_batch(
+    engine: FaceEngine, paths: Sequence[Path], limits: MediaLimits
+) -> list[FileAnalysis]:
+    """Analyse files in order, embedding the faces of several files together; chips dropped."""
+    results = [FileAnalysis(path=path) for path in paths]
+    pending: list[tuple[int, LoadedImage]] = []
+
+    def flush() -> None:
+        found = engine.analyse_many([image.pixels for _, image in pending])
+        for (i, image), faces in zip(pending, found, strict=True):
+            results[i] = _described(image, paths[i], [replace(f, chip=None) for f in faces])
+        pending.clear()
+
+    for i, path in enumerate(paths):
+        try:
+            pending.append((i, load_image(path, limits)))
+        except RetrofaceError as exc:
+            results[i].error = str(exc)
+            continue
+        if sum(image.pixels.shape[0] * image.pixels.shape[1] for _, image in pending) >= (
+            BATCH_MAX_PIXELS
+        ):
+            flush()
+    if pending:
+        flush()
+    return results
 
 
 _worker_engine: FaceEngine | None = None
@@ -67,9 +99,9 @@ def _init_worker(spec: EngineSpec, limits: MediaLimits) -> None:
     _worker_limits = limits
 
 
-def _work(path: Path) -> FileAnalysis:
+def _work(paths: list[Path]) -> list[FileAnalysis]:
     assert _worker_engine is not None and _worker_limits is not None
-    return analyse_file(_worker_engine, path, _worker_limits)
+    return analyse_batch(_worker_engine, paths, _worker_limits)
 
 
 def analyse_files(
@@ -84,24 +116,27 @@ def analyse_files(
 
     ``engine`` is an already-loaded engine to use for in-process work.
     """
-    if workers <= 1 or len(paths) <= IN_PROCESS_MAX_FILES:
+    in_process = workers <= 1 or len(paths) <= IN_PROCESS_MAX_FILES
+    size = CHUNK_FILES if in_process else max(1, min(CHUNK_FILES, -(-len(paths) // workers)))
+    chunks = [list(paths[i : i + size]) for i in range(0, len(paths), size)]
+    if in_process:
         local = engine or FaceEngine.from_spec(spec)
-        for path in paths:
-            result = analyse_file(local, path, limits)
-            if on_done:
-                on_done(result)
-            yield result
+        for chunk in chunks:
+            for result in analyse_batch(local, chunk, limits):
+                if on_done:
+                    on_done(result)
+                yield result
         return
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(
-        max_workers=min(workers, len(paths)),
+        max_workers=min(workers, len(chunks)),
         mp_context=context,
         initializer=_init_worker,
         initargs=(spec, limits),
     ) as pool:
-        futures = [pool.submit(_work, path) for path in paths]
+        futures = [pool.submit(_work, chunk) for chunk in chunks]
         for future in as_completed(futures):
-            result = future.result()
-            if on_done:
-                on_done(result)
-            yield result
+            for result in future.result():
+                if on_done:
+                    on_done(result)
+                yield result

@@ -16,7 +16,7 @@ from typing import TypeVar
 import numpy as np
 
 from retroface.errors import InvalidInputError
-from retroface.faces.aligner import Aligner
+from retroface.faces.aligner import AlignedFace, Aligner
 from retroface.faces.detector import CascadeDetector, CnnDetector, Detector, HogDetector
 from retroface.faces.embedder import DlibResNetEmbedder, Embedder
 from retroface.faces.jitter import jittered_chips
@@ -140,13 +140,40 @@ class FaceEngine:
         """
         return self.analyse_detections(pixels, [Detection(box, 0.0, "manual")])[0]
 
+    def analyse_many(self, images: list[np.ndarray]) -> list[list[AnalysedFace]]:
+        """Every face in each of several images, with one embedding run for all of them.
+
+        Why: the embedder costs less per face in a batch (ONNX Runtime: 5.2 ms a
+        face in 16s against 6.6 ms one at a time), and LFW-like photos hold one
+        face each, so batching across images is the only way to fill a batch.
+        """
+        found = [
+            sorted(self.detector.detect(pixels), key=lambda d: -d.box.w * d.box.h)
+            for pixels in images
+        ]
+        aligned = [
+            [self.aligner.align(pixels, d.box) for d in detections]
+            for pixels, detections in zip(images, found, strict=True)
+        ]
+        embeddings = self.embed_chips([a.chip for faces in aligned for a in faces])
+        results: list[list[AnalysedFace]] = []
+        start = 0
+        for detections, faces in zip(found, aligned, strict=True):
+            results.append(self._faces(detections, faces, embeddings[start : start + len(faces)]))
+            start += len(faces)
+        return results
+
     def analyse_detections(
         self, pixels: np.ndarray, detections: list[Detection]
     ) -> list[AnalysedFace]:
         if not detections:
             return []
         aligned = [self.aligner.align(pixels, d.box) for d in detections]
-        embeddings = self.embed_chips([a.chip for a in aligned])
+        return self._faces(detections, aligned, self.embed_chips([a.chip for a in aligned]))
+
+    def _faces(
+        self, detections: list[Detection], aligned: list[AlignedFace], embeddings: np.ndarray
+    ) -> list[AnalysedFace]:
         return [
             AnalysedFace(
                 detection=d,
