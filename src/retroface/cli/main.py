@@ -26,6 +26,7 @@ from retroface.cli.context import (
 from retroface.cli.gallery_commands import gallery_app
 from retroface.cli.governance_commands import deployment_app, report_app, retention_app, review_app
 from retroface.cli.progress_bar import RichProgress
+from retroface.cli.server_commands import apikey_app, serve
 from retroface.cli.video_commands import video_app
 from retroface.errors import InvalidInputError, RetrofaceError
 from retroface.services import audit_log as audit_service
@@ -58,6 +59,8 @@ audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=Tr
 app.add_typer(audit_app, name="audit")
 user_app = typer.Typer(help="Users and roles (admin).", no_args_is_help=True)
 app.add_typer(user_app, name="user")
+user_app.add_typer(apikey_app, name="apikey")
+app.command()(serve)
 
 
 @app.callback()

@@ -67,6 +67,10 @@ class App:
         """The same deployment (database, loaded models) acting for someone else."""
         return replace(self, principal=principal)
 
+    def acting_as_nobody(self) -> App:
+        """The same deployment with no principal: every guarded action is refused (and audited)."""
+        return replace(self, principal=None)
+
     def require(self, action: Action, *, case_reference: str | None = None) -> Principal:
         """The principal, if their role may do ``action``; otherwise audit the refusal and raise."""
         if self.principal is None:

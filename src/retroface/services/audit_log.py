@@ -1,9 +1,11 @@
-"""Audit use cases: verify the chain, export it signed, check an export."""
+"""Audit use cases: read the log, verify the chain, export it signed, check an export."""
 
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import select
@@ -31,6 +33,73 @@ class ExportResult(BaseModel):
     events: int
     head: str
     signature_valid: bool | None = None
+
+
+class AuditEventOut(BaseModel):
+    id: int
+    occurred_at: datetime
+    actor: str
+    role: str | None
+    action: str
+    object_type: str
+    object_id: str
+    case_reference: str | None
+    details: dict[str, Any]
+    event_hash: str | None
+
+
+MAX_AUDIT_PAGE = 1000
+
+
+def list_audit_events(
+    app: App,
+    *,
+    case_reference: str | None = None,
+    action: str | None = None,
+    before_id: int | None = None,
+    limit: int = 100,
+) -> list[AuditEventOut]:
+    """The newest events first (a page of ``limit`` older than ``before_id``); the read is audited.
+
+    Auditors read the log; reading it is itself recorded, so an oversight body
+    can see who looked at which case's trail.
+    """
+    app.require(Action.AUDIT_READ, case_reference=case_reference)
+    if not 1 <= limit <= MAX_AUDIT_PAGE:
+        raise InvalidInputError(f"limit is 1 to {MAX_AUDIT_PAGE}")
+    query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
+    if case_reference is not None:
+        query = query.where(AuditEvent.case_reference == case_reference)
+    if action is not None:
+        query = query.where(AuditEvent.action == action)
+    if before_id is not None:
+        query = query.where(AuditEvent.id < before_id)
+    with app.unit_of_work() as uow:
+        events = [
+            AuditEventOut(
+                id=e.id,
+                occurred_at=e.occurred_at,
+                actor=e.actor,
+                role=e.role,
+                action=e.action,
+                object_type=e.object_type,
+                object_id=e.object_id,
+                case_reference=e.case_reference,
+                details=e.details,
+                event_hash=e.event_hash,
+            )
+            for e in uow.session.scalars(query)
+        ]
+        app.audit(
+            uow.session,
+            action="audit.read",
+            object_type="audit_log",
+            object_id=str(events[0].id) if events else "-",
+            case_reference=case_reference,
+            events=len(events),
+        )
+        uow.commit()
+    return events
 
 
 def load_signing_key(key_file: Path | None) -> bytes:

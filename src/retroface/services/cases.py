@@ -23,6 +23,7 @@ from retroface.services.probe_purge import (
     purge_search_probes,
 )
 from retroface.services.results import AuthorisationOut, CaseDetail
+from retroface.services.uploaded_files import case_upload_files, remove_case_uploads
 from retroface.store.models import Authorisation, Case, Search
 from retroface.store.unit_of_work import UnitOfWork
 
@@ -194,7 +195,8 @@ def record_judicial_authorisation(app: App, reference: str, judicial_reference: 
 
 
 def close_case(app: App, reference: str, reason: str) -> CaseDetail:
-    """Close a case: no more searches, and every probe template of the case is deleted."""
+    """Close a case: no more searches; every probe template and uploaded evidence file of
+    the case is deleted."""
     app.require(Action.CASE_CLOSE, case_reference=reference)
     if not reason.strip():
         raise InvalidInputError("closing a case needs a reason")
@@ -207,6 +209,7 @@ def close_case(app: App, reference: str, reason: str) -> CaseDetail:
         searches = list(uow.session.scalars(select(Search).where(Search.case_id == case.id)))
         deleted = purge_search_probes(uow, searches, now)
         deleted += delete_probe_templates(uow, case_face_ids(uow, case.id))  # footage
+        uploads = case_upload_files(app.settings.home, reference)
         app.audit(
             uow.session,
             action="case.closed",
@@ -216,8 +219,10 @@ def close_case(app: App, reference: str, reason: str) -> CaseDetail:
             reason=case.close_reason,
             searches=len(searches),
             probe_templates_deleted=deleted,
+            uploaded_files_deleted=len(uploads),
         )
         uow.commit()
+        remove_case_uploads(app.settings.home, reference)  # after the commit: never lost early
         return _detail(uow, case, now)
 
 

@@ -427,6 +427,21 @@ class LoginSession(Base):
     revoked_at: Mapped[datetime | None] = mapped_column()
 
 
+class ApiKey(Base):
+    """A machine's credential: acts as one user (so with that user's one role); only its hash is kept."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    key_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(100))
+    expires_at: Mapped[datetime | None] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+
 class DeploymentSetting(Base):
     """Deployment-wide values set by an admin (mode, threshold floor, ...), audited on change."""
 

@@ -1,0 +1,167 @@
+"""Cases, their authorisations, searches (as background jobs), footage timelines and clusters."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from pydantic import BaseModel, Field
+
+from retroface.api.auth import Acting
+from retroface.api.jobs import JobOut, JobProgress, JobRunner
+from retroface.api.uploads import store_uploads
+from retroface.governance.roles import Action
+from retroface.services.cases import (
+    authorise_case,
+    close_case,
+    open_case,
+    record_judicial_authorisation,
+    show_case,
+)
+from retroface.services.results import CaseDetail, ClusterReport, SearchReport, TimelineReport
+from retroface.services.search import search
+from retroface.services.uploaded_files import case_upload_folder
+from retroface.services.video_clusters import cluster_case, list_clusters
+from retroface.services.video_ingest import check_case_open_and_authorised
+from retroface.services.video_search import find_person
+
+router = APIRouter(tags=["cases"])
+
+
+class CaseIn(BaseModel):
+    reference: str = Field(min_length=1, max_length=200)
+    purpose: str = Field(min_length=1, max_length=2000)
+    lawful_basis: str
+    offence: str
+    seriousness: str
+    requester: str | None = Field(default=None, max_length=200)
+
+
+class AuthorisationIn(BaseModel):
+    until: datetime
+    valid_from: datetime | None = None
+    galleries: list[str] | None = None
+    max_searches: int | None = Field(default=None, ge=1)
+
+
+class CloseIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class JudicialIn(BaseModel):
+    reference: str = Field(min_length=1, max_length=200)
+
+
+class FindIn(BaseModel):
+    gallery: str
+    subject: str
+    threshold: float | None = Field(default=None, gt=0.0, lt=1.0)
+
+
+def jobs_of(request: Request) -> JobRunner:
+    runner: JobRunner = request.app.state.jobs
+    return runner
+
+
+@router.post("/cases", response_model=CaseDetail, status_code=201)
+def post_case(body: CaseIn, application: Acting) -> CaseDetail:
+    return open_case(
+        application,
+        body.reference,
+        purpose=body.purpose,
+        lawful_basis=body.lawful_basis,
+        offence=body.offence,
+        seriousness=body.seriousness,
+        requester=body.requester,
+    )
+
+
+@router.get("/cases/{reference}", response_model=CaseDetail)
+def get_case(reference: str, application: Acting) -> CaseDetail:
+    return show_case(application, reference)
+
+
+@router.post("/cases/{reference}/authorisation", response_model=CaseDetail)
+def post_authorisation(reference: str, body: AuthorisationIn, application: Acting) -> CaseDetail:
+    """A supervisor (never the requester) authorises searches within a window and scope."""
+    return authorise_case(
+        application,
+        reference,
+        until=body.until,
+        valid_from=body.valid_from,
+        galleries=body.galleries,
+        max_searches=body.max_searches,
+    )
+
+
+@router.post("/cases/{reference}/judicial-authorisation", response_model=CaseDetail)
+def post_judicial(reference: str, body: JudicialIn, application: Acting) -> CaseDetail:
+    return record_judicial_authorisation(application, reference, body.reference)
+
+
+@router.post("/cases/{reference}/close", response_model=CaseDetail)
+def post_close(reference: str, body: CloseIn, application: Acting) -> CaseDetail:
+    """Close the case: its probe templates and uploaded evidence are deleted."""
+    return close_case(application, reference, body.reason)
+
+
+@router.post("/cases/{reference}/searches", response_model=JobOut, status_code=202)
+async def post_search(
+    reference: str,
+    request: Request,
+    application: Acting,
+    gallery: Annotated[str, Form()],
+    files: Annotated[list[UploadFile], File(description="Photos and/or videos to search")],
+    threshold: Annotated[float | None, Form(gt=0.0, lt=1.0)] = None,
+    max_candidates: Annotated[int | None, Form(ge=1, le=100)] = None,
+) -> JobOut:
+    """Upload evidence and search it against a gallery; poll ``/jobs/{id}`` for the report.
+
+    The role and the case's gates are checked before anything is stored, so a
+    refused search leaves no file behind.
+    """
+    principal = application.require(Action.SEARCH_RUN, case_reference=reference)
+    check_case_open_and_authorised(application, reference)
+    _, paths = await store_uploads(
+        case_upload_folder(application.settings.home, reference),
+        files,
+        application.settings.max_file_bytes,
+        allow_video=True,
+    )
+
+    def work(progress: JobProgress) -> SearchReport:
+        return search(
+            application,
+            reference,
+            gallery,
+            list(paths),
+            threshold=threshold,
+            max_candidates=max_candidates,
+            progress=progress,
+        )
+
+    return jobs_of(request).submit("search", principal.username, work)
+
+
+@router.get("/jobs/{job_id}", response_model=JobOut)
+def get_job(job_id: str, request: Request, application: Acting) -> JobOut:
+    """A job you started: status, progress and, when done, its result."""
+    principal = application.require(Action.DEPLOYMENT_READ)
+    return jobs_of(request).get(job_id, principal.username)
+
+
+@router.post("/cases/{reference}/find", response_model=TimelineReport)
+def post_find(reference: str, body: FindIn, application: Acting) -> TimelineReport:
+    """Where and when a gallery subject appears in the case's footage."""
+    return find_person(application, reference, body.gallery, body.subject, threshold=body.threshold)
+
+
+@router.post("/cases/{reference}/clusters", response_model=ClusterReport)
+def post_clusters(reference: str, application: Acting) -> ClusterReport:
+    return cluster_case(application, reference)
+
+
+@router.get("/cases/{reference}/clusters", response_model=ClusterReport)
+def get_clusters(reference: str, application: Acting) -> ClusterReport:
+    return list_clusters(application, reference)

@@ -1,0 +1,101 @@
+"""Log-in sessions, users and API keys."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
+
+from retroface.api.auth import Acting, base_app, bearer_token
+from retroface.governance.roles import Role
+from retroface.services import App
+from retroface.services.api_keys import (
+    ApiKeyOut,
+    NewApiKey,
+    create_api_key,
+    list_api_keys,
+    revoke_api_key,
+)
+from retroface.services.users import UserOut, add_user, list_users, login, logout
+
+router = APIRouter(tags=["people"])
+
+
+class LoginIn(BaseModel):
+    username: str = Field(min_length=1, max_length=100)
+    password: str = Field(min_length=1, max_length=1000)
+    hours: int = Field(default=8, ge=1, le=12)
+
+
+class SessionOut(BaseModel):
+    token: str
+    username: str
+    role: str
+    expires_at: datetime
+
+
+class UserIn(BaseModel):
+    username: str = Field(min_length=1, max_length=100)
+    password: str = Field(min_length=1, max_length=1000)
+    role: Role
+    display_name: str = ""
+    trained_on: date | None = None
+
+
+class ApiKeyIn(BaseModel):
+    username: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=100)
+    days: int | None = Field(default=365, ge=1, le=3650)
+
+
+@router.post("/auth/login", response_model=SessionOut)
+def post_login(body: LoginIn, application: Annotated[App, Depends(base_app)]) -> SessionOut:
+    """Exchange a username and password for a bearer token (failures are audited)."""
+    token, principal = login(application, body.username, body.password, hours=body.hours)
+    return SessionOut(
+        token=token,
+        username=principal.username,
+        role=principal.role.value,
+        expires_at=application.now() + timedelta(hours=body.hours),
+    )
+
+
+@router.post("/auth/logout", status_code=204)
+def post_logout(application: Acting, token: Annotated[str | None, Depends(bearer_token)]) -> None:
+    if token:
+        logout(application, token)
+
+
+@router.get("/users", response_model=list[UserOut])
+def get_users(application: Acting) -> list[UserOut]:
+    return list_users(application)
+
+
+@router.post("/users", response_model=UserOut, status_code=201)
+def post_user(body: UserIn, application: Acting) -> UserOut:
+    return add_user(
+        application,
+        body.username,
+        body.role,
+        body.password,
+        display_name=body.display_name,
+        training_completed_on=body.trained_on,
+    )
+
+
+@router.get("/api-keys", response_model=list[ApiKeyOut])
+def get_api_keys(application: Acting) -> list[ApiKeyOut]:
+    return list_api_keys(application)
+
+
+@router.post("/api-keys", response_model=NewApiKey, status_code=201)
+def post_api_key(body: ApiKeyIn, application: Acting) -> NewApiKey:
+    """A key for a machine, acting as one (non-admin) user; the key is shown only here."""
+    return create_api_key(application, body.username, body.name, body.days)
+
+
+@router.delete("/api-keys/{key_id}", response_model=ApiKeyOut)
+def delete_api_key(key_id: int, application: Acting) -> ApiKeyOut:
+    return revoke_api_key(application, key_id)

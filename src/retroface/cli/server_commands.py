@@ -1,0 +1,69 @@
+"""`retroface serve` (the REST API) and API keys for the machines that call it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from retroface.cli.context import JsonFlag, emit_json, open_cli_app, out
+from retroface.services import api_keys as key_service
+
+apikey_app = typer.Typer(help="API keys for machines (admin).", no_args_is_help=True)
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+) -> None:
+    """Run the REST API (OpenAPI at /api/v1/openapi.json, docs at /api/v1/docs).
+
+    Listens on localhost by default: put a TLS-terminating proxy in front of it
+    before exposing it to a network.
+    """
+    import uvicorn
+
+    from retroface.api import create_api
+
+    application = open_cli_app(identify=False)
+    out.print(
+        f"retroface API on http://{host}:{port}/api/v1/docs (data: {application.settings.home})"
+    )
+    uvicorn.run(create_api(application=application), host=host, port=port, log_level="info")
+
+
+@apikey_app.command("create")
+def apikey_create(
+    username: Annotated[str, typer.Argument(help="The (non-admin) user the key acts as.")],
+    name: Annotated[str, typer.Option(help="What the key is for, e.g. the calling system.")],
+    days: Annotated[int, typer.Option(help="Days until the key expires.")] = 365,
+    json_out: JsonFlag = False,
+) -> None:
+    """Create an API key; it is printed once and only its hash is kept."""
+    created = key_service.create_api_key(open_cli_app(), username, name, days)
+    if json_out:
+        emit_json(created)
+        return
+    out.print(
+        f"API key {created.details.id} for {username} ({created.details.role}), "
+        f"expires {created.details.expires_at:%Y-%m-%d}:"
+    )
+    out.print(created.key)
+    out.print("Store it now: it cannot be shown again.")
+
+
+@apikey_app.command("list")
+def apikey_list(json_out: JsonFlag = False) -> None:
+    keys = key_service.list_api_keys(open_cli_app())
+    if json_out:
+        emit_json(list(keys))
+        return
+    for k in keys:
+        state = "revoked" if k.revoked_at else "active"
+        out.print(f"{k.id}  {k.name}  {k.username} ({k.role})  {state}")
+
+
+@apikey_app.command("revoke")
+def apikey_revoke(key_id: int) -> None:
+    revoked = key_service.revoke_api_key(open_cli_app(), key_id)
+    out.print(f"API key {revoked.id} ({revoked.name}) revoked")

@@ -1,0 +1,32 @@
+"""An HTTP client on a real deployment (real engine, real photos), with real user accounts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from retroface.api import create_api
+from retroface.governance.identity import Principal
+from retroface.governance.roles import Role
+from retroface.services import App
+from tests.conftest import AUDITOR, OPERATOR, REVIEWER, SUPERVISOR
+from tests.helpers import PASSWORD, register_users
+
+SECOND_REVIEWER = Principal("reviewer-6", Role.REVIEWER)
+PEOPLE = (OPERATOR, SUPERVISOR, REVIEWER, SECOND_REVIEWER, AUDITOR)
+
+
+@pytest.fixture
+def client(app: App) -> Iterator[TestClient]:
+    register_users(app, dict.fromkeys(PEOPLE, PASSWORD))
+    with TestClient(create_api(application=app), raise_server_exceptions=False) as http:
+        yield http
+
+
+def login(client: TestClient, username: str) -> dict[str, str]:
+    """Bearer headers for a fresh session of ``username``."""
+    response = client.post("/api/v1/auth/login", json={"username": username, "password": PASSWORD})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['token']}"}

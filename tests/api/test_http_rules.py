@@ -1,0 +1,235 @@
+"""Every endpoint × every role over HTTP, plus what the HTTP layer itself must guarantee:
+authentication, problem documents, upload checks, security headers, the OpenAPI spec."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from retroface.governance.roles import Action, Role, is_allowed
+from retroface.services import App
+from retroface.services.uploaded_files import case_upload_folder
+from retroface.store.models import AuditEvent
+from tests.api.conftest import login
+from tests.conftest import ADMIN, AUDITOR, OPERATOR, REVIEWER, SUPERVISOR
+
+pytestmark = pytest.mark.needs_data
+API = "/api/v1"
+JPEG = ("probe.jpg", b"\xff\xd8\xff\xe0 not really a photo", "image/jpeg")
+CASE = {
+    "reference": "RM-1",
+    "purpose": "role matrix",
+    "lawful_basis": "law-enforcement",
+    "offence": "robbery",
+    "seriousness": "indictable-only",
+    "requester": "detective-a",
+}
+SUBJECT_FORM = {
+    "subject": "s",
+    "category": "suspect",
+    "source_system": "custody",
+    "record_id": "R1",
+    "holding_basis": "custody-image",
+}
+
+#: (method, path, keyword arguments for the request, the action the service checks)
+ENDPOINTS: list[tuple[str, str, dict, Action]] = [
+    ("GET", "/users", {}, Action.USER_MANAGE),
+    (
+        "POST",
+        "/users",
+        {"json": {"username": "u1", "password": "x" * 12, "role": "auditor"}},
+        Action.USER_MANAGE,
+    ),
+    ("GET", "/api-keys", {}, Action.USER_MANAGE),
+    ("POST", "/api-keys", {"json": {"username": "officer-1", "name": "k"}}, Action.USER_MANAGE),
+    ("DELETE", "/api-keys/999", {}, Action.USER_MANAGE),
+    ("POST", "/cases", {"json": CASE | {"reference": "RM-2"}}, Action.CASE_OPEN),
+    ("GET", "/cases/RM-1", {}, Action.CASE_READ),
+    (
+        "POST",
+        "/cases/RM-1/authorisation",
+        {"json": {"until": "2099-01-01T00:00:00Z"}},
+        Action.CASE_AUTHORISE,
+    ),
+    (
+        "POST",
+        "/cases/RM-1/judicial-authorisation",
+        {"json": {"reference": "J-1"}},
+        Action.CASE_RECORD_JUDICIAL,
+    ),
+    ("POST", "/cases/RM-9/close", {"json": {"reason": "done"}}, Action.CASE_CLOSE),
+    (
+        "POST",
+        "/cases/RM-1/searches",
+        {"data": {"gallery": "rm"}, "files": [("files", JPEG)]},
+        Action.SEARCH_RUN,
+    ),
+    ("POST", "/cases/RM-1/find", {"json": {"gallery": "rm", "subject": "s"}}, Action.SEARCH_RUN),
+    ("POST", "/cases/RM-1/clusters", {}, Action.VIDEO_CLUSTER),
+    ("GET", "/cases/RM-1/clusters", {}, Action.VIDEO_CLUSTER),
+    ("GET", "/galleries", {}, Action.GALLERY_READ),
+    ("POST", "/galleries", {"json": {"name": "rm-new"}}, Action.GALLERY_CREATE),
+    ("GET", "/galleries/rm", {}, Action.GALLERY_READ),
+    ("PUT", "/galleries/rm/cap", {"json": {"max_subjects": 500}}, Action.GALLERY_CONFIGURE),
+    ("GET", "/galleries/rm/manifest", {}, Action.GALLERY_MANIFEST),
+    (
+        "POST",
+        "/galleries/rm/subjects",
+        {"data": SUBJECT_FORM, "files": [("files", JPEG)]},
+        Action.GALLERY_ENROLL,
+    ),
+    ("DELETE", "/galleries/rm/subjects/nobody", {}, Action.GALLERY_REMOVE_SUBJECT),
+    ("POST", "/galleries/rm/subjects/nobody/restore", {}, Action.GALLERY_REMOVE_SUBJECT),
+    (
+        "POST",
+        "/galleries/rm/subjects/nobody/erasure",
+        {"json": {"request_reference": "SAR-1"}},
+        Action.SUBJECT_ERASE,
+    ),
+    ("GET", "/reviews", {}, Action.REVIEW_READ),
+    (
+        "POST",
+        "/candidates/999/reviews",
+        {"json": {"outcome": "no-match", "reason": "r"}},
+        Action.REVIEW_DECIDE,
+    ),
+    ("GET", "/audit/events", {}, Action.AUDIT_READ),
+    ("GET", "/audit/verify", {}, Action.AUDIT_READ),
+    (
+        "GET",
+        "/reports/transparency",
+        {"params": {"from": "2026-01-01", "to": "2026-12-31"}},
+        Action.REPORT_TRANSPARENCY,
+    ),
+    ("GET", "/reports/dpia", {}, Action.REPORT_DPIA),
+    ("GET", "/deployment", {}, Action.DEPLOYMENT_READ),
+    ("PUT", "/deployment/threshold-floor", {"json": {"floor": 0.93}}, Action.DEPLOYMENT_CONFIGURE),
+    ("PUT", "/deployment/eu-mode", {"json": {"enabled": False}}, Action.DEPLOYMENT_CONFIGURE),
+]
+
+PEOPLE = {
+    Role.OPERATOR: OPERATOR,
+    Role.REVIEWER: REVIEWER,
+    Role.SUPERVISOR: SUPERVISOR,
+    Role.AUDITOR: AUDITOR,
+    Role.ADMIN: ADMIN,
+}
+
+
+def _role_refusals(app: App, action: Action) -> int:
+    with app.unit_of_work() as uow:
+        return int(
+            uow.session.scalar(
+                select(func.count(AuditEvent.id)).where(
+                    AuditEvent.action == "access.refused",
+                    AuditEvent.object_id == action.value,
+                    AuditEvent.details["reason"].as_string().like("role %"),
+                )
+            )
+            or 0
+        )
+
+
+def test_every_endpoint_for_every_role_only_allowed_cells_pass_and_refusals_are_audited(
+    client: TestClient, app: App
+) -> None:
+    supervisor, operator = login(client, SUPERVISOR.username), login(client, OPERATOR.username)
+    assert client.post(f"{API}/cases", json=CASE, headers=operator).status_code == 201
+    assert (
+        client.post(f"{API}/galleries", json={"name": "rm"}, headers=supervisor).status_code == 201
+    )
+    headers = {role: login(client, person.username) for role, person in PEOPLE.items()}
+    wrong = []
+    for method, path, kwargs, action in ENDPOINTS:
+        for role, auth in headers.items():
+            before = _role_refusals(app, action)
+            response = client.request(method, API + path, headers=auth, **kwargs)
+            refused = _role_refusals(app, action) > before
+            assert response.status_code < 500, (method, path, role, response.text)
+            if is_allowed(role, action):
+                if refused:
+                    wrong.append(f"{role} refused {method} {path}")
+            elif not (refused and response.status_code == 403):
+                wrong.append(f"{role} not refused {method} {path}: {response.status_code}")
+    assert wrong == []
+
+
+def test_without_credentials_every_endpoint_is_401_and_audited(
+    client: TestClient, app: App
+) -> None:
+    for method, path, kwargs, action in ENDPOINTS:
+        before = _anonymous_refusals(app)
+        response = client.request(method, API + path, **kwargs)
+        assert response.status_code == 401, (method, path, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+        assert _anonymous_refusals(app) == before + 1, (method, path, action)
+    bad = client.get(f"{API}/galleries", headers={"Authorization": "Bearer not-a-session"})
+    assert bad.status_code == 401 and bad.json()["status"] == 401
+
+
+def _anonymous_refusals(app: App) -> int:
+    with app.unit_of_work() as uow:
+        return int(
+            uow.session.scalar(
+                select(func.count(AuditEvent.id)).where(
+                    AuditEvent.action == "access.refused", AuditEvent.actor == "anonymous"
+                )
+            )
+            or 0
+        )
+
+
+def test_uploads_are_checked_before_anything_is_kept(
+    client: TestClient, app: App, data: Path
+) -> None:
+    operator, supervisor = login(client, OPERATOR.username), login(client, SUPERVISOR.username)
+    client.post(f"{API}/cases", json=CASE, headers=operator)
+    client.post(
+        f"{API}/cases/RM-1/authorisation",
+        json={"until": "2099-01-01T00:00:00Z"},
+        headers=supervisor,
+    )
+    client.post(f"{API}/galleries", json={"name": "rm"}, headers=supervisor)
+    script = ("files", ("evil.html", b"<script>alert(1)</script>", "text/html"))
+    response = client.post(
+        f"{API}/cases/RM-1/searches", data={"gallery": "rm"}, files=[script], headers=operator
+    )
+    assert response.status_code == 422
+    problem = response.json()
+    assert problem["type"].startswith("urn:retroface:problem:") and "evil.html" in problem["detail"]
+    folder = case_upload_folder(app.settings.home, "RM-1")
+    assert not folder.exists() or not any(folder.rglob("*.*"))
+    huge = str(app.settings.max_file_bytes * 100)
+    too_big = client.post(
+        f"{API}/cases/RM-1/searches",
+        content=b"x",
+        headers=operator
+        | {"content-length": huge, "content-type": "multipart/form-data; boundary=x"},
+    )
+    assert too_big.status_code == 413
+    missing = client.post(f"{API}/cases/RM-1/searches", data={"gallery": "rm"}, headers=operator)
+    assert missing.status_code == 422 and "files" in missing.json()["detail"]
+
+
+def test_security_headers_problem_documents_and_openapi(client: TestClient) -> None:
+    spec = client.get(f"{API}/openapi.json")
+    assert spec.status_code == 200
+    paths = spec.json()["paths"]
+    assert f"{API}/cases/{{reference}}/searches" in paths and f"{API}/audit/events" in paths
+    for headers in (spec.headers, client.get(f"{API}/nowhere").headers):
+        assert headers["x-content-type-options"] == "nosniff"
+        assert headers["x-frame-options"] == "DENY"
+        assert "frame-ancestors 'none'" in headers["content-security-policy"]
+        assert headers["cache-control"] == "no-store"
+    missing = client.get(f"{API}/nowhere")
+    assert (
+        missing.status_code == 404 and missing.headers["content-type"] == "application/problem+json"
+    )
+    # No route carries biometric data or credentials in its URL: no path parameter is a
+    # template, an image or a token.
+    for path in paths:
+        assert not any(word in path for word in ("embedding", "template", "token", "password"))
