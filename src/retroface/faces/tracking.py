@@ -36,6 +36,9 @@ class TrackerSettings:
     #: Seconds between full-frame detections; in between, only regions around live tracks
     #: are searched (a new face is picked up at the next full scan). 0 = every frame.
     full_scan_every_s: float = 1.0
+    #: With the cascade detector, the slow CNN runs on a full scan where HOG finds nobody at
+    #: most this often (seconds of video): empty CCTV would otherwise pay for it every scan.
+    cnn_fallback_every_s: float = 5.0
     #: Observations kept as exemplars (best quality first) and fused into the template.
     exemplars: int = 3
     fuse_top: int = 5

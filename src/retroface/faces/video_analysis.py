@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from retroface.errors import MediaError
+from retroface.faces.detector import CascadeDetector, RegionDetector
 from retroface.faces.engine import EngineSpec, FaceEngine
 from retroface.faces.tracking import FaceTracker, Sighting, TrackerSettings
 from retroface.faces.types import AnalysedFace, Box, Detection
@@ -52,6 +53,7 @@ def analyse_segment(engine: FaceEngine, task: SegmentTask) -> SegmentResult:
     tracker = FaceTracker(task.tracker)
     previous: np.ndarray | None = None
     last_full: float | None = None
+    last_fallback: float | None = None
     try:
         for frame in iter_frames(task.path, task.policy, start_s=task.start_s, end_s=task.end_s):
             if task.end_s is not None and frame.time_s >= task.end_s:
@@ -67,10 +69,18 @@ def analyse_segment(engine: FaceEngine, task: SegmentTask) -> SegmentResult:
                 or frame.time_s - last_full >= task.tracker.full_scan_every_s - 1e-6
             )
             if full:
-                faces = engine.analyse(frame.pixels)
+                fallback = (
+                    last_fallback is None
+                    or frame.time_s - last_fallback >= task.tracker.cnn_fallback_every_s - 1e-6
+                )
+                faces, used_fallback = _full_scan(engine, frame.pixels, fallback)
+                if used_fallback:
+                    last_fallback = frame.time_s
                 last_full = frame.time_s
             else:
-                faces = _analyse_around(engine, frame.pixels, tracker.live_boxes(frame.time_s))
+                faces = _analyse_around(
+                    engine, _region_detector(engine), frame.pixels, tracker.live_boxes(frame.time_s)
+                )
             tracker.update(frame.index, frame.time_s, faces)
             result.frames_sampled += 1
             result.faces += len(faces)
@@ -95,7 +105,40 @@ def _jittered(engine: FaceEngine, sighting: Sighting, jitters: int) -> Sighting:
     return replace(sighting, template=template, chips=[])
 
 
-def _analyse_around(engine: FaceEngine, pixels: np.ndarray, boxes: list[Box]) -> list[AnalysedFace]:
+def _full_scan(
+    engine: FaceEngine, pixels: np.ndarray, allow_fallback: bool
+) -> tuple[list[AnalysedFace], bool]:
+    """(faces, whether the cascade's CNN ran): the CNN only when allowed and HOG found nobody."""
+    detector = engine.detector
+    if not isinstance(detector, CascadeDetector):
+        return engine.analyse(pixels), False
+    found = detector.first.detect(pixels)
+    used_fallback = not found and allow_fallback
+    if used_fallback:
+        found = detector.fallback.detect(pixels)
+    found.sort(key=lambda d: -d.box.w * d.box.h)
+    return engine.analyse_detections(pixels, found), used_fallback
+
+
+_region_detectors: dict[bool, RegionDetector] = {}
+
+
+def _region_detector(engine: FaceEngine) -> RegionDetector:
+    """One per process and kind: with the CNN fallback when the engine runs the cascade."""
+    cascade = isinstance(engine.detector, CascadeDetector)
+    if cascade not in _region_detectors:
+        fallback = None
+        if cascade:
+            from retroface.faces.mmod_detector import OnnxMmodDetector
+
+            fallback = OnnxMmodDetector(scale=1.0)
+        _region_detectors[cascade] = RegionDetector(fallback)
+    return _region_detectors[cascade]
+
+
+def _analyse_around(
+    engine: FaceEngine, regions: RegionDetector, pixels: np.ndarray, boxes: list[Box]
+) -> list[AnalysedFace]:
     """Detect only in regions around where faces were: most of a frame is skipped."""
     height, width = pixels.shape[:2]
     found: list[Detection] = []
@@ -105,7 +148,7 @@ def _analyse_around(engine: FaceEngine, pixels: np.ndarray, boxes: list[Box]) ->
         x1, y1 = min(box.x + box.w + pad, width), min(box.y + box.h + pad, height)
         if x1 - x0 < 8 or y1 - y0 < 8:
             continue
-        for d in engine.detector.detect(np.ascontiguousarray(pixels[y0:y1, x0:x1])):
+        for d in regions.detect(pixels[y0:y1, x0:x1], face_px=max(box.w, box.h)):
             b = d.box
             moved = Detection(Box(b.x + x0, b.y + y0, b.w, b.h), d.score, d.detector)
             if all(_overlap(moved.box, other.box) < 0.5 for other in found):

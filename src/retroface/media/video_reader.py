@@ -178,11 +178,17 @@ def iter_frames(
     container = _open(file_path)
     stream = container.streams.video[0]
     stream.thread_type = "AUTO"
-    if policy.mode == "keyframes":
-        stream.codec_context.skip_frame = "NONKEY"
     origin = _stream_origin(stream)
     declared = _declared_duration(container, stream)
     frame_step = 1.0 / float(stream.average_rate) if stream.average_rate else 0.04
+    # Frames nobody references (B-frames) need not be decoded when we sample sparsely:
+    # decoding is a large share of footage cost. Their absence shifts a sample by a frame
+    # or two at most; indices then come from timestamps.
+    sparse = policy.mode == "per_second" and policy.value * frame_step <= 0.5
+    if policy.mode == "keyframes":
+        stream.codec_context.skip_frame = "NONKEY"
+    elif sparse:
+        stream.codec_context.skip_frame = "NONREF"
     seeked = start_s > 0 and _seek_before(container, stream, origin, start_s)
     decoded = 0
     last_time: float | None = None
@@ -190,8 +196,9 @@ def iter_frames(
     try:
         for frame in container.decode(stream):
             time_s = _frame_time(frame, origin, decoded, stream)
-            # After a seek the decode position is unknown: derive it from the time.
-            index = round(time_s / frame_step) if seeked else decoded
+            # After a seek (or with skipped frames) the decode position is unknown: derive
+            # it from the time.
+            index = round(time_s / frame_step) if seeked or sparse else decoded
             decoded += 1
             last_time = time_s
             if time_s < start_s:
