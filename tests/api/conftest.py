@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from retroface.api import create_api
 from retroface.governance.identity import Principal
 from retroface.governance.roles import Role
+from retroface.server import create_server
 from retroface.services import App
 from tests.conftest import AUDITOR, OPERATOR, REVIEWER, SUPERVISOR
 from tests.helpers import PASSWORD, register_users
@@ -21,7 +21,7 @@ PEOPLE = (OPERATOR, SUPERVISOR, REVIEWER, SECOND_REVIEWER, AUDITOR)
 @pytest.fixture
 def client(app: App) -> Iterator[TestClient]:
     register_users(app, dict.fromkeys(PEOPLE, PASSWORD))
-    with TestClient(create_api(application=app), raise_server_exceptions=False) as http:
+    with TestClient(create_server(application=app), raise_server_exceptions=False) as http:
         yield http
 
 

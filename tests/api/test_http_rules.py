@@ -48,6 +48,7 @@ ENDPOINTS: list[tuple[str, str, dict, Action]] = [
     ("POST", "/api-keys", {"json": {"username": "officer-1", "name": "k"}}, Action.USER_MANAGE),
     ("DELETE", "/api-keys/999", {}, Action.USER_MANAGE),
     ("POST", "/cases", {"json": CASE | {"reference": "RM-2"}}, Action.CASE_OPEN),
+    ("GET", "/cases", {}, Action.CASE_READ),
     ("GET", "/cases/RM-1", {}, Action.CASE_READ),
     (
         "POST",

@@ -2,9 +2,17 @@
 
 Routes parse input, call one service function as the authenticated
 principal and return its Pydantic result; every governance rule therefore
-holds over HTTP exactly as it does in the CLI.
+holds over HTTP exactly as it does in the CLI. ``retroface.server`` mounts
+these routers under ``/api/v1``.
 """
 
-from retroface.api.server import create_api
+from fastapi import APIRouter
 
-__all__ = ["create_api"]
+from retroface.api.routes_cases import router as cases_router
+from retroface.api.routes_galleries import router as galleries_router
+from retroface.api.routes_oversight import router as oversight_router
+from retroface.api.routes_people import router as people_router
+
+ROUTERS: list[APIRouter] = [people_router, cases_router, galleries_router, oversight_router]
+
+__all__ = ["ROUTERS"]

@@ -8,13 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from pydantic import BaseModel, Field
 
-from retroface.api.auth import Acting
-from retroface.api.jobs import JobOut, JobProgress, JobRunner
-from retroface.api.uploads import store_uploads
 from retroface.governance.roles import Action
 from retroface.services.cases import (
     authorise_case,
     close_case,
+    list_cases,
     open_case,
     record_judicial_authorisation,
     show_case,
@@ -25,6 +23,9 @@ from retroface.services.uploaded_files import case_upload_folder
 from retroface.services.video_clusters import cluster_case, list_clusters
 from retroface.services.video_ingest import check_case_open_and_authorised
 from retroface.services.video_search import find_person
+from retroface.serving.auth import Acting
+from retroface.serving.jobs import JobOut, JobProgress, JobRunner
+from retroface.serving.uploads import store_uploads
 
 router = APIRouter(tags=["cases"])
 
@@ -75,6 +76,11 @@ def post_case(body: CaseIn, application: Acting) -> CaseDetail:
         seriousness=body.seriousness,
         requester=body.requester,
     )
+
+
+@router.get("/cases", response_model=list[CaseDetail])
+def get_cases(application: Acting, status: str | None = None) -> list[CaseDetail]:
+    return list_cases(application, status=status)
 
 
 @router.get("/cases/{reference}", response_model=CaseDetail)

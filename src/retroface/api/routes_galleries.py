@@ -8,8 +8,6 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, UploadFile
 from pydantic import BaseModel, Field
 
-from retroface.api.auth import Acting
-from retroface.api.uploads import store_uploads
 from retroface.governance.roles import Action
 from retroface.governance.watchlist_policy import SubjectProvenance
 from retroface.services.enrollment import enroll
@@ -31,6 +29,8 @@ from retroface.services.results import (
     GallerySummary,
 )
 from retroface.services.uploaded_files import gallery_upload_folder
+from retroface.serving.auth import Acting
+from retroface.serving.uploads import store_uploads
 
 router = APIRouter(tags=["galleries"])
 

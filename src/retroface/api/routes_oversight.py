@@ -10,7 +10,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from retroface.api.auth import Acting
 from retroface.governance.deployment_policy import DpiaRecord
 from retroface.services.audit_log import AuditEventOut, ChainStatus, list_audit_events, verify_audit
 from retroface.services.deployment_settings import (
@@ -23,6 +22,7 @@ from retroface.services.deployment_settings import (
 from retroface.services.reports import dpia_report, transparency_report
 from retroface.services.results import CandidateReview, DeploymentStatus
 from retroface.services.review import record_review, review_queue
+from retroface.serving.auth import Acting
 
 router = APIRouter(tags=["oversight"])
 

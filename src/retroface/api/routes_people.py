@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
-from retroface.api.auth import Acting, base_app, bearer_token
 from retroface.governance.roles import Role
 from retroface.services import App
 from retroface.services.api_keys import (
@@ -19,6 +18,7 @@ from retroface.services.api_keys import (
     revoke_api_key,
 )
 from retroface.services.users import UserOut, add_user, list_users, login, logout
+from retroface.serving.auth import Acting, base_app, bearer_token
 
 router = APIRouter(tags=["people"])
 

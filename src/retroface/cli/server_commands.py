@@ -23,13 +23,13 @@ def serve(
     """
     import uvicorn
 
-    from retroface.api import create_api
+    from retroface.server import create_server
 
     application = open_cli_app(identify=False)
     out.print(
         f"retroface API on http://{host}:{port}/api/v1/docs (data: {application.settings.home})"
     )
-    uvicorn.run(create_api(application=application), host=host, port=port, log_level="info")
+    uvicorn.run(create_server(application=application), host=host, port=port, log_level="info")
 
 
 @apikey_app.command("create")

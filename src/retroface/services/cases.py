@@ -226,6 +226,16 @@ def close_case(app: App, reference: str, reason: str) -> CaseDetail:
         return _detail(uow, case, now)
 
 
+def list_cases(app: App, *, status: str | None = None) -> list[CaseDetail]:
+    """Cases newest first (``status``: open or closed), for dashboards."""
+    app.require(Action.CASE_READ)
+    with app.unit_of_work() as uow:
+        query = select(Case).order_by(Case.id.desc())
+        if status is not None:
+            query = query.where(Case.status == status)
+        return [_detail(uow, case, app.now()) for case in uow.session.scalars(query)]
+
+
 def show_case(app: App, reference: str) -> CaseDetail:
     app.require(Action.CASE_READ, case_reference=reference)
     with app.unit_of_work() as uow:

@@ -165,6 +165,8 @@ class CandidateReview(BaseModel):
     record_id: str | None
     rank: int
     score: float
+    threshold: float
+    model: str
     searched_by: str
     status: str
     reviews: list[ReviewOut]

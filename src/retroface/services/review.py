@@ -68,6 +68,26 @@ def review_queue(
         return out
 
 
+def show_candidate(app: App, candidate_id: int) -> CandidateReview:
+    """One candidate as a reviewer sees it (an audited read, like the queue)."""
+    app.require(Action.REVIEW_READ)
+    with app.unit_of_work() as uow:
+        row = uow.session.execute(_joined().where(Candidate.id == candidate_id)).first()
+        if row is None:
+            raise NotFoundError(f"no candidate {candidate_id}")
+        out = _out(row, _reviews_of(uow, [candidate_id])[candidate_id])
+        app.audit(
+            uow.session,
+            action="candidates.viewed",
+            object_type="candidate",
+            object_id=candidate_id,
+            case_reference=out.case,
+            candidates=[candidate_id],
+        )
+        uow.commit()
+        return out
+
+
 def record_review(app: App, candidate_id: int, outcome: str, reason: str) -> CandidateReview:
     reviewer = app.require(Action.REVIEW_DECIDE)
     outcome, reason = check_outcome(outcome, reason)
@@ -193,6 +213,8 @@ def _out(row: tuple, reviews: list[Review]) -> CandidateReview:  # type: ignore[
         record_id=subject.external_ref,
         rank=candidate.rank,
         score=round(candidate.score, 4),
+        threshold=search.threshold,
+        model=f"{search.model_name}@{search.model_version}",
         searched_by=search.requested_by,
         status=candidate_status((r.reviewer, r.outcome) for r in reviews),
         reviews=[

@@ -17,12 +17,12 @@ import numpy as np
 from PIL import Image, ImageDraw
 from sqlalchemy import select, update
 
-from retroface.errors import InvalidInputError, NotFoundError
+from retroface.errors import InvalidInputError, NotFoundError, RetrofaceError
 from retroface.faces.clustering import DEFAULT_MIN_SIMILARITY, cluster_templates
 from retroface.governance.roles import Action
-from retroface.media.video_reader import SamplingPolicy, iter_frames
 from retroface.services.app import App
 from retroface.services.cases import get_case
+from retroface.services.face_views import face_image
 from retroface.services.results import ClusterMember, ClusterOut, ClusterReport
 from retroface.services.video_search import case_video_media, sighting_vectors
 from retroface.store.models import Case, FaceCluster, MediaItem, Sighting
@@ -183,26 +183,13 @@ def contact_sheet(app: App, case_reference: str, cluster_id: int) -> Path:
 
 
 def _tile(source: Path, view: dict) -> Image.Image | None:  # type: ignore[type-arg]
-    """The face of one exemplar, re-read from the evidence file (crops are never stored)."""
+    """One exemplar's face, labelled with its file and time (a file gone or broken: none)."""
     when = float(view["time_s"])
     try:
-        frame = next(
-            iter(
-                iter_frames(
-                    source, SamplingPolicy("all", 0), start_s=max(when - 0.001, 0), end_s=when + 1
-                )
-            ),
-            None,
-        )
-    except Exception:
+        face = face_image(source, tuple(view["box"]), when)  # type: ignore[arg-type]
+    except (RetrofaceError, OSError):
         return None
-    if frame is None:
-        return None
-    x, y, w, h = view["box"]
-    margin = w // 3
-    image = Image.fromarray(frame.pixels)
-    crop = image.crop((x - margin, y - margin, x + w + margin, y + h + margin))
-    tile = crop.resize((SHEET_TILE, SHEET_TILE))
+    tile = face.resize((SHEET_TILE, SHEET_TILE))
     label = f"{source.name[:18]} {when:.1f}s"
     draw = ImageDraw.Draw(tile)
     draw.rectangle((0, SHEET_TILE - 14, SHEET_TILE, SHEET_TILE), fill=(0, 0, 0))

@@ -1,6 +1,6 @@
-"""The FastAPI application: routers, problem documents, security headers, body limits.
+"""The HTTP server: the REST API and the web UI over one deployment (the composition root).
 
-``create_api`` opens the deployment once (database, models loaded on first
+``create_server`` opens the deployment once (database, models loaded on first
 use) and every request acts on it as its authenticated principal. The
 server's own OS user never acts: an unauthenticated request is "anonymous"
 in the audit log.
@@ -8,23 +8,23 @@ in the audit log.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from retroface import __version__
-from retroface.api import problems
-from retroface.api.jobs import JobRunner
-from retroface.api.routes_cases import router as cases_router
-from retroface.api.routes_galleries import router as galleries_router
-from retroface.api.routes_oversight import router as oversight_router
-from retroface.api.routes_people import router as people_router
+from retroface import __version__, web
+from retroface.api import ROUTERS
 from retroface.errors import RetrofaceError
 from retroface.services import App, open_app
+from retroface.serving import problems
+from retroface.serving.jobs import JobRunner
 from retroface.settings import Settings
 
 API_PREFIX = "/api/v1"
@@ -41,12 +41,15 @@ SECURITY_HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
+UI_PREFIX = "/ui"
+#: The UI's own styles and data: URLs for face images; no scripts at all.
+UI_CSP = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 #: The interactive docs page loads its script and styles from itself and inline.
 DOCS_CSP = "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; frame-ancestors 'none'"
 
 
-def create_api(settings: Settings | None = None, application: App | None = None) -> FastAPI:
-    """The REST API over one deployment (``application`` lets tests share loaded models)."""
+def create_server(settings: Settings | None = None, application: App | None = None) -> FastAPI:
+    """The REST API and the web UI over one deployment (``application`` lets tests share models)."""
     opened = application or open_app(settings or Settings.from_env())
     base = replace(opened, settings=opened.settings.with_(actor=ANONYMOUS), principal=None)
     jobs = JobRunner()
@@ -70,12 +73,22 @@ def create_api(settings: Settings | None = None, application: App | None = None)
     )
     api.state.retroface = base
     api.state.jobs = jobs
-    for router in (people_router, cases_router, galleries_router, oversight_router):
+    for router in ROUTERS:
         api.include_router(router, prefix=API_PREFIX)
-    api.add_exception_handler(RetrofaceError, problems.retroface_error)
-    api.add_exception_handler(RequestValidationError, problems.validation_error)
-    api.add_exception_handler(StarletteHTTPException, problems.http_error)
-    api.add_exception_handler(Exception, problems.unexpected_error)
+    api.include_router(web.router, prefix=UI_PREFIX)
+    api.mount(f"{UI_PREFIX}/static", StaticFiles(directory=web.STATIC_DIR), name="static")
+
+    @api.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        return RedirectResponse(f"{UI_PREFIX}/", status_code=303)
+
+    for kind, handler in (
+        (RetrofaceError, problems.retroface_error),
+        (RequestValidationError, problems.validation_error),
+        (StarletteHTTPException, problems.http_error),
+        (Exception, problems.unexpected_error),
+    ):
+        api.add_exception_handler(kind, _for_pages_or_api(handler))
     max_request = base.settings.max_file_bytes * MAX_FILES_PER_REQUEST
 
     @api.middleware("http")
@@ -89,11 +102,34 @@ def create_api(settings: Settings | None = None, application: App | None = None)
             )
         else:
             response = await call_next(request)
-        docs = request.url.path == f"{API_PREFIX}/docs"
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
-        if docs:
+        if request.url.path == f"{API_PREFIX}/docs":
             response.headers["Content-Security-Policy"] = DOCS_CSP
+        elif request.url.path.startswith(UI_PREFIX):
+            response.headers["Content-Security-Policy"] = UI_CSP
         return response
 
     return api
+
+
+Handler = Callable[[Request, Exception], Response]
+
+
+def _for_pages_or_api(handler: Handler) -> Handler:
+    """Errors on UI pages become an HTML page with the same status and message; elsewhere
+    the API's problem document."""
+
+    def handle(request: Request, exc: Exception) -> Response:
+        response = handler(request, exc)
+        if not request.url.path.startswith(UI_PREFIX):
+            return response
+        document = json.loads(bytes(response.body))
+        return web.render_error(
+            request,
+            response.status_code,
+            str(document.get("title", "Error")),
+            str(document.get("detail") or document.get("title", "")),
+        )
+
+    return handle

@@ -25,7 +25,7 @@ from retroface.errors import (
     RetrofaceError,
 )
 
-log = logging.getLogger("retroface.api")
+log = logging.getLogger("retroface.server")
 
 PROBLEM_TYPE = "application/problem+json"
 

@@ -1,7 +1,10 @@
-"""Who is calling: a session token (from ``POST /auth/login``) or an API key.
+"""Who is calling: a session token (from ``POST /auth/login``), an API key, or a browser cookie.
 
-Both arrive as ``Authorization: Bearer <token>``; API keys may also use
-``X-API-Key``. Credentials go in headers only, never in URLs (which end up
+Tokens and keys arrive as ``Authorization: Bearer <token>``; API keys may also
+use ``X-API-Key``; the web UI keeps its session token in an HttpOnly,
+SameSite=Strict cookie and proves each form came from its own page with a
+CSRF token derived from that session (a cross-site page can neither read the
+cookie nor compute the token). Credentials go in headers only, never in URLs (which end up
 in logs). A request without credentials still reaches the service, which
 refuses it and audits the refusal, so an anonymous probe of the API is on
 the record too. A credential that is wrong or expired is refused here (401).
@@ -9,6 +12,8 @@ the record too. A credential that is wrong or expired is refused here (401).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request
@@ -58,3 +63,28 @@ def acting_app(
 
 
 Acting = Annotated[App, Depends(acting_app)]
+
+
+SESSION_COOKIE = "rf_session"
+
+
+def csrf_token(session_token: str) -> str:
+    return hashlib.sha256(b"retroface-csrf:" + session_token.encode("utf-8")).hexdigest()
+
+
+def csrf_ok(session_token: str | None, submitted: str | None) -> bool:
+    if not session_token or not submitted:
+        return False
+    return hmac.compare_digest(csrf_token(session_token), submitted)
+
+
+def browser_app(request: Request, application: Annotated[App, Depends(base_app)]) -> App:
+    """The deployment acting as the browser's logged-in user (or nobody: pages then ask to log in)."""
+    token = request.cookies.get(SESSION_COOKIE)
+    principal = principal_for_token(application, token) if token else None
+    request.state.principal = principal
+    request.state.session_token = token if principal else None
+    return application.acting_as(principal) if principal else application.acting_as_nobody()
+
+
+Browser = Annotated[App, Depends(browser_app)]

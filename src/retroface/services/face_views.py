@@ -1,0 +1,114 @@
+"""Face images for people to look at: re-read from the evidence or reference file on demand.
+
+Why never stored: a crop is a biometric image; the files it comes from are
+already held under their own retention, so a view is cut from them when a
+person asks and is gone when the response is sent. Every view of a
+candidate's faces is an audited read of biometric data.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from PIL import Image
+from pydantic import BaseModel
+
+from retroface.errors import MediaError, NotFoundError
+from retroface.governance.roles import Action
+from retroface.media import load_image
+from retroface.media.video_reader import SamplingPolicy, is_video_path, iter_frames
+from retroface.services.app import App
+from retroface.store.models import (
+    Candidate,
+    Case,
+    Face,
+    MediaItem,
+    ReferenceImage,
+    Search,
+    Template,
+)
+
+VIEW_PX = 240
+
+
+class FacePair(BaseModel):
+    """PNG bytes of a candidate's probe face and the reference face it matched."""
+
+    candidate_id: int
+    probe_png: bytes
+    reference_png: bytes | None
+
+
+def face_image(source: Path, box: tuple[int, int, int, int], time_s: float | None) -> Image.Image:
+    """The face at ``box`` (with a margin) in an image, or in a video frame at ``time_s``."""
+    if is_video_path(source) or time_s is not None:
+        when = time_s or 0.0
+        frames = iter_frames(
+            source, SamplingPolicy("all", 0), start_s=max(when - 0.001, 0.0), end_s=when + 1.0
+        )
+        frame = next(iter(frames), None)
+        if frame is None:
+            raise MediaError(f"{source.name}: no frame at {when:.2f} s")
+        pixels = frame.pixels
+    else:
+        pixels = load_image(source).pixels
+    x, y, w, h = box
+    margin = max(w, h) // 3
+    crop = Image.fromarray(pixels).crop((x - margin, y - margin, x + w + margin, y + h + margin))
+    return crop.resize((VIEW_PX, VIEW_PX))
+
+
+def _png(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def _box(face: Face) -> tuple[int, int, int, int]:
+    return face.box_x, face.box_y, face.box_w, face.box_h
+
+
+def candidate_faces(app: App, candidate_id: int) -> FacePair:
+    """The probe face and the matched reference face of a candidate, for a reviewer to compare."""
+    app.require(Action.REVIEW_READ)
+    with app.unit_of_work() as uow:
+        candidate = uow.session.get(Candidate, candidate_id)
+        if candidate is None:
+            raise NotFoundError(f"no candidate {candidate_id}")
+        search = uow.session.get(Search, candidate.search_id)
+        case = uow.session.get(Case, search.case_id) if search else None
+        probe = uow.session.get(Face, candidate.face_id)
+        media = (
+            uow.session.get(MediaItem, probe.media_item_id)
+            if probe and probe.media_item_id
+            else None
+        )
+        if probe is None or media is None:
+            raise NotFoundError(f"candidate {candidate_id}'s probe face is deleted (retention)")
+        probe_view = face_image(Path(media.source_path), _box(probe), probe.timestamp_s)
+        reference_view = None
+        template = (
+            uow.session.get(Template, candidate.template_id) if candidate.template_id else None
+        )
+        ref_face = uow.session.get(Face, template.face_id) if template else None
+        image = (
+            uow.session.get(ReferenceImage, ref_face.reference_image_id)
+            if ref_face and ref_face.reference_image_id
+            else None
+        )
+        if ref_face is not None and image is not None and Path(image.source_path).is_file():
+            reference_view = face_image(Path(image.source_path), _box(ref_face), None)
+        app.audit(
+            uow.session,
+            action="candidate.faces_viewed",
+            object_type="candidate",
+            object_id=candidate_id,
+            case_reference=case.reference if case else None,
+        )
+        uow.commit()
+    return FacePair(
+        candidate_id=candidate_id,
+        probe_png=_png(probe_view),
+        reference_png=_png(reference_view) if reference_view is not None else None,
+    )

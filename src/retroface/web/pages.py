@@ -1,0 +1,237 @@
+"""The pages: log in, cases, search, candidates and their review, the audit log.
+
+Every form posts back with a CSRF token bound to the session; every face
+image is embedded in the page it belongs to (a ``data:`` URL), so no URL
+ever addresses biometric data and each view is exactly one audited read.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections import defaultdict
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from retroface.errors import AuthorisationError
+from retroface.governance.roles import Action, is_allowed
+from retroface.services.audit_log import list_audit_events, verify_audit
+from retroface.services.cases import list_cases, show_case
+from retroface.services.face_views import candidate_faces
+from retroface.services.galleries import list_galleries
+from retroface.services.results import CandidateReview
+from retroface.services.review import record_review, review_queue, show_candidate
+from retroface.services.search import search
+from retroface.services.uploaded_files import case_upload_folder
+from retroface.services.users import login, logout
+from retroface.services.video_ingest import check_case_open_and_authorised
+from retroface.serving.auth import SESSION_COOKIE, Browser, base_app, csrf_ok, csrf_token
+from retroface.serving.jobs import JobProgress, JobRunner
+from retroface.serving.uploads import store_uploads
+
+STATIC_DIR = Path(__file__).parent / "static"
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+router = APIRouter(include_in_schema=False)
+SESSION_HOURS = 8
+
+
+def _page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    principal = getattr(request.state, "principal", None)
+    token = getattr(request.state, "session_token", None)
+    return templates.TemplateResponse(
+        request,
+        name,
+        {"principal": principal, "csrf": csrf_token(token) if token else "", **context},
+        status_code=status,
+    )
+
+
+def render_error(request: Request, status: int, title: str, message: str) -> HTMLResponse:
+    return _page(request, "error.html", status=status, title=title, message=message)
+
+
+def _to_login() -> RedirectResponse:
+    return RedirectResponse("/ui/login", status_code=303)
+
+
+def _check_csrf(request: Request, submitted: str | None) -> None:
+    if not csrf_ok(getattr(request.state, "session_token", None), submitted):
+        raise AuthorisationError("the form expired or did not come from this site: reload the page")
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request) -> HTMLResponse:
+    return _page(request, "login.html")
+
+
+@router.post("/login", response_model=None)
+def login_submit(
+    request: Request,
+    username: Annotated[str, Form(max_length=100)],
+    password: Annotated[str, Form(max_length=1000)],
+) -> Response:
+    try:
+        token, _ = login(base_app(request), username, password, hours=SESSION_HOURS)
+    except AuthorisationError as exc:
+        return _page(request, "login.html", status=401, error=str(exc))
+    response = RedirectResponse("/ui/", status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=SESSION_HOURS * 3600,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+    return response
+
+
+@router.post("/logout", response_model=None)
+def logout_submit(
+    request: Request, application: Browser, csrf: Annotated[str | None, Form()] = None
+) -> Response:
+    token = getattr(request.state, "session_token", None)
+    if token and csrf_ok(token, csrf):
+        logout(application, token)
+    response = _to_login()
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/", response_model=None)
+def dashboard(request: Request, application: Browser) -> Response:
+    if application.principal is None:
+        return _to_login()
+    cases = (
+        list_cases(application)
+        if is_allowed(application.principal.role, Action.CASE_READ)
+        else None
+    )
+    return _page(request, "dashboard.html", cases=cases)
+
+
+@router.get("/cases/{reference}", response_model=None)
+def case_page(reference: str, request: Request, application: Browser) -> Response:
+    if application.principal is None:
+        return _to_login()
+    case = show_case(application, reference)
+    can_search = is_allowed(application.principal.role, Action.SEARCH_RUN)
+    galleries = list_galleries(application) if can_search else []
+    return _page(request, "case.html", case=case, can_search=can_search, galleries=galleries)
+
+
+@router.post("/cases/{reference}/search", response_model=None)
+async def search_submit(
+    reference: str,
+    request: Request,
+    application: Browser,
+    gallery: Annotated[str, Form()],
+    files: Annotated[list[UploadFile], File()],
+    csrf: Annotated[str | None, Form()] = None,
+) -> Response:
+    if application.principal is None:
+        return _to_login()
+    _check_csrf(request, csrf)
+    principal = application.require(Action.SEARCH_RUN, case_reference=reference)
+    check_case_open_and_authorised(application, reference)
+    _, paths = await store_uploads(
+        case_upload_folder(application.settings.home, reference),
+        files,
+        application.settings.max_file_bytes,
+        allow_video=True,
+    )
+
+    def work(progress: JobProgress) -> Any:
+        return search(application, reference, gallery, list(paths), progress=progress)
+
+    runner: JobRunner = request.app.state.jobs
+    job = runner.submit("search", principal.username, work)
+    return RedirectResponse(f"/ui/jobs/{job.id}", status_code=303)
+
+
+@router.get("/jobs/{job_id}", response_model=None)
+def job_page(job_id: str, request: Request, application: Browser) -> Response:
+    if application.principal is None:
+        return _to_login()
+    runner: JobRunner = request.app.state.jobs
+    return _page(request, "job.html", job=runner.get(job_id, application.principal.username))
+
+
+def _timeline(candidates: list[CandidateReview]) -> dict[str, list[dict[str, Any]]]:
+    """Bars (percent of the longest time seen) of footage candidates per video file."""
+    by_source: dict[str, list[CandidateReview]] = defaultdict(list)
+    for c in candidates:
+        if c.timestamp_s is not None:
+            by_source[c.source.split("/")[-1]].append(c)
+    bars: dict[str, list[dict[str, Any]]] = {}
+    for source, found in by_source.items():
+        end = max(c.timestamp_s or 0.0 for c in found) * 1.05 or 1.0
+        bars[source] = [
+            {
+                "left": round(100 * (c.timestamp_s or 0.0) / end, 2),
+                "width": 1.0,
+                "label": f"{c.subject} at {c.timestamp_s:.1f} s (score {c.score:.3f})",
+            }
+            for c in found
+        ]
+    return bars
+
+
+@router.get("/cases/{reference}/review", response_model=None)
+def review_page(reference: str, request: Request, application: Browser) -> Response:
+    if application.principal is None:
+        return _to_login()
+    candidates = review_queue(application, case_reference=reference)
+    return _page(
+        request,
+        "review_queue.html",
+        reference=reference,
+        candidates=candidates,
+        timeline=_timeline(candidates),
+    )
+
+
+@router.get("/candidates/{candidate_id}", response_model=None)
+def candidate_page(candidate_id: int, request: Request, application: Browser) -> Response:
+    if application.principal is None:
+        return _to_login()
+    candidate = show_candidate(application, candidate_id)
+    faces = candidate_faces(application, candidate_id)
+    return _page(
+        request,
+        "candidate.html",
+        c=candidate,
+        probe_b64=base64.b64encode(faces.probe_png).decode("ascii"),
+        reference_b64=(
+            base64.b64encode(faces.reference_png).decode("ascii") if faces.reference_png else None
+        ),
+        can_decide=is_allowed(application.principal.role, Action.REVIEW_DECIDE),
+    )
+
+
+@router.post("/candidates/{candidate_id}/review", response_model=None)
+def review_submit(
+    candidate_id: int,
+    request: Request,
+    application: Browser,
+    outcome: Annotated[str, Form()],
+    reason: Annotated[str, Form(max_length=2000)],
+    csrf: Annotated[str | None, Form()] = None,
+) -> Response:
+    if application.principal is None:
+        return _to_login()
+    _check_csrf(request, csrf)
+    record_review(application, candidate_id, outcome, reason)
+    return RedirectResponse(f"/ui/candidates/{candidate_id}", status_code=303)
+
+
+@router.get("/audit", response_model=None)
+def audit_page(request: Request, application: Browser, case: str | None = None) -> Response:
+    if application.principal is None:
+        return _to_login()
+    events = list_audit_events(application, case_reference=case or None, limit=200)
+    return _page(request, "audit.html", events=events, chain=verify_audit(application), case=case)
