@@ -15,6 +15,7 @@ from retroface.governance.roles import Role
 from retroface.services import App, open_app
 from retroface.services.deployment_settings import register_dpia, register_policy
 from retroface.settings import Settings
+from tests.databases import drop_database, fresh_database
 
 OPERATOR = Principal("officer-1", Role.OPERATOR)
 SUPERVISOR = Principal("sgt-2", Role.SUPERVISOR)
@@ -48,8 +49,12 @@ def engine() -> FaceEngine:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(home=tmp_path / "retroface-data", actor="test-operator", workers=2)
+def settings(tmp_path: Path) -> Iterator[Settings]:
+    """A fresh data directory, with its own database (SQLite in it, or PostgreSQL)."""
+    home = tmp_path / "retroface-data"
+    url = fresh_database(home)
+    yield Settings(home=home, actor="test-operator", workers=2, database_url=url)
+    drop_database(url)
 
 
 def make_ready(app: App) -> App:

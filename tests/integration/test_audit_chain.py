@@ -36,9 +36,10 @@ def logged(app: App, supervisor: App, auditor: App) -> App:
 
 def _sql(app: App, *statements: str) -> None:
     """An insider with direct database access: drops the append-only triggers first."""
+    on_table = " ON audit_events" if app.db.engine.dialect.name == "postgresql" else ""
     with app.db.engine.begin() as conn:
-        conn.exec_driver_sql("DROP TRIGGER IF EXISTS audit_events_no_UPDATE")
-        conn.exec_driver_sql("DROP TRIGGER IF EXISTS audit_events_no_DELETE")
+        conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS audit_events_no_UPDATE{on_table}")
+        conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS audit_events_no_DELETE{on_table}")
         for statement in statements:
             conn.execute(text(statement))
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from datetime import date
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.databases import cli_env
 from tests.helpers import PASSWORD
 
 pytestmark = pytest.mark.needs_data
@@ -23,8 +23,7 @@ PROBE_KEYS = {"source", "frame", "box", "quality", "candidates", "sighting_id", 
 def run_cli(
     home: Path, *args: str | Path, user: str | None = None, **extra_env: str
 ) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RETROFACE_")}
-    env |= {"RETROFACE_HOME": str(home), "RETROFACE_PASSWORD": PASSWORD, **extra_env}
+    env = cli_env(home, RETROFACE_PASSWORD=PASSWORD, **extra_env)
     if user:
         env["RETROFACE_USER"] = user
     return subprocess.run(

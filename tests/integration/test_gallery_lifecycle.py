@@ -3,7 +3,6 @@ the persisted index is rebuilt whenever it disagrees with the database."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from retroface.services.galleries import (
 from retroface.services.search import search
 from retroface.store.models import AuditEvent, ReferenceImage, Template
 from tests.conftest import SUPERVISOR
+from tests.databases import cli_env
 from tests.helpers import (
     PASSWORD,
     authorised_case,
@@ -91,13 +91,12 @@ def test_interrupted_enrollment_resumes_without_duplicates(
     create_gallery(supervisor, "att")
     register_users(app, {SUPERVISOR: PASSWORD})
     home = app.settings.home
-    env = {
-        **os.environ,
-        "RETROFACE_HOME": str(home),
-        "RETROFACE_WORKERS": "1",
-        "RETROFACE_USER": SUPERVISOR.username,
-        "RETROFACE_PASSWORD": PASSWORD,
-    }
+    env = cli_env(
+        home,
+        RETROFACE_WORKERS="1",
+        RETROFACE_USER=SUPERVISOR.username,
+        RETROFACE_PASSWORD=PASSWORD,
+    )
     sheet = write_provenance_csv(tmp_path / "provenance.csv", [att])
     cmd = [sys.executable, "-m", "retroface.cli.main", "gallery", "enroll", "att", str(att)]
     cmd += ["--provenance", str(sheet)]

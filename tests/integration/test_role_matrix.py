@@ -45,6 +45,7 @@ from retroface.services.video_ingest import IngestOptions, ingest_videos
 from retroface.settings import Settings
 from retroface.store.models import AuditEvent
 from tests.conftest import ADMIN, OPERATOR, SUPERVISOR, make_ready
+from tests.databases import drop_database, fresh_database
 from tests.helpers import (
     PASSWORD,
     authorised_case,
@@ -63,7 +64,9 @@ _candidates: list[int] = []  # a candidate from the operator's search, for the r
 def deployment(
     tmp_path_factory: pytest.TempPathFactory, engine: FaceEngine, data: Path
 ) -> Iterator[App]:
-    settings = Settings(home=tmp_path_factory.mktemp("matrix"), actor="system", workers=1)
+    home = tmp_path_factory.mktemp("matrix")
+    url = fresh_database(home)
+    settings = Settings(home=home, actor="system", workers=1, database_url=url)
     app = make_ready(open_app(settings, principal=OPERATOR))
     app._engines[repr(app.engine_spec)] = engine
     examples = data / "face_recognition" / "examples"
@@ -73,6 +76,7 @@ def deployment(
     _candidates.append(report.probes[0].candidates[0].candidate_id)
     yield app
     app.close()
+    drop_database(url)
 
 
 def _act(app: App, action: Action, data: Path, tmp: Path) -> object:

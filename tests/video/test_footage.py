@@ -3,7 +3,6 @@ sighting, empty and broken files, resumable parallel jobs (local processes and D
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from retroface.services.video_ingest import IngestOptions, ingest_videos
 from retroface.services.video_search import find_person
 from retroface.store.models import Sighting, Template, VideoSegment
 from tests.conftest import ADMIN, OPERATOR
+from tests.databases import cli_env
 from tests.helpers import PASSWORD, authorised_case, gallery_with, register_users
 
 pytestmark = pytest.mark.needs_data
@@ -195,13 +195,12 @@ def test_killed_job_resumes_without_duplicate_sightings(
 ) -> None:
     case = authorised_case(app)
     register_users(app, {OPERATOR: PASSWORD})
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("RETROFACE_")},
-        "RETROFACE_HOME": str(app.settings.home),
-        "RETROFACE_WORKERS": "1",
-        "RETROFACE_USER": OPERATOR.username,
-        "RETROFACE_PASSWORD": PASSWORD,
-    }
+    env = cli_env(
+        app.settings.home,
+        RETROFACE_WORKERS="1",
+        RETROFACE_USER=OPERATOR.username,
+        RETROFACE_PASSWORD=PASSWORD,
+    )
     clip = video / "short_hamilton_clip.mp4"
     args = ["video", "ingest", str(clip), "--case", case, "--segment-s", "2"]
     proc = subprocess.Popen(

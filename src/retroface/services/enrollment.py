@@ -29,7 +29,7 @@ from retroface.services.face_choice import choose_single_face
 from retroface.services.face_records import face_row, template_row
 from retroface.services.galleries import gallery_cap, get_gallery
 from retroface.services.gallery_index import update_gallery_index
-from retroface.services.gallery_versions import bump_version
+from retroface.services.gallery_versions import bump_version, lock_for_change
 from retroface.services.progress import Progress, SilentProgress
 from retroface.services.results import EnrollReport, FileError
 from retroface.store.models import ReferenceImage, Subject
@@ -187,6 +187,7 @@ def _store_reference(
     with app.unit_of_work() as uow:
         gallery = uow.galleries.get_by_id(gallery_id)
         assert gallery is not None
+        lock_for_change(uow, gallery)  # the cap check and the version are per gallery
         subject = uow.subjects.get(gallery.id, subject_name)
         created = subject is None
         if subject is None:

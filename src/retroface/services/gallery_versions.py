@@ -18,10 +18,26 @@ JOINS = frozenset({"subject-added", "subject-restored"})
 LEAVES = frozenset({"subject-removed", "subject-purged", "subject-erased"})
 
 
+def lock_for_change(uow: UnitOfWork, gallery: Gallery) -> int:
+    """Hold the gallery's row until commit and re-read it, so concurrent changes queue.
+
+    Why: two servers enrolling into one gallery at once would otherwise both
+    read version N and both write N+1 (a lost version), or both pass the size
+    cap. PostgreSQL takes a row lock (``SELECT ... FOR UPDATE``); SQLite
+    transactions already begin IMMEDIATE, one writer at a time. Returns the
+    committed version (only the version is re-read: pending edits stay).
+    """
+    return int(
+        uow.session.execute(
+            select(Gallery.version).where(Gallery.id == gallery.id).with_for_update()
+        ).scalar_one()
+    )
+
+
 def bump_version(
     uow: UnitOfWork, gallery: Gallery, actor: str, change: str, subject_id: int | None = None
 ) -> int:
-    gallery.version += 1
+    gallery.version = lock_for_change(uow, gallery) + 1
     uow.session.add(
         GalleryChange(
             gallery_id=gallery.id,
