@@ -122,6 +122,16 @@ def test_search_by_upload_review_by_two_people_and_audit(
     assert expected | {"candidates.viewed", "candidate.reviewed"} <= actions, actions
     assert client.get(f"{API}/audit/verify", headers=auditor).json()["ok"] is True
 
+    pdf = client.post(f"{API}/cases/{case}/report", headers=auditor)
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    html = client.post(f"{API}/cases/{case}/report", params={"format": "html"}, headers=auditor)
+    page = html.text
+    assert "investigative lead" in page and "obama" in page and "confirmed" in page
+    assert page.count("data:image/png;base64,") == 2  # the probe and the reference face
+    assert "search.started" in page  # the audit extract
+    reports = app.settings.home / "exports" / "case-reports"
+    assert len(list(reports.glob("*.pdf"))) == 2  # written inside the data directory only
+
     closed = client.post(f"{API}/cases/{case}/close", json={"reason": "charged"}, headers=operator)
     assert closed.status_code == 200, closed.text
     assert not case_upload_folder(app.settings.home, case).exists()  # evidence goes with the case

@@ -16,6 +16,7 @@ from retroface.governance.identity import Principal
 from retroface.governance.roles import ALLOWED, Action, Role
 from retroface.services import App, open_app
 from retroface.services.audit_log import export_audit, verify_audit
+from retroface.services.case_report import case_report
 from retroface.services.cases import (
     authorise_case,
     close_case,
@@ -127,6 +128,7 @@ def _act(app: App, action: Action, data: Path, tmp: Path) -> object:
             app, app.now().date(), app.now().date(), tmp / f"transparency-{n}"
         ),
         Action.REPORT_DPIA: lambda: dpia_report(app, tmp / f"dpia-{n}.md"),
+        Action.REPORT_CASE: lambda: case_report(app, "AUTHORISED"),
         Action.VIDEO_CLUSTER: lambda: list_clusters(app, "AUTHORISED"),
         Action.VIDEO_INGEST: lambda: ingest_videos(
             app,

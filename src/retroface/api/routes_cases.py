@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from pydantic import BaseModel, Field
 
 from retroface.governance.roles import Action
+from retroface.services.case_report import case_report
 from retroface.services.cases import (
     authorise_case,
     close_case,
@@ -155,6 +157,21 @@ def get_job(job_id: str, request: Request, application: Acting) -> JobOut:
     """A job you started: status, progress and, when done, its result."""
     principal = application.require(Action.DEPLOYMENT_READ)
     return jobs_of(request).get(job_id, principal.username)
+
+
+@router.post(
+    "/cases/{reference}/report",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}, "text/html": {}}}},
+)
+def post_case_report(
+    reference: str, application: Acting, format: Literal["pdf", "html"] = "pdf"
+) -> Response:
+    """Write the case report (kept in the data directory) and return it as PDF or HTML."""
+    files = case_report(application, reference)
+    path = Path(files.pdf if format == "pdf" else files.html)
+    media = "application/pdf" if format == "pdf" else "text/html; charset=utf-8"
+    return Response(path.read_bytes(), media_type=media)
 
 
 @router.post("/cases/{reference}/find", response_model=TimelineReport)

@@ -11,6 +11,7 @@ from retroface.cli import render
 from retroface.cli.context import JsonFlag, emit_json, open_cli_app, out, parse_day
 from retroface.errors import InvalidInputError
 from retroface.services import deployment_settings as deployment_service
+from retroface.services.case_report import case_report
 from retroface.services.deployment_settings import DpiaRecord
 from retroface.services.reports import dpia_report, transparency_report
 from retroface.services.results import DeploymentStatus
@@ -23,7 +24,9 @@ deployment_app = typer.Typer(
 )
 review_app = typer.Typer(help="Human review of candidates (reviewers).", no_args_is_help=True)
 retention_app = typer.Typer(help="Retention and deletion schedule.", no_args_is_help=True)
-report_app = typer.Typer(help="Transparency statistics and the DPIA pack.", no_args_is_help=True)
+report_app = typer.Typer(
+    help="Transparency statistics, the DPIA pack and case reports.", no_args_is_help=True
+)
 
 
 def _show(status: DeploymentStatus, json_out: bool = False) -> None:
@@ -155,3 +158,16 @@ def report_dpia(
     """Write the DPIA evidence pack (data flows, categories, retention, thresholds, models, audit head)."""
     result = dpia_report(open_cli_app(), out_file)
     out.print(f"wrote {', '.join(result.files)}")
+
+
+@report_app.command("case")
+def report_case(reference: str, json_out: JsonFlag = False) -> None:
+    """Write the case report (HTML + PDF, inside the data directory: it holds faces)."""
+    result = case_report(open_cli_app(), reference)
+    if json_out:
+        emit_json(result)
+        return
+    out.print(
+        f"{result.candidates} candidates, {result.audit_events} audit events; "
+        f"wrote {result.html} and {result.pdf}"
+    )

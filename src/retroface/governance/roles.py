@@ -48,6 +48,7 @@ class Action(StrEnum):
     RETENTION_RUN = "retention.run"
     REPORT_TRANSPARENCY = "report.transparency"
     REPORT_DPIA = "report.dpia"
+    REPORT_CASE = "report.case"
 
 
 _R = Role
@@ -78,6 +79,8 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.RETENTION_RUN: frozenset({_R.ADMIN}),
     Action.REPORT_TRANSPARENCY: frozenset({_R.SUPERVISOR, _R.AUDITOR, _R.ADMIN}),
     Action.REPORT_DPIA: frozenset({_R.AUDITOR, _R.ADMIN}),
+    #: The case report holds the case's faces: the people who review or oversee them.
+    Action.REPORT_CASE: frozenset({_R.REVIEWER, _R.SUPERVISOR, _R.AUDITOR}),
 }
 
 

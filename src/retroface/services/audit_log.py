@@ -51,6 +51,21 @@ class AuditEventOut(BaseModel):
 MAX_AUDIT_PAGE = 1000
 
 
+def event_out(event: AuditEvent) -> AuditEventOut:
+    return AuditEventOut(
+        id=event.id,
+        occurred_at=event.occurred_at,
+        actor=event.actor,
+        role=event.role,
+        action=event.action,
+        object_type=event.object_type,
+        object_id=event.object_id,
+        case_reference=event.case_reference,
+        details=event.details,
+        event_hash=event.event_hash,
+    )
+
+
 def list_audit_events(
     app: App,
     *,
@@ -75,21 +90,7 @@ def list_audit_events(
     if before_id is not None:
         query = query.where(AuditEvent.id < before_id)
     with app.unit_of_work() as uow:
-        events = [
-            AuditEventOut(
-                id=e.id,
-                occurred_at=e.occurred_at,
-                actor=e.actor,
-                role=e.role,
-                action=e.action,
-                object_type=e.object_type,
-                object_id=e.object_id,
-                case_reference=e.case_reference,
-                details=e.details,
-                event_hash=e.event_hash,
-            )
-            for e in uow.session.scalars(query)
-        ]
+        events = [event_out(e) for e in uow.session.scalars(query)]
         app.audit(
             uow.session,
             action="audit.read",

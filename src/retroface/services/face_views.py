@@ -28,6 +28,7 @@ from retroface.store.models import (
     Search,
     Template,
 )
+from retroface.store.unit_of_work import UnitOfWork
 
 VIEW_PX = 240
 
@@ -69,36 +70,43 @@ def _box(face: Face) -> tuple[int, int, int, int]:
     return face.box_x, face.box_y, face.box_w, face.box_h
 
 
+def candidate_views(uow: UnitOfWork, candidate_id: int) -> FacePair:
+    """The two faces of a candidate as PNG (no permission check or audit: callers do both)."""
+    candidate = uow.session.get(Candidate, candidate_id)
+    if candidate is None:
+        raise NotFoundError(f"no candidate {candidate_id}")
+    probe = uow.session.get(Face, candidate.face_id)
+    media = (
+        uow.session.get(MediaItem, probe.media_item_id) if probe and probe.media_item_id else None
+    )
+    if probe is None or media is None:
+        raise NotFoundError(f"candidate {candidate_id}'s probe face is deleted (retention)")
+    probe_view = face_image(Path(media.source_path), _box(probe), probe.timestamp_s)
+    reference_view = None
+    template = uow.session.get(Template, candidate.template_id) if candidate.template_id else None
+    ref_face = uow.session.get(Face, template.face_id) if template else None
+    image = (
+        uow.session.get(ReferenceImage, ref_face.reference_image_id)
+        if ref_face and ref_face.reference_image_id
+        else None
+    )
+    if ref_face is not None and image is not None and Path(image.source_path).is_file():
+        reference_view = face_image(Path(image.source_path), _box(ref_face), None)
+    return FacePair(
+        candidate_id=candidate_id,
+        probe_png=_png(probe_view),
+        reference_png=_png(reference_view) if reference_view is not None else None,
+    )
+
+
 def candidate_faces(app: App, candidate_id: int) -> FacePair:
     """The probe face and the matched reference face of a candidate, for a reviewer to compare."""
     app.require(Action.REVIEW_READ)
     with app.unit_of_work() as uow:
+        pair = candidate_views(uow, candidate_id)
         candidate = uow.session.get(Candidate, candidate_id)
-        if candidate is None:
-            raise NotFoundError(f"no candidate {candidate_id}")
-        search = uow.session.get(Search, candidate.search_id)
+        search = uow.session.get(Search, candidate.search_id) if candidate else None
         case = uow.session.get(Case, search.case_id) if search else None
-        probe = uow.session.get(Face, candidate.face_id)
-        media = (
-            uow.session.get(MediaItem, probe.media_item_id)
-            if probe and probe.media_item_id
-            else None
-        )
-        if probe is None or media is None:
-            raise NotFoundError(f"candidate {candidate_id}'s probe face is deleted (retention)")
-        probe_view = face_image(Path(media.source_path), _box(probe), probe.timestamp_s)
-        reference_view = None
-        template = (
-            uow.session.get(Template, candidate.template_id) if candidate.template_id else None
-        )
-        ref_face = uow.session.get(Face, template.face_id) if template else None
-        image = (
-            uow.session.get(ReferenceImage, ref_face.reference_image_id)
-            if ref_face and ref_face.reference_image_id
-            else None
-        )
-        if ref_face is not None and image is not None and Path(image.source_path).is_file():
-            reference_view = face_image(Path(image.source_path), _box(ref_face), None)
         app.audit(
             uow.session,
             action="candidate.faces_viewed",
@@ -107,8 +115,4 @@ def candidate_faces(app: App, candidate_id: int) -> FacePair:
             case_reference=case.reference if case else None,
         )
         uow.commit()
-    return FacePair(
-        candidate_id=candidate_id,
-        probe_png=_png(probe_view),
-        reference_png=_png(reference_view) if reference_view is not None else None,
-    )
+    return pair

@@ -19,6 +19,7 @@ from fastapi.templating import Jinja2Templates
 from retroface.errors import AuthorisationError
 from retroface.governance.roles import Action, is_allowed
 from retroface.services.audit_log import list_audit_events, verify_audit
+from retroface.services.case_report import case_report
 from retroface.services.cases import list_cases, show_case
 from retroface.services.face_views import candidate_faces
 from retroface.services.galleries import list_galleries
@@ -121,7 +122,15 @@ def case_page(reference: str, request: Request, application: Browser) -> Respons
     case = show_case(application, reference)
     can_search = is_allowed(application.principal.role, Action.SEARCH_RUN)
     galleries = list_galleries(application) if can_search else []
-    return _page(request, "case.html", case=case, can_search=can_search, galleries=galleries)
+    can_report = is_allowed(application.principal.role, Action.REPORT_CASE)
+    return _page(
+        request,
+        "case.html",
+        case=case,
+        can_search=can_search,
+        can_report=can_report,
+        galleries=galleries,
+    )
 
 
 @router.post("/cases/{reference}/search", response_model=None)
@@ -151,6 +160,29 @@ async def search_submit(
     runner: JobRunner = request.app.state.jobs
     job = runner.submit("search", principal.username, work)
     return RedirectResponse(f"/ui/jobs/{job.id}", status_code=303)
+
+
+@router.post("/cases/{reference}/report", response_model=None)
+def report_submit(
+    reference: str,
+    request: Request,
+    application: Browser,
+    format: Annotated[str, Form()] = "pdf",
+    csrf: Annotated[str | None, Form()] = None,
+) -> Response:
+    """Write the case report and send it to the browser (PDF as a download, or HTML)."""
+    if application.principal is None:
+        return _to_login()
+    _check_csrf(request, csrf)
+    files = case_report(application, reference)
+    if format == "html":
+        return HTMLResponse(Path(files.html).read_text("utf-8"))
+    name = Path(files.pdf).name
+    return Response(
+        Path(files.pdf).read_bytes(),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 @router.get("/jobs/{job_id}", response_model=None)
