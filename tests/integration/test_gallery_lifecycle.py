@@ -14,7 +14,7 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from retroface.errors import AlreadyExistsError, NotFoundError
-from retroface.services import App
+from retroface.services import App, open_app
 from retroface.services.enrollment import enroll
 from retroface.services.galleries import (
     create_gallery,
@@ -22,14 +22,16 @@ from retroface.services.galleries import (
     restore_subject,
     show_gallery,
 )
+from retroface.services.gallery_index import forget_held_indexes
 from retroface.services.search import search
 from retroface.store.models import AuditEvent, ReferenceImage, Template
-from tests.conftest import SUPERVISOR
+from tests.conftest import OPERATOR, SUPERVISOR
 from tests.databases import cli_env
 from tests.helpers import (
     PASSWORD,
     authorised_case,
     gallery_with,
+    provenance,
     provenances,
     register_users,
     write_provenance_csv,
@@ -154,11 +156,32 @@ def test_stale_or_missing_index_is_rebuilt_from_the_database(
     # Simulate a crash after the DB commit but before the index save: the token is old.
     meta = index_files[0].with_suffix(".json")
     meta.write_text(meta.read_text().replace("version=", "version=999"))
+    forget_held_indexes()  # a new process: nothing held in memory
     assert (
         search(app, case, "g", [examples / "biden.jpg"]).probes[0].candidates[0].subject == "biden"
     )
     index_files[0].unlink()
+    forget_held_indexes()
     assert (
         search(app, case, "g", [examples / "obama2.jpg"]).probes[0].candidates[0].subject == "obama"
     )
     assert index_files[0].exists()
+
+
+def test_a_server_holding_an_index_sees_another_servers_change(
+    app: App, supervisor: App, data: Path, tmp_path: Path
+) -> None:
+    """Two servers, one database, each with its own data directory and index in memory:
+    an enrolment on one moves the gallery version, so the other rebuilds before searching."""
+    examples = data / "face_recognition" / "examples"
+    gallery_with(app, "g", {"obama": [examples / "obama.jpg"]})
+    case = authorised_case(app)
+    other_home = tmp_path / "second-server"
+    other = open_app(app.settings.with_(home=other_home, database_url=app.settings.url))
+    other._engines.update(app._engines)
+    other = other.acting_as(OPERATOR)
+    probe = [examples / "biden.jpg"]
+    assert search(other, case, "g", probe).probes[0].candidates == []  # held, without biden
+    enroll(supervisor, "g", probe, subject="biden", provenance=provenance("REC-biden"))
+    assert search(other, case, "g", probe).probes[0].candidates[0].subject == "biden"
+    other.close()

@@ -53,6 +53,12 @@ class FlatIndex:
             return 0
         return int(self._index.remove_ids(faiss.IDSelectorBatch(ids)))
 
+    def copy(self) -> FlatIndex:
+        """An independent copy (to change while others still search the original)."""
+        twin = FlatIndex(self.dimension)
+        twin._index = faiss.clone_index(self._index)
+        return twin
+
     def search(self, queries: np.ndarray, k: int) -> SearchHits:
         queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dimension)
         k = max(1, min(k, len(self))) if len(self) else 1

@@ -1,14 +1,18 @@
-"""Keep each gallery's persisted vector index in step with the database.
+"""Keep each gallery's vector index in step with the database, in memory and on disk.
 
 The database is the source of truth. Every change to a gallery bumps its
-version in the same transaction; the index file is saved with the version
-(and model) it reflects. On use, a matching token means the file can be
-trusted; anything else (a crash between commit and save, a copied database,
-a deleted file) triggers a rebuild from the database.
+version in the same transaction; an index is held with the version (and
+model) it reflects, in this process's memory and in a file in the data
+directory (so a new process starts warm). On use, a matching token means the
+index can be trusted; anything else (another server changed the gallery, a
+crash between commit and save, a copied database, a deleted file) triggers a
+rebuild from the database. Changes are applied to a copy that replaces the
+held index, so a search running meanwhile never sees a half-changed index.
 """
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +21,27 @@ from retroface.faces.types import ModelInfo
 from retroface.index import FlatIndex
 from retroface.store.models import Gallery
 from retroface.store.unit_of_work import UnitOfWork
+
+_held: dict[Path, tuple[str, FlatIndex]] = {}
+_held_lock = threading.Lock()
+
+
+def _hold(path: Path, token: str, index: FlatIndex) -> FlatIndex:
+    with _held_lock:
+        _held[path] = (token, index)
+    return index
+
+
+def _held_index(path: Path, token: str) -> FlatIndex | None:
+    with _held_lock:
+        found = _held.get(path)
+    return found[1] if found is not None and found[0] == token else None
+
+
+def forget_held_indexes() -> None:
+    """Drop every index held in memory (as a fresh process starts): the next use reloads."""
+    with _held_lock:
+        _held.clear()
 
 
 def state_token(gallery_id: int, version: int, model: ModelInfo) -> str:
@@ -34,9 +59,12 @@ def load_gallery_index(
     """The gallery's index for this model, rebuilt and re-saved if it disagrees with the DB."""
     path = index_path(index_dir, gallery, model)
     wanted = state_token(gallery.id, gallery.version, model)
+    held = _held_index(path, wanted)
+    if held is not None:
+        return held
     loaded = FlatIndex.load(path, model.dimension)
     if loaded is not None and loaded[1] == wanted:
-        return loaded[0]
+        return _hold(path, wanted, loaded[0])
     return rebuild_gallery_index(uow, index_dir, gallery, model)
 
 
@@ -48,10 +76,12 @@ def rebuild_gallery_index(
     )
     index = FlatIndex(model.dimension)
     index.add(ids, vectors)
-    index.save(
-        index_path(index_dir, gallery, model), state_token(gallery.id, gallery.version, model)
+    path, token = (
+        index_path(index_dir, gallery, model),
+        state_token(gallery.id, gallery.version, model),
     )
-    return index
+    index.save(path, token)
+    return _hold(path, token, index)
 
 
 def update_gallery_index(
@@ -67,21 +97,33 @@ def update_gallery_index(
 ) -> FlatIndex:
     """Apply a known change to an index that was current at ``from_version``, else rebuild."""
     path = index_path(index_dir, gallery, model)
-    loaded = FlatIndex.load(path, model.dimension)
     before = state_token(gallery.id, from_version, model)
-    if loaded is None or loaded[1] != before:
-        return rebuild_gallery_index(uow, index_dir, gallery, model)
-    index = loaded[0]
+    held = _held_index(path, before)
+    if held is not None:
+        index = held.copy()
+    else:
+        loaded = FlatIndex.load(path, model.dimension)
+        if loaded is None or loaded[1] != before:
+            return rebuild_gallery_index(uow, index_dir, gallery, model)
+        index = loaded[0]
     if removed_ids:
         index.remove(np.asarray(removed_ids, dtype=np.int64))
     if added_ids:
         index.add(np.asarray(added_ids, dtype=np.int64), np.vstack(added_vectors))
-    index.save(path, state_token(gallery.id, gallery.version, model))
-    return index
+    after = state_token(gallery.id, gallery.version, model)
+    index.save(path, after)
+    return _hold(path, after, index)
 
 
 def discard_gallery_indexes(index_dir: Path, gallery_id: int) -> None:
-    """Delete every persisted index of a gallery (all models); they rebuild on next use."""
+    """Forget every index of a gallery (all models, memory and disk); they rebuild on next use."""
+    with _held_lock:
+        for path in [
+            p
+            for p in _held
+            if p.parent == index_dir and p.name.startswith(f"gallery-{gallery_id}-")
+        ]:
+            del _held[path]
     if not index_dir.is_dir():
         return
     for path in index_dir.glob(f"gallery-{gallery_id}-*"):
