@@ -23,7 +23,7 @@ PROBE_KEYS = {"source", "frame", "box", "quality", "candidates", "sighting_id", 
 def run_cli(
     home: Path, *args: str | Path, user: str | None = None, **extra_env: str
 ) -> subprocess.CompletedProcess[str]:
-    env = cli_env(home, RETROFACE_PASSWORD=PASSWORD, **extra_env)
+    env = cli_env(home, **({"RETROFACE_PASSWORD": PASSWORD} | extra_env))
     if user:
         env["RETROFACE_USER"] = user
     return subprocess.run(
