@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from retroface.services import App
-from retroface.services.uploaded_files import case_upload_folder
+from retroface.services.uploaded_files import case_upload_folder, uploads_root
 from retroface.store.models import ApiKey
 from tests.api.conftest import SECOND_REVIEWER, login
 from tests.conftest import ADMIN, AUDITOR, OPERATOR, REVIEWER, SUPERVISOR
@@ -162,3 +162,21 @@ def test_api_key_acts_as_its_user_and_stops_when_revoked(client: TestClient, app
         f"{API}/api-keys", json={"username": ADMIN.username, "name": "x"}, headers=admin
     )
     assert no_admin_keys.status_code == 422
+
+
+def test_erasing_a_subject_deletes_the_photos_uploaded_for_them(
+    client: TestClient, app: App, data: Path
+) -> None:
+    train = data / "face_recognition" / "examples" / "knn_examples" / "train"
+    supervisor = login(client, SUPERVISOR.username)
+    client.post(f"{API}/galleries", json={"name": "custody"}, headers=supervisor)
+    _enroll(client, supervisor, "biden", sorted((train / "biden").iterdir()))
+    stored = list((uploads_root(app.settings.home) / "references").rglob("*.jpg"))
+    assert len(stored) == 2
+    erased = client.post(
+        f"{API}/galleries/custody/subjects/biden/erasure",
+        json={"request_reference": "SAR-2026-17"},
+        headers=supervisor,
+    )
+    assert erased.status_code == 200, erased.text
+    assert not any(path.exists() for path in stored)

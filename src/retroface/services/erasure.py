@@ -28,7 +28,12 @@ def erase_subject(
     if not request_reference.strip():
         raise InvalidInputError("an erasure needs the reference of the request it answers")
     erased: list[int] = []
-    totals = {"images_deleted": 0, "faces_deleted": 0, "templates_deleted": 0}
+    totals = {
+        "images_deleted": 0,
+        "faces_deleted": 0,
+        "templates_deleted": 0,
+        "uploaded_files_deleted": 0,
+    }
     galleries: set[int] = set()
     with app.unit_of_work() as uow:
         named = get_subject(uow, get_gallery(uow, gallery_name), subject_name)

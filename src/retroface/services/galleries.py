@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, event, select, update
 
 from retroface.errors import AlreadyExistsError, InvalidInputError, NotFoundError
 from retroface.governance.roles import Action
@@ -17,6 +17,7 @@ from retroface.services.results import (
     ManifestEntry,
     SubjectSummary,
 )
+from retroface.services.uploaded_files import remove_files, uploaded_files_among
 from retroface.store.models import (
     Candidate,
     Face,
@@ -241,6 +242,14 @@ def purge_subject_data(uow: UnitOfWork, subject: Subject, app: App) -> dict[str,
         session.scalars(select(ReferenceImage.id).where(ReferenceImage.subject_id == subject.id))
     )
     face_ids = list(session.scalars(select(Face.id).where(Face.reference_image_id.in_(image_ids))))
+    # Photos uploaded over HTTP are ours to delete (a CLI user's own files are not), once
+    # the deletion of their rows has committed.
+    uploaded = uploaded_files_among(
+        app.settings.home,
+        session.scalars(select(ReferenceImage.source_path).where(ReferenceImage.id.in_(image_ids))),
+    )
+    if uploaded:
+        event.listen(session, "after_commit", lambda _: remove_files(uploaded), once=True)
     template_ids = list(
         session.scalars(select(Template.id).where(Template.subject_id == subject.id))
     )
@@ -256,6 +265,7 @@ def purge_subject_data(uow: UnitOfWork, subject: Subject, app: App) -> dict[str,
         "images_deleted": len(image_ids),
         "faces_deleted": len(face_ids),
         "templates_deleted": len(template_ids),
+        "uploaded_files_deleted": len(uploaded),
     }
 
 

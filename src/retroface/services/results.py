@@ -186,6 +186,7 @@ class ErasureReport(BaseModel):
     images_deleted: int
     faces_deleted: int
     templates_deleted: int
+    uploaded_files_deleted: int = 0
 
 
 class ReportFiles(BaseModel):

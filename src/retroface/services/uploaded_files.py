@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 
 
@@ -38,3 +39,14 @@ def case_upload_files(home: Path, case_reference: str) -> list[Path]:
 def remove_case_uploads(home: Path, case_reference: str) -> None:
     """Delete the case's uploaded evidence (called once the closure is committed)."""
     shutil.rmtree(case_upload_folder(home, case_reference), ignore_errors=True)
+
+
+def uploaded_files_among(home: Path, paths: Iterable[str]) -> list[Path]:
+    """Those of ``paths`` that were uploaded into the data directory (and so are ours)."""
+    root = uploads_root(home).resolve()
+    return [p for p in map(Path, paths) if p.resolve().is_relative_to(root)]
+
+
+def remove_files(paths: list[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
