@@ -12,6 +12,7 @@ workers costs about a second.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -22,6 +23,8 @@ from retroface.errors import RetrofaceError
 from retroface.faces.engine import EngineSpec, FaceEngine
 from retroface.faces.types import AnalysedFace
 from retroface.media import LoadedImage, MediaLimits, load_image
+
+log = logging.getLogger(__name__)
 
 IN_PROCESS_MAX_FILES = 4
 #: Files per unit of work sent to a worker (one embedding batch across them).
@@ -69,8 +72,14 @@ def analyse_batch(
     pending: list[tuple[int, LoadedImage]] = []
 
     def flush() -> None:
-        found = engine.analyse_many([image.pixels for _, image in pending])
+        try:
+            found = engine.analyse_many([image.pixels for _, image in pending])
+        except Exception:  # a bug on one file must not sink the batch: isolate it below
+            found = [_analysed_alone(engine, image, paths[i]) for i, image in pending]
         for (i, image), faces in zip(pending, found, strict=True):
+            if faces is None:
+                results[i].error = f"{paths[i]}: internal error while analysing this file (logged)"
+                continue
             results[i] = _described(image, paths[i], [replace(f, chip=None) for f in faces])
         pending.clear()
 
@@ -87,6 +96,19 @@ def analyse_batch(
     if pending:
         flush()
     return results
+
+
+def _analysed_alone(
+    engine: FaceEngine, image: LoadedImage, path: Path
+) -> list[AnalysedFace] | None:
+    """One file on its own; None (and a log line naming the file, not its content) if the
+    engine fails on it. The one place a broad exception is caught: an evidence batch of
+    thousands of seized files must report a file the engine chokes on and go on."""
+    try:
+        return engine.analyse_many([image.pixels])[0]
+    except Exception as exc:
+        log.error("face engine failed on %s: %s", path, type(exc).__name__)
+        return None
 
 
 _worker_engine: FaceEngine | None = None

@@ -13,6 +13,7 @@ nothing is found we look once more on an edge-padded copy.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
@@ -178,9 +179,17 @@ class CascadeDetector:
 
     name = "cascade"
 
-    def __init__(self, first: Detector, fallback: Detector) -> None:
+    def __init__(self, first: Detector, fallback: Detector | Callable[[], Detector]) -> None:
+        """``fallback`` may be a factory: the CNN then loads only when first needed (a worker
+        analysing ordinary photos never pays its ~0.5 s start-up)."""
         self.first = first
-        self.fallback = fallback
+        self._fallback = fallback
+
+    @property
+    def fallback(self) -> Detector:
+        if callable(self._fallback) and not hasattr(self._fallback, "detect"):
+            self._fallback = self._fallback()
+        return self._fallback  # type: ignore[return-value]
 
     def detect(self, pixels: np.ndarray) -> list[Detection]:
         return self.first.detect(pixels) or self.fallback.detect(pixels)

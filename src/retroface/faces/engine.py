@@ -67,7 +67,7 @@ DETECTORS: dict[str, DetectorFactory] = {
     "cnn": lambda spec: CnnDetector(),
     "cnn-onnx": _onnx_cnn,
     "cascade": lambda spec: CascadeDetector(
-        HogDetector(spec.min_face_px, spec.max_detect_pixels), _onnx_cnn_fallback(spec)
+        HogDetector(spec.min_face_px, spec.max_detect_pixels), lambda: _onnx_cnn_fallback(spec)
     ),
 }
 

@@ -89,6 +89,11 @@ def non_max_suppression(
     return kept
 
 
+#: Below this many pixels on a side the network has nothing to look at (and its
+#: convolutions would run out of input); far below the smallest detectable face.
+MIN_IMAGE_PX = 16
+
+
 class OnnxMmodDetector:
     """dlib's MMOD CNN face detector run by ONNX Runtime.
 
@@ -129,6 +134,8 @@ class OnnxMmodDetector:
     def raw_detections(self, pixels: np.ndarray, scale: float = 1.0) -> list[RawDetection]:
         """Detections in the pixels of ``pixels`` resized by ``scale``, as dlib reports them."""
         work = pixels if scale == 1.0 else _resize(pixels, scale)
+        if min(work.shape[:2]) < MIN_IMAGE_PX:
+            return []  # smaller than the network's receptive field: no face can be found
         stem = self.network.input
         layout = pyramid_layout(
             *work.shape[:2], stem.padding, stem.outer_padding, level_step=self.level_step

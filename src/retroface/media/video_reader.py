@@ -131,6 +131,9 @@ def _open(path: Path) -> av.container.InputContainer:
     if not container.streams.video:
         container.close()
         raise MediaError(f"{path}: the file has no video stream")
+    if container.streams.video[0].codec_context is None:
+        container.close()
+        raise MediaError(f"{path}: the video stream's codec is unknown or the header is damaged")
     return container
 
 
