@@ -6,7 +6,7 @@ with its box, landmarks, quality and template. Knows nothing of storage or
 governance.
 """
 
-from retroface.faces.batch_runner import FileAnalysis, analyse_file, analyse_files
+from retroface.faces.batch_runner import FileAnalysis, analyse_file, analyse_files, worker_pool
 from retroface.faces.engine import DETECTORS, EMBEDDERS, EngineSpec, FaceEngine
 from retroface.faces.types import AnalysedFace, Box, Detection, Landmarks, ModelInfo, Quality
 
@@ -24,4 +24,5 @@ __all__ = [
     "Quality",
     "analyse_file",
     "analyse_files",
+    "worker_pool",
 ]

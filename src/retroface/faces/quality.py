@@ -60,9 +60,9 @@ def size_score(landmarks: Landmarks) -> float:
 
 def sharpness_score(chip: np.ndarray) -> float:
     """Variance of a 4-neighbour Laplacian over the chip's central region."""
-    grey = chip.astype(np.float32).mean(axis=2)
-    h, w = grey.shape
-    core = grey[h // 6 : h - h // 6, w // 6 : w - w // 6]
+    h, w = chip.shape[:2]
+    # Crop first, then convert: the same values at half the work (it runs on every face).
+    core = chip[h // 6 : h - h // 6, w // 6 : w - w // 6].astype(np.float32).mean(axis=2)
     lap = 4 * core[1:-1, 1:-1] - core[:-2, 1:-1] - core[2:, 1:-1] - core[1:-1, :-2] - core[1:-1, 2:]
     var = float(lap.var())
     return var / (var + SHARPNESS_HALF)
