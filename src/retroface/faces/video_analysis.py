@@ -9,6 +9,7 @@ found before it and is reported as ``error``.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -52,7 +53,7 @@ def analyse_segment(engine: FaceEngine, task: SegmentTask) -> SegmentResult:
     result = SegmentResult(task)
     tracker = FaceTracker(task.tracker)
     previous: np.ndarray | None = None
-    last_full: float | None = None
+    next_full: float | None = None  # on a fixed grid, so skipped frames cannot make it drift
     last_fallback: float | None = None
     try:
         for frame in iter_frames(task.path, task.policy, start_s=task.start_s, end_s=task.end_s):
@@ -63,11 +64,8 @@ def analyse_segment(engine: FaceEngine, task: SegmentTask) -> SegmentResult:
             if cut:
                 tracker.cut()
             previous = thumb
-            full = (
-                cut
-                or last_full is None
-                or frame.time_s - last_full >= task.tracker.full_scan_every_s - 1e-6
-            )
+            every = task.tracker.full_scan_every_s
+            full = cut or next_full is None or frame.time_s >= next_full - 1e-6
             if full:
                 fallback = (
                     last_fallback is None
@@ -76,7 +74,7 @@ def analyse_segment(engine: FaceEngine, task: SegmentTask) -> SegmentResult:
                 faces, used_fallback = _full_scan(engine, frame.pixels, fallback)
                 if used_fallback:
                     last_fallback = frame.time_s
-                last_full = frame.time_s
+                next_full = (math.floor(frame.time_s / every + 1e-9) + 1) * every if every else 0.0
             else:
                 faces = _analyse_around(
                     engine, _region_detector(engine), frame.pixels, tracker.live_boxes(frame.time_s)
