@@ -70,6 +70,9 @@ class Settings:
     # governance
     #: Active subjects a gallery may hold unless a supervisor sets its own cap.
     gallery_max_subjects: int = 100_000
+    #: Galleries up to this many templates are searched exactly; larger ones by a tuned IVF
+    #: index (recall@10 >= 0.99 against exact; see index/index_choice.py).
+    index_exact_max: int = 200_000
     #: Days a reversibly removed watchlist entry waits before retention deletes it.
     removal_grace_days: int = 30
     # video
@@ -115,6 +118,7 @@ class Settings:
             jitters=_env_int("RETROFACE_JITTERS", base.jitters),
             threshold=_env_float("RETROFACE_THRESHOLD", base.threshold),
             max_candidates=_env_int("RETROFACE_MAX_CANDIDATES", base.max_candidates),
+            index_exact_max=_env_int("RETROFACE_INDEX_EXACT_MAX", base.index_exact_max),
             gallery_max_subjects=_env_int(
                 "RETROFACE_GALLERY_MAX_SUBJECTS", base.gallery_max_subjects
             ),

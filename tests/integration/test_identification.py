@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from retroface.services import App
 from retroface.services.deployment_settings import set_threshold_floor
 from retroface.services.enrollment import enroll
 from retroface.services.galleries import create_gallery
 from retroface.services.search import search
+from retroface.store.models import Search
 from tests.conftest import ADMIN
 from tests.helpers import authorised_case, gallery_with, provenances
 
@@ -95,3 +98,20 @@ def test_subject_scored_by_best_of_several_references(
         subjects = [c.subject for c in probe.candidates]
         assert len(subjects) == len(set(subjects))  # one entry per subject, not per template
         assert [c.rank for c in probe.candidates] == list(range(1, len(subjects) + 1))
+
+
+def test_a_gallery_past_the_exact_size_is_searched_by_ivf_and_records_it(
+    app: App, data: Path
+) -> None:
+    """The index switch is invisible to the result and visible in the search record."""
+    ivf_app = replace(app, settings=app.settings.with_(index_exact_max=50))
+    att = data / "att_faces"
+    gallery_with(
+        ivf_app, "att", {f"s{i}": sorted((att / f"s{i}").glob("*.pgm"))[:2] for i in range(1, 31)}
+    )
+    case = authorised_case(ivf_app)
+    report = search(ivf_app, case, "att", [att / "s7" / "10.pgm"])
+    assert report.probes[0].candidates[0].subject == "s7"
+    with ivf_app.unit_of_work() as uow:
+        config = uow.session.scalars(select(Search.index_config)).one()
+    assert config.startswith("IVF") and "SQfp16" in config

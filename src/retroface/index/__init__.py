@@ -6,6 +6,17 @@ their source of truth.
 """
 
 from retroface.index.flat_index import FlatIndex
+from retroface.index.index_choice import EXACT_MAX, AnyIndex, build_index, load_index
+from retroface.index.ivf_index import IvfIndex
 from retroface.index.vector_index import SearchHits, VectorIndex
 
-__all__ = ["FlatIndex", "SearchHits", "VectorIndex"]
+__all__ = [
+    "EXACT_MAX",
+    "AnyIndex",
+    "FlatIndex",
+    "IvfIndex",
+    "SearchHits",
+    "VectorIndex",
+    "build_index",
+    "load_index",
+]

@@ -115,6 +115,7 @@ def enroll(
                 from_version=start_version,
                 added_ids=added_ids,
                 added_vectors=added_vectors,
+                exact_max=app.settings.index_exact_max,
             )
     return EnrollReport(
         gallery=gallery_name,

@@ -18,21 +18,21 @@ from pathlib import Path
 import numpy as np
 
 from retroface.faces.types import ModelInfo
-from retroface.index import FlatIndex
+from retroface.index import EXACT_MAX, AnyIndex, FlatIndex, build_index, load_index
 from retroface.store.models import Gallery
 from retroface.store.unit_of_work import UnitOfWork
 
-_held: dict[Path, tuple[str, FlatIndex]] = {}
+_held: dict[Path, tuple[str, AnyIndex]] = {}
 _held_lock = threading.Lock()
 
 
-def _hold(path: Path, token: str, index: FlatIndex) -> FlatIndex:
+def _hold(path: Path, token: str, index: AnyIndex) -> AnyIndex:
     with _held_lock:
         _held[path] = (token, index)
     return index
 
 
-def _held_index(path: Path, token: str) -> FlatIndex | None:
+def _held_index(path: Path, token: str) -> AnyIndex | None:
     with _held_lock:
         found = _held.get(path)
     return found[1] if found is not None and found[0] == token else None
@@ -54,28 +54,36 @@ def index_path(index_dir: Path, gallery: Gallery, model: ModelInfo) -> Path:
 
 
 def load_gallery_index(
-    uow: UnitOfWork, index_dir: Path, gallery: Gallery, model: ModelInfo
-) -> FlatIndex:
+    uow: UnitOfWork,
+    index_dir: Path,
+    gallery: Gallery,
+    model: ModelInfo,
+    exact_max: int = EXACT_MAX,
+) -> AnyIndex:
     """The gallery's index for this model, rebuilt and re-saved if it disagrees with the DB."""
     path = index_path(index_dir, gallery, model)
     wanted = state_token(gallery.id, gallery.version, model)
     held = _held_index(path, wanted)
     if held is not None:
         return held
-    loaded = FlatIndex.load(path, model.dimension)
+    loaded = load_index(path, model.dimension)
     if loaded is not None and loaded[1] == wanted:
         return _hold(path, wanted, loaded[0])
-    return rebuild_gallery_index(uow, index_dir, gallery, model)
+    return rebuild_gallery_index(uow, index_dir, gallery, model, exact_max)
 
 
 def rebuild_gallery_index(
-    uow: UnitOfWork, index_dir: Path, gallery: Gallery, model: ModelInfo
-) -> FlatIndex:
+    uow: UnitOfWork,
+    index_dir: Path,
+    gallery: Gallery,
+    model: ModelInfo,
+    exact_max: int = EXACT_MAX,
+) -> AnyIndex:
+    """Build from the database: exact up to ``exact_max`` templates, IVF beyond."""
     ids, vectors = uow.templates.gallery_vectors(
         gallery.id, model.name, model.version, model.dimension
     )
-    index = FlatIndex(model.dimension)
-    index.add(ids, vectors)
+    index = build_index(ids, vectors, model.dimension, exact_max=exact_max)
     path, token = (
         index_path(index_dir, gallery, model),
         state_token(gallery.id, gallery.version, model),
@@ -94,18 +102,20 @@ def update_gallery_index(
     added_ids: list[int],
     added_vectors: list[np.ndarray],
     removed_ids: list[int] | None = None,
-) -> FlatIndex:
+    exact_max: int = EXACT_MAX,
+) -> AnyIndex:
     """Apply a known change to an index that was current at ``from_version``, else rebuild."""
     path = index_path(index_dir, gallery, model)
     before = state_token(gallery.id, from_version, model)
-    held = _held_index(path, before)
-    if held is not None:
-        index = held.copy()
-    else:
-        loaded = FlatIndex.load(path, model.dimension)
+    current = _held_index(path, before)
+    if current is None:
+        loaded = load_index(path, model.dimension)
         if loaded is None or loaded[1] != before:
-            return rebuild_gallery_index(uow, index_dir, gallery, model)
-        index = loaded[0]
+            return rebuild_gallery_index(uow, index_dir, gallery, model, exact_max)
+        current = loaded[0]
+    if isinstance(current, FlatIndex) and len(current) + len(added_ids) > exact_max:
+        return rebuild_gallery_index(uow, index_dir, gallery, model, exact_max)  # now IVF
+    index = current.copy()  # never change an index others may be searching (or a mapped file)
     if removed_ids:
         index.remove(np.asarray(removed_ids, dtype=np.int64))
     if added_ids:

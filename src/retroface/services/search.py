@@ -21,7 +21,7 @@ from retroface.governance.case_policy import check_authorisation_covers
 from retroface.governance.deployment_policy import check_threshold
 from retroface.governance.roles import Action
 from retroface.governance.watchlist_policy import checked_labels
-from retroface.index import FlatIndex
+from retroface.index import AnyIndex
 from retroface.media.video_reader import is_video_path
 from retroface.services.app import App
 from retroface.services.candidate_ranking import RankedSubject, rank_subjects
@@ -71,7 +71,11 @@ def search(
     probes: list[ProbeOut] = []
     with app.unit_of_work() as uow:
         index = load_gallery_index(
-            uow, app.settings.index_dir, get_gallery(uow, gallery_name), model
+            uow,
+            app.settings.index_dir,
+            get_gallery(uow, gallery_name),
+            model,
+            app.settings.index_exact_max,
         )
 
     progress.start("Searching", len(files))
@@ -115,7 +119,7 @@ def _search_footage(
     search_id: str,
     case_reference: str,
     videos: list[Path],
-    index: FlatIndex,
+    index: AnyIndex,
     errors: list[FileError],
     progress: Progress,
 ) -> list[ProbeOut]:
@@ -188,6 +192,9 @@ def start_search(
             if templates == 0:
                 raise NotFoundError(f"gallery {gallery.name!r} has no enrolled faces to search")
             model = app.engine.model
+            index = load_gallery_index(
+                uow, app.settings.index_dir, gallery, model, app.settings.index_exact_max
+            )
             search_row = Search(
                 id=str(uuid.uuid4()),
                 case_id=case.id,
@@ -197,7 +204,7 @@ def start_search(
                 max_candidates=cap,
                 model_name=model.name,
                 model_version=model.version,
-                index_config=FlatIndex.config,
+                index_config=index.config,
                 parameters={
                     "detector": app.engine_spec.detector,
                     "embedder": app.engine_spec.embedder,
@@ -252,7 +259,7 @@ def _store_file(
     search_id: str,
     case_reference: str,
     result: FileAnalysis,
-    index: FlatIndex,
+    index: AnyIndex,
     threshold: float,
     cap: int,
     keep_all_templates: bool,

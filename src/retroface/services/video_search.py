@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from retroface.errors import InvalidInputError, NotFoundError
 from retroface.governance.roles import Action
-from retroface.index import FlatIndex
+from retroface.index import AnyIndex
 from retroface.services.app import App
 from retroface.services.candidate_ranking import rank_subjects
 from retroface.services.galleries import get_gallery, get_subject
@@ -63,7 +63,7 @@ def match_sightings(
     search_id: str,
     media_ids: Sequence[int],
     job_id: str,
-    index: FlatIndex,
+    index: AnyIndex,
     threshold: float,
     cap: int,
 ) -> list[ProbeOut]:
