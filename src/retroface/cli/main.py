@@ -23,6 +23,7 @@ from retroface.cli.context import (
     parse_day,
     state,
 )
+from retroface.cli.eval_commands import eval_app
 from retroface.cli.gallery_commands import gallery_app
 from retroface.cli.governance_commands import deployment_app, report_app, retention_app, review_app
 from retroface.cli.progress_bar import RichProgress
@@ -60,6 +61,7 @@ app.add_typer(audit_app, name="audit")
 user_app = typer.Typer(help="Users and roles (admin).", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 user_app.add_typer(apikey_app, name="apikey")
+app.add_typer(eval_app, name="eval")
 app.command()(serve)
 
 

@@ -1,0 +1,80 @@
+"""`retroface eval`: measure accuracy and group differentials before a threshold is used."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from retroface.cli.context import JsonFlag, emit_json, err, open_cli_app, out
+from retroface.cli.progress_bar import RichProgress
+from retroface.services.evaluation import evaluate_identification
+
+eval_app = typer.Typer(
+    help="Accuracy and bias measurement on labelled datasets.", no_args_is_help=True
+)
+
+
+@eval_app.command("identification")
+def eval_identification(
+    dataset: Annotated[
+        Path, typer.Argument(help="A folder with one folder of images per identity.")
+    ],
+    enrol: Annotated[
+        int, typer.Option(help="Images per identity enrolled; the rest are probes.")
+    ] = 1,
+    held_out: Annotated[
+        float, typer.Option(help="Share of identities never enrolled (non-mated probes).")
+    ] = 0.25,
+    labels: Annotated[
+        Path | None, typer.Option(help="CSV subject,group supplied by the operator.")
+    ] = None,
+    threshold: Annotated[
+        float | None, typer.Option(help="Working threshold (default: settings).")
+    ] = None,
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for the intervals.")] = 1000,
+    json_out: JsonFlag = False,
+) -> None:
+    """Closed- and open-set 1:N accuracy: CMC, FNIR at FPIR 0.3/1/10% (95% bootstrap
+    intervals), and per-group error rates at the working threshold."""
+    report = evaluate_identification(
+        open_cli_app(identify=False),
+        dataset,
+        enrol=enrol,
+        held_out_share=held_out,
+        labels=labels,
+        threshold=threshold,
+        bootstrap=bootstrap,
+        progress=RichProgress(err),
+    )
+    if json_out:
+        emit_json(report)
+        return
+    out.print(
+        f"{report.identities_enrolled} identities enrolled, {report.identities_held_out} held out; "
+        f"{report.mated_probes} mated and {report.non_mated_probes} non-mated probes "
+        f"({report.images_without_face} images without a face); model {report.model}"
+    )
+    for rank, ci in report.cmc.items():
+        out.print(f"rank-{rank} identification: {ci.value:.3f} (95% CI {ci.low:.3f}-{ci.high:.3f})")
+    for point in report.fnir_at_fpir:
+        ci = point.fnir
+        out.print(
+            f"FNIR at FPIR {point.fpir:.1%}: {ci.value:.3f} (95% CI {ci.low:.3f}-{ci.high:.3f}), "
+            f"threshold {point.threshold:.4f}"
+        )
+    out.print(
+        f"at threshold {report.threshold}: FNIR {report.fnir_at_threshold:.3f}, "
+        f"FPIR {report.fpir_at_threshold:.3f}"
+    )
+    for g in report.groups:
+        out.print(
+            f"group {g.group}: FNIR {g.fnir:.3f} ({g.mated} mated), "
+            f"FPIR {g.fpir:.3f} ({g.non_mated} non-mated)"
+        )
+    if report.groups:
+        out.print(
+            f"worst/best group: FNIR {report.fnir_worst_to_best or 'n/a'}, "
+            f"FPIR {report.fpir_worst_to_best or 'n/a'} ({report.note})"
+        )

@@ -1,0 +1,228 @@
+"""Measure 1:N accuracy and demographic differentials on a labelled dataset, before use.
+
+A force must know the accuracy and bias of its system at the threshold it
+runs (Bridges, para 199; NIST IR 8280). This evaluates the deployment's own
+engine on a folder-per-identity dataset: the first ``enrol`` images of each
+enrolled identity form an in-memory gallery, the rest are mated probes, and
+a share of identities is held out entirely as non-mated probes (distractors).
+Groups come only from the operator's labels CSV (``subject,group``): no
+group is ever inferred from an image. Nothing is stored: templates live in
+memory for the length of the evaluation.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel
+
+from retroface.errors import InvalidInputError
+from retroface.eval.identification import (
+    FPIR_POINTS,
+    Interval,
+    fnir_at,
+    fpir_at,
+    identification_metrics,
+)
+from retroface.faces import analyse_files
+from retroface.services.app import App
+from retroface.services.enrollment_plan import plan_enrollment
+from retroface.services.progress import Progress, SilentProgress
+
+REPORTED_RANKS = (1, 5, 10, 20)
+
+
+class IntervalOut(BaseModel):
+    value: float
+    low: float
+    high: float
+
+
+class FnirPoint(BaseModel):
+    fpir: float
+    fnir: IntervalOut
+    threshold: float
+
+
+class GroupRates(BaseModel):
+    group: str
+    mated: int
+    non_mated: int
+    fnir: float
+    fpir: float
+
+
+class IdentificationEval(BaseModel):
+    dataset: str
+    dataset_sha256: str  # of the sorted file list with sizes: which data the figures describe
+    model: str
+    identities_enrolled: int
+    identities_held_out: int
+    mated_probes: int
+    non_mated_probes: int
+    images_without_face: int
+    cmc: dict[int, IntervalOut]
+    fnir_at_fpir: list[FnirPoint]
+    threshold: float
+    fnir_at_threshold: float
+    fpir_at_threshold: float
+    groups: list[GroupRates]
+    fnir_worst_to_best: float | None
+    fpir_worst_to_best: float | None
+    note: str = "groups come only from the operator's labels; none is inferred from images"
+
+
+def _interval(i: Interval) -> IntervalOut:
+    return IntervalOut(value=i.value, low=i.low, high=i.high)
+
+
+def read_group_labels(path: Path) -> dict[str, str]:
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            rows = list(csv.DictReader(handle))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InvalidInputError(f"{path}: cannot read the labels file ({exc})") from exc
+    if not rows or not {"subject", "group"} <= set(rows[0]):
+        raise InvalidInputError(f"{path}: the labels file needs the columns subject,group")
+    return {r["subject"].strip(): r["group"].strip() for r in rows if r["subject"].strip()}
+
+
+def _ratio(values: list[float]) -> float | None:
+    """Worst over best group; None with fewer than two groups or a best group at zero."""
+    if len(values) < 2 or min(values) <= 0:
+        return None
+    return max(values) / min(values)
+
+
+def evaluate_identification(
+    app: App,
+    dataset: Path,
+    *,
+    enrol: int = 1,
+    held_out_share: float = 0.25,
+    labels: Path | None = None,
+    threshold: float | None = None,
+    bootstrap: int = 1000,
+    progress: Progress | None = None,
+) -> IdentificationEval:
+    if enrol < 1:
+        raise InvalidInputError("enrol at least one image per identity")
+    if not 0.0 <= held_out_share < 1.0:
+        raise InvalidInputError("the held-out share is in [0, 1)")
+    if not dataset.is_dir():
+        raise InvalidInputError(f"{dataset}: not a folder of identity folders")
+    planned = plan_enrollment([dataset])
+    by_subject: dict[str, list[Path]] = defaultdict(list)
+    for item in planned:
+        by_subject[item.subject].append(item.path)
+    names = sorted(by_subject)
+    # Held out by a hash of the name: stable, and not the alphabetically last people.
+    held_out = set(
+        sorted(names, key=lambda n: hashlib.sha256(n.encode()).hexdigest())[
+            : round(held_out_share * len(names))
+        ]
+    )
+    enrolled = [n for n in names if n not in held_out and len(by_subject[n]) > enrol]
+    if not enrolled:
+        raise InvalidInputError(f"{dataset}: no identity has more than {enrol} images to enrol")
+    files = [p for n in names for p in by_subject[n]]
+    digest = hashlib.sha256(
+        "\n".join(f"{p.relative_to(dataset)}:{p.stat().st_size}" for p in files).encode()
+    ).hexdigest()
+
+    progress = progress or SilentProgress()
+    progress.start("Embedding", len(files))
+    template_of: dict[Path, np.ndarray] = {}
+    for result in analyse_files(
+        files,
+        app.engine_spec,
+        app.limits,
+        app.settings.workers,
+        engine=app.engine if len(files) <= 4 else None,
+    ):
+        progress.advance()
+        if result.faces:
+            template_of[result.path] = result.faces[0].embedding  # the largest face
+    progress.finish()
+
+    column = {n: i for i, n in enumerate(enrolled)}
+    gallery = [
+        (column[n], template_of[p])
+        for n in enrolled
+        for p in by_subject[n][:enrol]
+        if p in template_of
+    ]
+    if not gallery:
+        raise InvalidInputError(f"{dataset}: no face found in any enrolment image")
+    cols = np.array([c for c, _ in gallery])
+    vectors = np.stack([v for _, v in gallery])
+
+    def subject_scores(probe: np.ndarray) -> np.ndarray:
+        sims = vectors @ probe
+        out = np.full(len(enrolled), -1.0)
+        np.maximum.at(out, cols, sims)
+        return out
+
+    mated = [
+        (n, template_of[p]) for n in enrolled for p in by_subject[n][enrol:] if p in template_of
+    ]
+    non_mated = [
+        (n, template_of[p]) for n in sorted(held_out) for p in by_subject[n] if p in template_of
+    ]
+    m_scores = (
+        np.stack([subject_scores(v) for _, v in mated]) if mated else np.zeros((0, len(enrolled)))
+    )
+    m_truth = np.array([column[n] for n, _ in mated], dtype=int)
+    n_scores = (
+        np.stack([subject_scores(v) for _, v in non_mated])
+        if non_mated
+        else np.zeros((0, len(enrolled)))
+    )
+    metrics = identification_metrics(m_scores, m_truth, n_scores, bootstrap=bootstrap)
+    working = app.settings.threshold if threshold is None else threshold
+    n_top = n_scores.max(axis=1) if len(n_scores) else np.zeros(0)
+
+    groups: list[GroupRates] = []
+    if labels is not None:
+        group_of = read_group_labels(labels)
+        for group in sorted(set(group_of.values())):
+            mi = np.array([group_of.get(n) == group for n, _ in mated], dtype=bool)
+            ni = np.array([group_of.get(n) == group for n, _ in non_mated], dtype=bool)
+            groups.append(
+                GroupRates(
+                    group=group,
+                    mated=int(mi.sum()),
+                    non_mated=int(ni.sum()),
+                    fnir=fnir_at(m_scores[mi], m_truth[mi], working) if mi.any() else 0.0,
+                    fpir=fpir_at(n_top[ni], working) if ni.any() else 0.0,
+                )
+            )
+    return IdentificationEval(
+        dataset=str(dataset),
+        dataset_sha256=digest,
+        model=app.engine.model.tag,
+        identities_enrolled=len(enrolled),
+        identities_held_out=len(held_out),
+        mated_probes=len(mated),
+        non_mated_probes=len(non_mated),
+        images_without_face=len(files) - len(template_of),
+        cmc={r: _interval(metrics.cmc[r]) for r in REPORTED_RANKS if r in metrics.cmc},
+        fnir_at_fpir=[
+            FnirPoint(
+                fpir=x,
+                fnir=_interval(metrics.fnir_at_fpir[x]),
+                threshold=metrics.thresholds_at_fpir[x],
+            )
+            for x in FPIR_POINTS
+        ],
+        threshold=working,
+        fnir_at_threshold=fnir_at(m_scores, m_truth, working),
+        fpir_at_threshold=fpir_at(n_top, working),
+        groups=groups,
+        fnir_worst_to_best=_ratio([g.fnir for g in groups if g.mated]),
+        fpir_worst_to_best=_ratio([g.fpir for g in groups if g.non_mated]),
+    )

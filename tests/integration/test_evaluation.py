@@ -1,0 +1,41 @@
+"""Evaluation on a real dataset (AT&T: 40 people, 10 photos each), groups from a labels CSV."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from retroface.errors import InvalidInputError
+from retroface.services import App
+from retroface.services.evaluation import evaluate_identification
+
+pytestmark = pytest.mark.needs_data
+
+
+def test_identification_and_group_rates_on_att(app: App, data: Path, tmp_path: Path) -> None:
+    att = data / "att_faces"
+    labels = tmp_path / "labels.csv"
+    # Operator-supplied labels (arbitrary here: odd and even subject numbers).
+    rows = [f"s{i},{'odd' if i % 2 else 'even'}" for i in range(1, 41)]
+    labels.write_text("subject,group\n" + "\n".join(rows) + "\n")
+    report = evaluate_identification(app, att, enrol=2, labels=labels, bootstrap=200)
+
+    assert report.identities_enrolled == 30 and report.identities_held_out == 10
+    assert report.mated_probes + report.images_without_face >= 30 * 8 - 5
+    assert report.non_mated_probes >= 90
+    rank1 = report.cmc[1]
+    assert rank1.value >= 0.95 and rank1.low <= rank1.value <= rank1.high
+    assert report.cmc[20].value >= rank1.value
+    assert [p.fpir for p in report.fnir_at_fpir] == [0.003, 0.01, 0.1]
+    assert report.fnir_at_fpir[0].fnir.value >= report.fnir_at_fpir[2].fnir.value
+    assert {g.group for g in report.groups} == {"odd", "even"}
+    assert sum(g.mated for g in report.groups) == report.mated_probes
+    assert report.dataset_sha256 and "inferred" in report.note
+
+
+def test_evaluation_refuses_what_it_cannot_measure(app: App, tmp_path: Path) -> None:
+    with pytest.raises(InvalidInputError, match="not a folder"):
+        evaluate_identification(app, tmp_path / "missing")
+    with pytest.raises(InvalidInputError, match="held-out share"):
+        evaluate_identification(app, tmp_path, held_out_share=1.0)
