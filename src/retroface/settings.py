@@ -59,6 +59,11 @@ class Settings:
     # media limits
     max_file_bytes: int = 200 * 1024 * 1024
     max_image_pixels: int = 100_000_000
+    # the engine's backends (registries in faces/engine.py; `retroface models` lists them)
+    #: hog, cnn, cnn-onnx or cascade.
+    detector: str = "cascade"
+    #: dlib, onnx (dlib's weights in ONNX Runtime) or onnx:PATH (an ArcFace-style model file).
+    embedder: str = "onnx"
     # detection
     min_face_px: int = 40
     max_detect_pixels: int = 9_000_000
@@ -113,6 +118,8 @@ class Settings:
             actor=os.environ.get("RETROFACE_ACTOR") or base.actor,
             max_file_bytes=_env_int("RETROFACE_MAX_FILE_BYTES", base.max_file_bytes),
             max_image_pixels=_env_int("RETROFACE_MAX_IMAGE_PIXELS", base.max_image_pixels),
+            detector=os.environ.get("RETROFACE_DETECTOR") or base.detector,
+            embedder=os.environ.get("RETROFACE_EMBEDDER") or base.embedder,
             min_face_px=_env_int("RETROFACE_MIN_FACE_PX", base.min_face_px),
             max_detect_pixels=_env_int("RETROFACE_MAX_DETECT_PIXELS", base.max_detect_pixels),
             jitters=_env_int("RETROFACE_JITTERS", base.jitters),

@@ -252,6 +252,20 @@ def test_verify_and_its_errors(staffed: Path, examples: Path, tmp_path: Path) ->
     )
     assert json.loads(different.stdout)["same_person_above_threshold"] is False
 
+    # The backends are a registry chosen per run: dlib's own HOG and ResNet agree.
+    pair = (examples / "obama.jpg", examples / "obama2.jpg")
+    dlib_run = run_cli(
+        home, "--detector", "hog", "--embedder", "dlib", "verify", *pair, "--json", user="officer-1"
+    )
+    assert dlib_run.returncode == 0, dlib_run.stderr
+    assert json.loads(dlib_run.stdout)["score"] == pytest.approx(
+        json.loads(same.stdout)["score"], abs=0.02
+    )
+    assert_one_line_error(
+        run_cli(home, "--detector", "sonar", "verify", *pair, user="officer-1"),
+        "unknown detector 'sonar' (available: cascade, cnn, cnn-onnx, hog)",
+    )
+
     blank = tmp_path / "blank.png"
     from PIL import Image
 

@@ -31,6 +31,8 @@ MaxCandidates = Annotated[
 class State:
     home: Path | None = None
     workers: int | None = None
+    detector: str | None = None
+    embedder: str | None = None
 
 
 state = State()
@@ -44,6 +46,10 @@ def open_cli_app(*, identify: bool = True) -> App:
         if state.workers < 1:
             raise InvalidInputError("--workers must be at least 1")
         settings = settings.with_(workers=state.workers)
+    if state.detector is not None:
+        settings = settings.with_(detector=state.detector)
+    if state.embedder is not None:
+        settings = settings.with_(embedder=state.embedder)
     application = open_app(settings)
     if identify:
         application.principal = session_file.resolve_principal(application)

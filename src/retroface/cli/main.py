@@ -74,9 +74,23 @@ def _global(
     workers: Annotated[
         int | None, typer.Option(help="Worker processes (default: all cores).")
     ] = None,
+    detector: Annotated[
+        str | None,
+        typer.Option(
+            help="Face detector: hog, cnn, cnn-onnx or cascade (default $RETROFACE_DETECTOR or cascade)."
+        ),
+    ] = None,
+    embedder: Annotated[
+        str | None,
+        typer.Option(
+            help="Embedder: dlib, onnx or onnx:PATH to a model file (default $RETROFACE_EMBEDDER or onnx)."
+        ),
+    ] = None,
 ) -> None:
     state.home = home
     state.workers = workers
+    state.detector = detector
+    state.embedder = embedder
 
 
 @app.command()

@@ -73,13 +73,29 @@ DETECTORS: dict[str, DetectorFactory] = {
 
 
 def _onnx_embedder(spec: EngineSpec) -> Embedder:
-    """``onnx`` runs dlib's packaged weights converted on load; ``onnx:PATH`` a saved .onnx file."""
+    """``onnx`` runs dlib's packaged weights converted on load; ``onnx:PATH`` any ONNX face
+    model: dlib's converted network keeps dlib's identity, other models their own."""
     from retroface.faces.dlib_resnet_onnx import OnnxResNetEmbedder
+    from retroface.faces.onnx_embedder import OnnxFileEmbedder
 
     _, _, path = spec.embedder.partition(":")
-    if path and not Path(path).is_file():
+    if not path:
+        return OnnxResNetEmbedder()
+    if not Path(path).is_file():
         raise InvalidInputError(f"embedder model {path!r} does not exist")
-    return OnnxResNetEmbedder(Path(path) if path else None)
+    if _is_converted_dlib(Path(path)):
+        return OnnxResNetEmbedder(Path(path))
+    return OnnxFileEmbedder(Path(path))
+
+
+def _is_converted_dlib(path: Path) -> bool:
+    import onnx
+
+    try:
+        props = {p.key for p in onnx.load(str(path), load_external_data=False).metadata_props}
+    except Exception:  # protobuf and onnx raise many types: the generic loader then reports it
+        return False
+    return "dlib_weights_version" in props
 
 
 EMBEDDERS: dict[str, EmbedderFactory] = {

@@ -119,6 +119,8 @@ def open_app(
 ) -> App:
     """Open (creating and migrating if needed) the data directory named by the settings."""
     spec = engine_spec or EngineSpec(
+        detector=settings.detector,
+        embedder=settings.embedder,
         min_face_px=settings.min_face_px,
         max_detect_pixels=settings.max_detect_pixels,
         jitters=settings.jitters,
