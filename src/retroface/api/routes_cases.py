@@ -19,15 +19,12 @@ from retroface.services.cases import (
     record_judicial_authorisation,
     show_case,
 )
-from retroface.services.results import CaseDetail, ClusterReport, SearchReport, TimelineReport
-from retroface.services.search import search
-from retroface.services.uploaded_files import case_upload_folder
+from retroface.services.results import CaseDetail, ClusterReport, TimelineReport
 from retroface.services.video_clusters import cluster_case, list_clusters
-from retroface.services.video_ingest import check_case_open_and_authorised
 from retroface.services.video_search import find_person
 from retroface.serving.auth import Acting
-from retroface.serving.jobs import JobOut, JobProgress, JobRunner
-from retroface.serving.uploads import store_uploads
+from retroface.serving.jobs import JobOut, JobRunner
+from retroface.serving.search_jobs import start_search_job
 
 router = APIRouter(tags=["cases"])
 
@@ -129,27 +126,15 @@ async def post_search(
     The role and the case's gates are checked before anything is stored, so a
     refused search leaves no file behind.
     """
-    principal = application.require(Action.SEARCH_RUN, case_reference=reference)
-    check_case_open_and_authorised(application, reference)
-    _, paths = await store_uploads(
-        case_upload_folder(application.settings.home, reference),
+    return await start_search_job(
+        application,
+        jobs_of(request),
+        reference,
+        gallery,
         files,
-        application.settings.max_file_bytes,
-        allow_video=True,
+        threshold=threshold,
+        max_candidates=max_candidates,
     )
-
-    def work(progress: JobProgress) -> SearchReport:
-        return search(
-            application,
-            reference,
-            gallery,
-            list(paths),
-            threshold=threshold,
-            max_candidates=max_candidates,
-            progress=progress,
-        )
-
-    return jobs_of(request).submit("search", principal.username, work)
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut)

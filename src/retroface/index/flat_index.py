@@ -12,15 +12,14 @@ same library carries the approximate indexes that large galleries need later.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import faiss
 import numpy as np
 
+from retroface.index.faiss_io import META_SUFFIX, checked_batch, no_hits, save_atomically
 from retroface.index.vector_index import SearchHits
 
-_META_SUFFIX = ".json"
 faiss.omp_set_num_threads(1)  # see the module docstring: single queries dominate
 
 
@@ -40,10 +39,7 @@ class FlatIndex:
         return faiss.vector_to_array(self._index.id_map).astype(np.int64)
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dimension)
-        ids = np.ascontiguousarray(ids, dtype=np.int64).reshape(-1)
-        if len(ids) != len(vectors):
-            raise ValueError("ids and vectors differ in length")
+        ids, vectors = checked_batch(ids, vectors, self.dimension)
         if len(ids):
             self._index.add_with_ids(vectors, ids)
 
@@ -63,27 +59,18 @@ class FlatIndex:
         queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dimension)
         k = max(1, min(k, len(self))) if len(self) else 1
         if len(self) == 0:
-            empty = np.full((len(queries), 1), -1, dtype=np.int64)
-            return SearchHits(np.full(empty.shape, -np.inf, dtype=np.float32), empty)
+            return no_hits(len(queries))
         scores, ids = self._index.search(queries, k)
         return SearchHits(scores.astype(np.float32), ids.astype(np.int64))
 
     def save(self, path: Path, state: str) -> None:
         """Write the index and its state token; a crash leaves the old pair or none."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        faiss.write_index(self._index, str(tmp))
-        meta_tmp = tmp.with_suffix(_META_SUFFIX)
-        meta_tmp.write_text(json.dumps({"state": state, "config": self.config, "n": len(self)}))
-        # Remove the old token first: an index file without a token is rebuilt, never trusted.
-        path.with_suffix(_META_SUFFIX).unlink(missing_ok=True)
-        os.replace(tmp, path)
-        os.replace(meta_tmp, path.with_suffix(_META_SUFFIX))
+        save_atomically(self._index, path, {"state": state, "config": self.config, "n": len(self)})
 
     @classmethod
     def load(cls, path: Path, dimension: int) -> tuple[FlatIndex, str] | None:
         """The index and its state token, or None if absent, unreadable or mismatched."""
-        meta_path = path.with_suffix(_META_SUFFIX)
+        meta_path = path.with_suffix(META_SUFFIX)
         if not path.is_file() or not meta_path.is_file():
             return None
         try:

@@ -12,16 +12,13 @@ starts without copying the whole gallery into RAM first.
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 import faiss
 import numpy as np
 
+from retroface.index.faiss_io import checked_batch, no_hits, save_atomically
 from retroface.index.vector_index import SearchHits
-
-_META_SUFFIX = ".json"
 
 
 class IvfIndex:
@@ -72,10 +69,7 @@ class IvfIndex:
         return np.concatenate(found).astype(np.int64) if found else np.zeros(0, np.int64)
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dimension)
-        ids = np.ascontiguousarray(ids, dtype=np.int64).reshape(-1)
-        if len(ids) != len(vectors):
-            raise ValueError("ids and vectors differ in length")
+        ids, vectors = checked_batch(ids, vectors, self.dimension)
         if len(ids):
             self._index.add_with_ids(vectors, ids)
 
@@ -88,8 +82,7 @@ class IvfIndex:
     def search(self, queries: np.ndarray, k: int) -> SearchHits:
         queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dimension)
         if len(self) == 0:
-            empty = np.full((len(queries), 1), -1, dtype=np.int64)
-            return SearchHits(np.full(empty.shape, -np.inf, dtype=np.float32), empty)
+            return no_hits(len(queries))
         scores, ids = self._index.search(queries, max(1, min(k, len(self))))
         return SearchHits(scores.astype(np.float32), ids.astype(np.int64))
 
@@ -101,15 +94,8 @@ class IvfIndex:
 
     def save(self, path: Path, state: str) -> None:
         """Write the index and its state token; a crash leaves the old pair or none."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        faiss.write_index(self._index, str(tmp))
-        meta_tmp = tmp.with_suffix(_META_SUFFIX)
         meta = {"state": state, "config": "IVF,SQfp16,IP", "n": len(self), "nprobe": self.nprobe}
-        meta_tmp.write_text(json.dumps(meta))
-        path.with_suffix(_META_SUFFIX).unlink(missing_ok=True)
-        os.replace(tmp, path)
-        os.replace(meta_tmp, path.with_suffix(_META_SUFFIX))
+        save_atomically(self._index, path, meta)
 
     @classmethod
     def from_faiss(cls, raw: faiss.Index, dimension: int, nprobe: int) -> IvfIndex:

@@ -25,13 +25,10 @@ from retroface.services.face_views import candidate_faces
 from retroface.services.galleries import list_galleries
 from retroface.services.results import CandidateReview
 from retroface.services.review import record_review, review_queue, show_candidate
-from retroface.services.search import search
-from retroface.services.uploaded_files import case_upload_folder
 from retroface.services.users import login, logout
-from retroface.services.video_ingest import check_case_open_and_authorised
 from retroface.serving.auth import SESSION_COOKIE, Browser, base_app, csrf_ok, csrf_token
-from retroface.serving.jobs import JobProgress, JobRunner
-from retroface.serving.uploads import store_uploads
+from retroface.serving.jobs import JobRunner
+from retroface.serving.search_jobs import start_search_job
 
 STATIC_DIR = Path(__file__).parent / "static"
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -145,20 +142,8 @@ async def search_submit(
     if application.principal is None:
         return _to_login()
     _check_csrf(request, csrf)
-    principal = application.require(Action.SEARCH_RUN, case_reference=reference)
-    check_case_open_and_authorised(application, reference)
-    _, paths = await store_uploads(
-        case_upload_folder(application.settings.home, reference),
-        files,
-        application.settings.max_file_bytes,
-        allow_video=True,
-    )
-
-    def work(progress: JobProgress) -> Any:
-        return search(application, reference, gallery, list(paths), progress=progress)
-
     runner: JobRunner = request.app.state.jobs
-    job = runner.submit("search", principal.username, work)
+    job = await start_search_job(application, runner, reference, gallery, files)
     return RedirectResponse(f"/ui/jobs/{job.id}", status_code=303)
 
 
