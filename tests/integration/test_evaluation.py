@@ -9,6 +9,7 @@ import pytest
 from retroface.errors import InvalidInputError
 from retroface.services import App
 from retroface.services.evaluation import evaluate_identification
+from retroface.services.verification_eval import evaluate_verification
 
 pytestmark = pytest.mark.needs_data
 
@@ -39,3 +40,22 @@ def test_evaluation_refuses_what_it_cannot_measure(app: App, tmp_path: Path) -> 
         evaluate_identification(app, tmp_path / "missing")
     with pytest.raises(InvalidInputError, match="held-out share"):
         evaluate_identification(app, tmp_path, held_out_share=1.0)
+
+
+def test_verification_on_a_pairs_csv(app: App, data: Path, tmp_path: Path) -> None:
+    att = data / "att_faces"
+    rows = ["file_x,file_y,same"]
+    for i in range(1, 31):
+        rows.append(f"{att}/s{i}/1.pgm,{att}/s{i}/2.pgm,1")
+        rows.append(f"{att}/s{i}/1.pgm,{att}/s{i % 30 + 1}/2.pgm,0")
+    sheet = tmp_path / "pairs.csv"
+    sheet.write_text("\n".join(rows) + "\n")
+    report = evaluate_verification(app, pairs_csv=sheet)
+    assert report.pairs == 60 and report.genuine + report.impostor == 60 - report.pairs_without_face
+    assert report.accuracy >= 0.9
+    assert [p.far for p in report.tar_at_far] == [1e-3, 1e-4]
+    assert all(0.0 <= p.tar <= 1.0 for p in report.tar_at_far)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n")
+    with pytest.raises(InvalidInputError, match="file_x,file_y,same"):
+        evaluate_verification(app, pairs_csv=bad)

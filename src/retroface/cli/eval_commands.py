@@ -10,6 +10,7 @@ import typer
 from retroface.cli.context import JsonFlag, emit_json, err, open_cli_app, out
 from retroface.cli.progress_bar import RichProgress
 from retroface.services.evaluation import evaluate_identification
+from retroface.services.verification_eval import evaluate_verification
 
 eval_app = typer.Typer(
     help="Accuracy and bias measurement on labelled datasets.", no_args_is_help=True
@@ -78,3 +79,33 @@ def eval_identification(
             f"worst/best group: FNIR {report.fnir_worst_to_best or 'n/a'}, "
             f"FPIR {report.fpir_worst_to_best or 'n/a'} ({report.note})"
         )
+
+
+@eval_app.command("verification")
+def eval_verification(
+    pairs: Annotated[
+        Path | None, typer.Option(help="CSV file_x,file_y,same (paths relative to the CSV).")
+    ] = None,
+    lfw: Annotated[
+        Path | None,
+        typer.Option(help="An LFW folder (with pairs.txt, or lfw_pairs.txt beside it)."),
+    ] = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """1:1 accuracy on labelled pairs: 10-fold accuracy and TAR at FAR 0.1% and 0.01%."""
+    report = evaluate_verification(
+        open_cli_app(identify=False), pairs_csv=pairs, lfw_dir=lfw, progress=RichProgress(err)
+    )
+    if json_out:
+        emit_json(report)
+        return
+    out.print(
+        f"{report.pairs} pairs ({report.genuine} genuine, {report.impostor} impostor used; "
+        f"{report.pairs_without_face} without a face); model {report.model}"
+    )
+    out.print(f"10-fold accuracy: {report.accuracy:.4f} ± {report.accuracy_std:.4f}")
+    for p in report.tar_at_far:
+        caveat = (
+            " (too few impostor pairs to measure this FAR)" if p.far * p.impostor_pairs < 1 else ""
+        )
+        out.print(f"TAR at FAR {p.far:g}: {p.tar:.4f} at threshold {p.threshold:.4f}{caveat}")
