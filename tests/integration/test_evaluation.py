@@ -57,5 +57,5 @@ def test_verification_on_a_pairs_csv(app: App, data: Path, tmp_path: Path) -> No
     assert all(0.0 <= p.tar <= 1.0 for p in report.tar_at_far)
     bad = tmp_path / "bad.csv"
     bad.write_text("a,b\n1,2\n")
-    with pytest.raises(InvalidInputError, match="file_x,file_y,same"):
+    with pytest.raises(InvalidInputError, match="missing column"):
         evaluate_verification(app, pairs_csv=bad)

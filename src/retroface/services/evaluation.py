@@ -12,7 +12,6 @@ memory for the length of the evaluation.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 from collections import defaultdict
 from pathlib import Path
@@ -30,6 +29,7 @@ from retroface.eval.identification import (
 )
 from retroface.faces import analyse_files
 from retroface.services.app import App
+from retroface.services.csv_sheets import read_sheet
 from retroface.services.enrollment_plan import plan_enrollment
 from retroface.services.progress import Progress, SilentProgress
 
@@ -81,13 +81,7 @@ def _interval(i: Interval) -> IntervalOut:
 
 
 def read_group_labels(path: Path) -> dict[str, str]:
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            rows = list(csv.DictReader(handle))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise InvalidInputError(f"{path}: cannot read the labels file ({exc})") from exc
-    if not rows or not {"subject", "group"} <= set(rows[0]):
-        raise InvalidInputError(f"{path}: the labels file needs the columns subject,group")
+    rows = read_sheet(path, "labels", ("subject", "group"))
     return {r["subject"].strip(): r["group"].strip() for r in rows if r["subject"].strip()}
 
 

@@ -8,12 +8,12 @@ retention_class, labels`` (optional; dates as YYYY-MM-DD, labels as
 
 from __future__ import annotations
 
-import csv
 from datetime import date
 from pathlib import Path
 
 from retroface.errors import InvalidInputError
 from retroface.governance.watchlist_policy import DEFAULT_RETENTION_CLASS, SubjectProvenance
+from retroface.services.csv_sheets import read_sheet
 
 REQUIRED = ("subject", "category", "source_system", "record_id", "holding_basis")
 
@@ -39,16 +39,7 @@ def parse_day(text: str, what: str) -> date | None:
 
 
 def read_provenance_csv(path: Path) -> dict[str, SubjectProvenance]:
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            rows = list(csv.DictReader(handle))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise InvalidInputError(f"{path}: cannot read the provenance file ({exc})") from exc
-    if not rows:
-        raise InvalidInputError(f"{path}: no rows (the header names the columns)")
-    missing = [c for c in REQUIRED if c not in rows[0]]
-    if missing:
-        raise InvalidInputError(f"{path}: missing column(s) {', '.join(missing)}")
+    rows = read_sheet(path, "provenance", REQUIRED)
     found: dict[str, SubjectProvenance] = {}
     for line, raw in enumerate(rows, start=2):
         row = {key: (value or "").strip() for key, value in raw.items() if key}

@@ -8,7 +8,6 @@ has no detectable face is counted and left out, never guessed.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +19,7 @@ from retroface.eval.lfw_protocol import read_lfw_pairs
 from retroface.eval.verification import k_fold_accuracy
 from retroface.faces import analyse_files
 from retroface.services.app import App
+from retroface.services.csv_sheets import read_sheet
 from retroface.services.progress import Progress, SilentProgress
 
 FAR_POINTS = (1e-3, 1e-4)
@@ -50,13 +50,7 @@ Pair = tuple[Path, Path, bool, int]  # first, second, same person, fold
 
 
 def read_pairs_csv(path: Path) -> list[Pair]:
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            rows = list(csv.DictReader(handle))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise InvalidInputError(f"{path}: cannot read the pairs file ({exc})") from exc
-    if not rows or not {"file_x", "file_y", "same"} <= set(rows[0]):
-        raise InvalidInputError(f"{path}: the pairs file needs the columns file_x,file_y,same")
+    rows = read_sheet(path, "pairs", ("file_x", "file_y", "same"))
     pairs: list[Pair] = []
     for i, row in enumerate(rows):
         label = row["same"].strip().lower()
