@@ -31,6 +31,7 @@ from retroface.services.model_info import list_model_cards
 from retroface.services.results import LEAD_NOTICE, CandidateReview, CaseDetail
 from retroface.services.review import review_queue
 from retroface.store.models import AuditEvent, Gallery, Search
+from retroface.store.unit_of_work import UnitOfWork
 
 _TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
@@ -128,7 +129,7 @@ def case_report(app: App, reference: str) -> CaseReportFiles:
     )
 
 
-def _faces(uow: Any, candidate_id: int) -> FacePair | None:
+def _faces(uow: UnitOfWork, candidate_id: int) -> FacePair | None:
     try:
         return candidate_views(uow, candidate_id)
     except NotFoundError:  # probe deleted under retention: the decisions still go in

@@ -80,6 +80,28 @@ def _interval(i: Interval) -> IntervalOut:
     return IntervalOut(value=i.value, low=i.low, high=i.high)
 
 
+def largest_face_templates(
+    app: App, files: list[Path], progress: Progress | None = None
+) -> dict[Path, np.ndarray]:
+    """Each file's largest face, embedded by the deployment's engine, in memory only; files
+    with no detectable face are simply absent (an evaluation counts them, never guesses)."""
+    progress = progress or SilentProgress()
+    progress.start("Embedding", len(files))
+    found: dict[Path, np.ndarray] = {}
+    for result in analyse_files(
+        files,
+        app.engine_spec,
+        app.limits,
+        app.settings.workers,
+        engine=app.engine if len(files) <= 4 else None,
+    ):
+        progress.advance()
+        if result.faces:
+            found[result.path] = result.faces[0].embedding  # faces come largest first
+    progress.finish()
+    return found
+
+
 def read_group_labels(path: Path) -> dict[str, str]:
     rows = read_sheet(path, "labels", ("subject", "group"))
     return {r["subject"].strip(): r["group"].strip() for r in rows if r["subject"].strip()}
@@ -128,20 +150,7 @@ def evaluate_identification(
         "\n".join(f"{p.relative_to(dataset)}:{p.stat().st_size}" for p in files).encode()
     ).hexdigest()
 
-    progress = progress or SilentProgress()
-    progress.start("Embedding", len(files))
-    template_of: dict[Path, np.ndarray] = {}
-    for result in analyse_files(
-        files,
-        app.engine_spec,
-        app.limits,
-        app.settings.workers,
-        engine=app.engine if len(files) <= 4 else None,
-    ):
-        progress.advance()
-        if result.faces:
-            template_of[result.path] = result.faces[0].embedding  # the largest face
-    progress.finish()
+    template_of = largest_face_templates(app, files, progress)
 
     column = {n: i for i, n in enumerate(enrolled)}
     gallery = [

@@ -44,6 +44,21 @@ def forget_held_indexes() -> None:
         _held.clear()
 
 
+def _current(path: Path, token: str, dimension: int) -> AnyIndex | None:
+    """The index at ``path`` if it reflects ``token``: held in memory, else from its file."""
+    held = _held_index(path, token)
+    if held is not None:
+        return held
+    loaded = load_index(path, dimension)
+    return _hold(path, token, loaded[0]) if loaded is not None and loaded[1] == token else None
+
+
+def _keep(path: Path, token: str, index: AnyIndex) -> AnyIndex:
+    """Save the index with its token and hold it in memory."""
+    index.save(path, token)
+    return _hold(path, token, index)
+
+
 def state_token(gallery_id: int, version: int, model: ModelInfo) -> str:
     return f"gallery={gallery_id};version={version};model={model.tag}"
 
@@ -63,12 +78,9 @@ def load_gallery_index(
     """The gallery's index for this model, rebuilt and re-saved if it disagrees with the DB."""
     path = index_path(index_dir, gallery, model)
     wanted = state_token(gallery.id, gallery.version, model)
-    held = _held_index(path, wanted)
-    if held is not None:
-        return held
-    loaded = load_index(path, model.dimension)
-    if loaded is not None and loaded[1] == wanted:
-        return _hold(path, wanted, loaded[0])
+    current = _current(path, wanted, model.dimension)
+    if current is not None:
+        return current
     return rebuild_gallery_index(uow, index_dir, gallery, model, exact_max)
 
 
@@ -84,12 +96,8 @@ def rebuild_gallery_index(
         gallery.id, model.name, model.version, model.dimension
     )
     index = build_index(ids, vectors, model.dimension, exact_max=exact_max)
-    path, token = (
-        index_path(index_dir, gallery, model),
-        state_token(gallery.id, gallery.version, model),
-    )
-    index.save(path, token)
-    return _hold(path, token, index)
+    token = state_token(gallery.id, gallery.version, model)
+    return _keep(index_path(index_dir, gallery, model), token, index)
 
 
 def update_gallery_index(
@@ -106,13 +114,9 @@ def update_gallery_index(
 ) -> AnyIndex:
     """Apply a known change to an index that was current at ``from_version``, else rebuild."""
     path = index_path(index_dir, gallery, model)
-    before = state_token(gallery.id, from_version, model)
-    current = _held_index(path, before)
+    current = _current(path, state_token(gallery.id, from_version, model), model.dimension)
     if current is None:
-        loaded = load_index(path, model.dimension)
-        if loaded is None or loaded[1] != before:
-            return rebuild_gallery_index(uow, index_dir, gallery, model, exact_max)
-        current = loaded[0]
+        return rebuild_gallery_index(uow, index_dir, gallery, model, exact_max)
     if isinstance(current, FlatIndex) and len(current) + len(added_ids) > exact_max:
         return rebuild_gallery_index(uow, index_dir, gallery, model, exact_max)  # now IVF
     index = current.copy()  # never change an index others may be searching (or a mapped file)
@@ -120,9 +124,7 @@ def update_gallery_index(
         index.remove(np.asarray(removed_ids, dtype=np.int64))
     if added_ids:
         index.add(np.asarray(added_ids, dtype=np.int64), np.vstack(added_vectors))
-    after = state_token(gallery.id, gallery.version, model)
-    index.save(path, after)
-    return _hold(path, after, index)
+    return _keep(path, state_token(gallery.id, gallery.version, model), index)
 
 
 def discard_gallery_indexes(index_dir: Path, gallery_id: int) -> None:

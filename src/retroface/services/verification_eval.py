@@ -17,10 +17,10 @@ from retroface.errors import InvalidInputError
 from retroface.eval.identification import tar_at_far
 from retroface.eval.lfw_protocol import read_lfw_pairs
 from retroface.eval.verification import k_fold_accuracy
-from retroface.faces import analyse_files
 from retroface.services.app import App
 from retroface.services.csv_sheets import read_sheet
-from retroface.services.progress import Progress, SilentProgress
+from retroface.services.evaluation import largest_face_templates
+from retroface.services.progress import Progress
 
 FAR_POINTS = (1e-3, 1e-4)
 _TRUE = {"1", "true", "yes", "same", "y"}
@@ -81,14 +81,7 @@ def evaluate_verification(
         assert pairs_csv is not None
         source, pairs = pairs_csv, read_pairs_csv(pairs_csv)
     files = sorted({p for first, second, _, _ in pairs for p in (first, second)})
-    progress = progress or SilentProgress()
-    progress.start("Embedding", len(files))
-    template: dict[Path, np.ndarray] = {}
-    for result in analyse_files(files, app.engine_spec, app.limits, app.settings.workers):
-        progress.advance()
-        if result.faces:
-            template[result.path] = result.faces[0].embedding
-    progress.finish()
+    template = largest_face_templates(app, files, progress)
     usable = [(a, b, same, fold) for a, b, same, fold in pairs if a in template and b in template]
     if not usable:
         raise InvalidInputError(f"{source}: no pair has a detectable face in both images")
