@@ -5,10 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
+from onnx import TensorProto, helper, numpy_helper
+
 from retroface.governance.identity import Principal
 from retroface.governance.roles import Role
 from retroface.governance.watchlist_policy import SubjectProvenance
 from retroface.services import App
+from retroface.services.calibration import calibrate, register_calibration
 from retroface.services.cases import authorise_case, open_case
 from retroface.services.enrollment import enroll
 from retroface.services.enrollment_plan import plan_enrollment
@@ -66,6 +70,53 @@ def gallery_with(app: App, name: str, people: dict[str, list[Path]]) -> str:
     for subject, files in people.items():
         enroll(supervisor, name, files, subject=subject, provenance=provenance(f"REC-{subject}"))
     return name
+
+
+def arcface_style_onnx_model(path: Path, size: int = 112, dimension: int = 512) -> Path:
+    """A stand-in with ArcFace's interface: (N, 3, 112, 112) float in, 512 floats out."""
+    rng = np.random.default_rng(0)
+    weights = rng.standard_normal((3 * size * size, dimension)).astype(np.float32) / 100
+    graph = helper.make_graph(
+        [
+            helper.make_node("Flatten", ["input"], ["flat"], axis=1),
+            helper.make_node("MatMul", ["flat", "w"], ["embedding"]),
+        ],
+        "arcface_like",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, size, size])],
+        [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["N", dimension])],
+        [numpy_helper.from_array(weights, "w")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 9  # what the pinned ONNX Runtime reads
+    path.write_bytes(model.SerializeToString())
+    return path
+
+
+TEST_SIGNING_KEY = b"retroface-test-signing-key-0001"
+
+
+def att_subset(data: Path, root: Path, people: int, images: int) -> Path:
+    """A folder-per-identity tree of the first AT&T people and images (symlinks)."""
+    for person in range(1, people + 1):
+        folder = root / f"s{person}"
+        folder.mkdir(parents=True)
+        for image in range(1, images + 1):
+            (folder / f"{image}.pgm").symlink_to(data / "att_faces" / f"s{person}" / f"{image}.pgm")
+    return root
+
+
+def register_measurement_calibration(app: App, data: Path, tmp_path: Path) -> None:
+    """Register a real calibration that accepts any false-positive rate (target FPIR 1).
+
+    For tests that measure behaviour below the shipped threshold (an evaluation
+    deployment): governance refuses such a floor unless a signed record says
+    the deployment accepted that rate.
+    """
+    tree = att_subset(data, tmp_path / "calibration-set", people=8, images=2)
+    key_file = tmp_path / "signing.key"
+    key_file.write_bytes(TEST_SIGNING_KEY)
+    record = calibrate(app, tree, target_fpir=1.0, key=TEST_SIGNING_KEY)
+    register_calibration(app.acting_as(ADMIN), record, key_file)
 
 
 def register_users(app: App, users: dict[Principal, str]) -> None:

@@ -111,6 +111,8 @@ ENDPOINTS: list[tuple[str, str, dict, Action]] = [
     ("GET", "/deployment", {}, Action.DEPLOYMENT_READ),
     ("PUT", "/deployment/threshold-floor", {"json": {"floor": 0.93}}, Action.DEPLOYMENT_CONFIGURE),
     ("PUT", "/deployment/eu-mode", {"json": {"enabled": False}}, Action.DEPLOYMENT_CONFIGURE),
+    ("GET", "/deployment/calibrations", {}, Action.DEPLOYMENT_READ),
+    ("POST", "/deployment/calibrations", {"json": {}}, Action.DEPLOYMENT_CONFIGURE),
 ]
 
 PEOPLE = {

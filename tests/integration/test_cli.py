@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from datetime import date
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.databases import cli_env
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, TEST_SIGNING_KEY, att_subset
 
 pytestmark = pytest.mark.needs_data
 
@@ -308,7 +309,9 @@ def _without_ids(probes: list[dict]) -> list[dict]:
     ]
 
 
-def test_governance_commands_end_to_end(staffed: Path, examples: Path, tmp_path: Path) -> None:
+def test_governance_commands_end_to_end(
+    staffed: Path, examples: Path, data: Path, tmp_path: Path
+) -> None:
     """Review, manifest, erasure, retention and reports, as the people who run them."""
     home, sup, op, admin = staffed, "sgt-2", "officer-1", "admin-5"
     add_cli_user(home, "rev-a", "reviewer", "--trained-on", "2026-01-10")
@@ -318,10 +321,38 @@ def test_governance_commands_end_to_end(staffed: Path, examples: Path, tmp_path:
         run_cli(home, "deployment", "threshold-floor", "0.5", user=sup),
         "may not deployment configure",
     )
-    floor = run_cli(home, "deployment", "threshold-floor", "0.9", user=admin)
-    assert floor.returncode == 0, floor.stderr
+    # Below the shipped threshold, a floor needs a signed calibration of the running model.
+    assert_one_line_error(
+        run_cli(home, "deployment", "threshold-floor", "0.9", user=admin), "no calibration record"
+    )
+    key = {"RETROFACE_AUDIT_KEY": TEST_SIGNING_KEY.decode()}
+    tree = att_subset(data, tmp_path / "att", people=12, images=3)
+    labels = tmp_path / "groups.csv"
+    labels.write_text("subject,group\n" + "".join(f"s{i},{'ab'[i % 2]}\n" for i in range(1, 13)))
+    record = tmp_path / "calibration.json"
+    measured = run_cli(
+        home, "eval", "calibrate", tree, "--target-fpir", "0.5", "--labels", labels,
+        "--out", record, **key,
+    )  # fmt: skip
+    assert measured.returncode == 0, measured.stderr
+    calibrated = json.loads(record.read_text())["threshold"]
+    floor = math.ceil(calibrated * 1000) / 1000
+    tampered = tmp_path / "tampered.json"
+    tampered.write_text(record.read_text().replace(f"{calibrated}", f"{calibrated - 0.1}"))
+    assert_one_line_error(
+        run_cli(home, "deployment", "calibration", "register", tampered, user=admin, **key),
+        "does not verify",
+    )
+    registered = run_cli(home, "deployment", "calibration", "register", record, user=admin, **key)
+    assert registered.returncode == 0, registered.stderr
+    assert_one_line_error(
+        run_cli(home, "deployment", "threshold-floor", f"{floor - 0.01}", user=admin),
+        "no calibration record",
+    )
+    set_floor = run_cli(home, "deployment", "threshold-floor", f"{floor}", user=admin)
+    assert set_floor.returncode == 0, set_floor.stderr
     shown = json.loads(run_cli(home, "deployment", "show", "--json", user=op).stdout)
-    assert shown["threshold_floor"] == 0.9 and shown["searching_allowed"] is True
+    assert shown["threshold_floor"] == floor and shown["searching_allowed"] is True
 
     assert run_cli(home, "gallery", "create", "g", "--max-subjects", "5", user=sup).returncode == 0
     enrolled = run_cli(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,9 @@ def test_identification_and_group_rates_on_att(app: App, data: Path, tmp_path: P
     # Operator-supplied labels (arbitrary here: odd and even subject numbers).
     rows = [f"s{i},{'odd' if i % 2 else 'even'}" for i in range(1, 41)]
     labels.write_text("subject,group\n" + "\n".join(rows) + "\n")
-    report = evaluate_identification(app, att, enrol=2, labels=labels, bootstrap=200)
+    report = evaluate_identification(
+        app, att, enrol=2, labels=labels, bootstrap=200, report_dir=tmp_path / "report"
+    )
 
     assert report.identities_enrolled == 30 and report.identities_held_out == 10
     assert report.mated_probes + report.images_without_face >= 30 * 8 - 5
@@ -33,6 +36,27 @@ def test_identification_and_group_rates_on_att(app: App, data: Path, tmp_path: P
     assert {g.group for g in report.groups} == {"odd", "even"}
     assert sum(g.mated for g in report.groups) == report.mated_probes
     assert report.dataset_sha256 and "inferred" in report.note
+
+    # The plots' numbers are the report's numbers, and the page shows them all.
+    folder = tmp_path / "report"
+    names = {Path(f).name for f in report.report_files}
+    assert names == {
+        "cmc.png", "cmc.csv", "fnir_fpir.png", "fnir_fpir.csv", "scores.png", "scores.csv",
+        "index.html",
+    }  # fmt: skip
+    cmc = list(csv.DictReader((folder / "cmc.csv").open()))
+    assert float(cmc[0]["identification_rate"]) == pytest.approx(rank1.value)
+    tradeoff = list(csv.DictReader((folder / "fnir_fpir.csv").open()))
+    # Rates change only at the listed scores: at the working threshold they are those of the
+    # lowest listed threshold at or above it.
+    at_working = [r for r in tradeoff if float(r["threshold"]) >= report.threshold][-1]
+    assert float(at_working["fpir"]) == pytest.approx(report.fpir_at_threshold)
+    assert float(at_working["fnir"]) == pytest.approx(report.fnir_at_threshold)
+    scores = list(csv.DictReader((folder / "scores.csv").open()))
+    assert sum(int(r["mated"]) for r in scores) == report.mated_probes
+    assert sum(int(r["non_mated"]) for r in scores) == report.non_mated_probes
+    page = (folder / "index.html").read_text()
+    assert report.model in page and 'src="cmc.png"' in page and "odd" in page
 
 
 def test_evaluation_refuses_what_it_cannot_measure(app: App, tmp_path: Path) -> None:
@@ -50,11 +74,14 @@ def test_verification_on_a_pairs_csv(app: App, data: Path, tmp_path: Path) -> No
         rows.append(f"{att}/s{i}/1.pgm,{att}/s{i % 30 + 1}/2.pgm,0")
     sheet = tmp_path / "pairs.csv"
     sheet.write_text("\n".join(rows) + "\n")
-    report = evaluate_verification(app, pairs_csv=sheet)
+    report = evaluate_verification(app, pairs_csv=sheet, report_dir=tmp_path / "report")
     assert report.pairs == 60 and report.genuine + report.impostor == 60 - report.pairs_without_face
     assert report.accuracy >= 0.9
     assert [p.far for p in report.tar_at_far] == [1e-3, 1e-4]
     assert all(0.0 <= p.tar <= 1.0 for p in report.tar_at_far)
+    roc = list(csv.DictReader((tmp_path / "report" / "roc.csv").open()))
+    assert float(roc[-1]["far"]) == 1.0 and float(roc[-1]["tar"]) == 1.0
+    assert {Path(f).name for f in report.report_files} >= {"roc.png", "det.png", "index.html"}
     bad = tmp_path / "bad.csv"
     bad.write_text("a,b\n1,2\n")
     with pytest.raises(InvalidInputError, match="missing column"):

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from onnx import TensorProto, helper, numpy_helper
 
 from retroface.errors import ModelError
 from retroface.faces import EngineSpec, FaceEngine
@@ -17,6 +16,7 @@ from retroface.faces.dlib_resnet_onnx import (
 )
 from retroface.faces.embedder import DlibResNetEmbedder
 from retroface.media import load_image
+from tests.helpers import arcface_style_onnx_model
 
 pytestmark = pytest.mark.needs_data
 
@@ -25,30 +25,10 @@ def test_both_backends_record_the_same_model_version() -> None:
     assert OnnxResNetEmbedder().model == DlibResNetEmbedder().model
 
 
-def _arcface_style_model(path: Path, size: int = 112, dimension: int = 512) -> Path:
-    """A stand-in with ArcFace's interface: (N, 3, 112, 112) float in, 512 floats out."""
-    rng = np.random.default_rng(0)
-    weights = rng.standard_normal((3 * size * size, dimension)).astype(np.float32) / 100
-    graph = helper.make_graph(
-        [
-            helper.make_node("Flatten", ["input"], ["flat"], axis=1),
-            helper.make_node("MatMul", ["flat", "w"], ["embedding"]),
-        ],
-        "arcface_like",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, size, size])],
-        [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["N", dimension])],
-        [numpy_helper.from_array(weights, "w")],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 9  # what the pinned ONNX Runtime reads
-    path.write_bytes(model.SerializeToString())
-    return path
-
-
 def test_an_arcface_style_onnx_model_plugs_in_with_its_own_identity(
     tmp_path: Path, data: Path
 ) -> None:
-    model = _arcface_style_model(tmp_path / "agency-model.onnx")
+    model = arcface_style_onnx_model(tmp_path / "agency-model.onnx")
     engine = FaceEngine.from_spec(EngineSpec(embedder=f"onnx:{model}", detector="hog"))
     assert engine.model.dimension == 512 and engine.model.name == "agency-model"
     assert engine.model.version != OnnxResNetEmbedder().model.version

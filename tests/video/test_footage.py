@@ -24,7 +24,13 @@ from retroface.services.video_search import find_person
 from retroface.store.models import Sighting, Template, VideoSegment
 from tests.conftest import ADMIN, OPERATOR
 from tests.databases import cli_env
-from tests.helpers import PASSWORD, authorised_case, gallery_with, register_users
+from tests.helpers import (
+    PASSWORD,
+    authorised_case,
+    gallery_with,
+    register_measurement_calibration,
+    register_users,
+)
 
 pytestmark = pytest.mark.needs_data
 
@@ -86,13 +92,15 @@ ONE_TO_ONE_THRESHOLD = 0.915
 
 
 def test_alex_lacamoire_is_found_at_the_piano_by_a_targeted_find(
-    app: App, hamilton_gallery: str, video: Path
+    app: App, hamilton_gallery: str, video: Path, data: Path, tmp_path: Path
 ) -> None:
     """Checked by eye: Lacamoire is at the piano from about 0.8 s to 1.4 s, looking down at
     the keys. Against his one reference photo that glimpse scores about 0.92, under the 1:N
     default but over the 1:1 operating point. "Where does this named person appear?" is a
-    1:1 question, so an admin lowers the floor to that point and the find runs there; each
-    appearance still goes to the right person and none falls in the audience shot."""
+    1:1 question, so an admin lowers the floor to that point (under a registered calibration,
+    as governance demands) and the find runs there; each appearance still goes to the right
+    person and none falls in the audience shot."""
+    register_measurement_calibration(app, data, tmp_path)
     set_threshold_floor(app.acting_as(ADMIN), ONE_TO_ONE_THRESHOLD)
     case = authorised_case(app)
     ingest_videos(app, case, [video / "short_hamilton_clip.mp4"])

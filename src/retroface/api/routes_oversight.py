@@ -5,13 +5,23 @@ from __future__ import annotations
 import tempfile
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from retroface.governance.deployment_policy import DpiaRecord
-from retroface.services.audit_log import AuditEventOut, ChainStatus, list_audit_events, verify_audit
+from retroface.services.audit_log import (
+    AuditEventOut,
+    ChainStatus,
+    list_audit_events,
+    verify_audit,
+)
+from retroface.services.calibration import (
+    CalibrationOut,
+    list_calibrations,
+    register_calibration,
+)
 from retroface.services.deployment_settings import (
     deployment_status,
     register_dpia,
@@ -140,6 +150,18 @@ def put_policy(body: PolicyIn, application: Acting) -> DeploymentStatus:
 @router.put("/deployment/threshold-floor", response_model=DeploymentStatus)
 def put_floor(body: FloorIn, application: Acting) -> DeploymentStatus:
     return set_threshold_floor(application, body.floor)
+
+
+@router.get("/deployment/calibrations", response_model=list[CalibrationOut])
+def get_calibrations(application: Acting) -> list[CalibrationOut]:
+    return list_calibrations(application)
+
+
+@router.post("/deployment/calibrations", response_model=CalibrationOut, status_code=201)
+def post_calibration(body: dict[str, Any], application: Acting) -> CalibrationOut:
+    """Register a record written by `retroface eval calibrate`, signed with the key the server
+    holds in $RETROFACE_AUDIT_KEY."""
+    return register_calibration(application, body)
 
 
 @router.put("/deployment/eu-mode", response_model=DeploymentStatus)

@@ -20,6 +20,10 @@ out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document to stdout.")]
+KeyFile = Annotated[
+    Path | None,
+    typer.Option("--key-file", help="HMAC signing key file (default $RETROFACE_AUDIT_KEY)."),
+]
 Threshold = Annotated[
     float | None, typer.Option(help="Cosine similarity a candidate must reach (default: settings).")
 ]

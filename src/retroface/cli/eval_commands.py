@@ -2,19 +2,35 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from retroface.cli.context import JsonFlag, emit_json, err, open_cli_app, out
+from retroface.cli.context import JsonFlag, KeyFile, emit_json, err, open_cli_app, out
 from retroface.cli.progress_bar import RichProgress
+from retroface.errors import InvalidInputError
+from retroface.services.audit_log import load_signing_key
+from retroface.services.calibration import calibrate
 from retroface.services.evaluation import evaluate_identification
 from retroface.services.verification_eval import evaluate_verification
 
 eval_app = typer.Typer(
     help="Accuracy and bias measurement on labelled datasets.", no_args_is_help=True
 )
+
+
+ReportDir = Annotated[
+    Path | None,
+    typer.Option(help="Folder for the plots (PNG), their numbers (CSV) and an index.html."),
+]
+
+
+def _report_written(files: list[str]) -> None:
+    pages = [f for f in files if f.endswith("index.html")]
+    if pages:
+        out.print(f"plots and numbers: {len(files)} files; open {pages[0]}")
 
 
 @eval_app.command("identification")
@@ -35,6 +51,7 @@ def eval_identification(
         float | None, typer.Option(help="Working threshold (default: settings).")
     ] = None,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for the intervals.")] = 1000,
+    report_dir: ReportDir = None,
     json_out: JsonFlag = False,
 ) -> None:
     """Closed- and open-set 1:N accuracy: CMC, FNIR at FPIR 0.3/1/10% (95% bootstrap
@@ -48,6 +65,7 @@ def eval_identification(
         threshold=threshold,
         bootstrap=bootstrap,
         progress=RichProgress(err),
+        report_dir=report_dir,
     )
     if json_out:
         emit_json(report)
@@ -79,6 +97,7 @@ def eval_identification(
             f"worst/best group: FNIR {report.fnir_worst_to_best or 'n/a'}, "
             f"FPIR {report.fpir_worst_to_best or 'n/a'} ({report.note})"
         )
+    _report_written(report.report_files)
 
 
 @eval_app.command("verification")
@@ -90,11 +109,16 @@ def eval_verification(
         Path | None,
         typer.Option(help="An LFW folder (with pairs.txt, or lfw_pairs.txt beside it)."),
     ] = None,
+    report_dir: ReportDir = None,
     json_out: JsonFlag = False,
 ) -> None:
     """1:1 accuracy on labelled pairs: 10-fold accuracy and TAR at FAR 0.1% and 0.01%."""
     report = evaluate_verification(
-        open_cli_app(identify=False), pairs_csv=pairs, lfw_dir=lfw, progress=RichProgress(err)
+        open_cli_app(identify=False),
+        pairs_csv=pairs,
+        lfw_dir=lfw,
+        progress=RichProgress(err),
+        report_dir=report_dir,
     )
     if json_out:
         emit_json(report)
@@ -109,3 +133,58 @@ def eval_verification(
             " (too few impostor pairs to measure this FAR)" if p.far * p.impostor_pairs < 1 else ""
         )
         out.print(f"TAR at FAR {p.far:g}: {p.tar:.4f} at threshold {p.threshold:.4f}{caveat}")
+    _report_written(report.report_files)
+
+
+@eval_app.command("calibrate")
+def eval_calibrate(
+    dataset: Annotated[
+        Path, typer.Argument(help="A folder with one folder of images per identity.")
+    ],
+    target_fpir: Annotated[
+        float, typer.Option(help="False-positive identification rate to meet in every group.")
+    ],
+    record: Annotated[Path, typer.Option("--out", help="Where to write the signed record.")],
+    labels: Annotated[
+        Path | None, typer.Option(help="CSV subject,group supplied by the operator.")
+    ] = None,
+    enrol: Annotated[
+        int, typer.Option(help="Images per identity enrolled; the rest are probes.")
+    ] = 1,
+    held_out: Annotated[
+        float, typer.Option(help="Share of identities never enrolled (non-mated probes).")
+    ] = 0.25,
+    key_file: KeyFile = None,
+) -> None:
+    """Choose the lowest threshold meeting the target FPIR in the worst group; write it as a
+    signed calibration record for 'deployment calibration register'."""
+    key = load_signing_key(key_file)
+    document = calibrate(
+        open_cli_app(identify=False),
+        dataset,
+        target_fpir=target_fpir,
+        key=key,
+        labels=labels,
+        enrol=enrol,
+        held_out_share=held_out,
+        progress=RichProgress(err),
+    )
+    _write_record(record, document)
+    figures = document["figures"]
+    out.print(
+        f"threshold {document['threshold']:.4f} meets FPIR {target_fpir:g}"
+        + (f" in the worst group ({document['worst_group']})" if document["worst_group"] else "")
+        + f": FPIR {figures['fpir']:.4f}, FNIR {figures['fnir']:.4f} over "
+        f"{figures['mated_probes']} mated and {figures['non_mated_probes']} non-mated probes; "
+        f"model {document['model']}; record {document['id']} written to {record}"
+    )
+
+
+def _write_record(path: Path, document: dict[str, object]) -> None:
+    """Whole or not at all: a half-written record would fail its signature check later."""
+    tmp = path.with_name(path.name + ".part")
+    try:
+        tmp.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        raise InvalidInputError(f"{path}: cannot write the record ({exc.strerror})") from exc

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from retroface.cli import render
-from retroface.cli.context import JsonFlag, emit_json, open_cli_app, out, parse_day
+from retroface.cli.context import JsonFlag, KeyFile, emit_json, open_cli_app, out, parse_day
 from retroface.errors import InvalidInputError
 from retroface.services import deployment_settings as deployment_service
+from retroface.services.calibration import list_calibrations, register_calibration
 from retroface.services.case_report import case_report
 from retroface.services.deployment_settings import DpiaRecord
 from retroface.services.reports import dpia_report, transparency_report
@@ -22,6 +24,11 @@ deployment_app = typer.Typer(
     help="Deployment safeguards: DPIA, policy, threshold floor, EU mode (admin).",
     no_args_is_help=True,
 )
+calibration_app = typer.Typer(
+    help="Signed calibration records behind the threshold floor and the model (admin).",
+    no_args_is_help=True,
+)
+deployment_app.add_typer(calibration_app, name="calibration")
 review_app = typer.Typer(help="Human review of candidates (reviewers).", no_args_is_help=True)
 retention_app = typer.Typer(help="Retention and deletion schedule.", no_args_is_help=True)
 report_app = typer.Typer(
@@ -72,6 +79,46 @@ def deployment_policy(
 def deployment_threshold_floor(floor: float) -> None:
     """Set the lowest threshold any search may use."""
     _show(deployment_service.set_threshold_floor(open_cli_app(), floor))
+
+
+@calibration_app.command("register")
+def calibration_register(
+    record: Annotated[Path, typer.Argument(help="A record written by 'eval calibrate'.")],
+    key_file: KeyFile = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Check a calibration record's signature and register it for the running model."""
+    try:
+        document = json.loads(record.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidInputError(f"{record}: not a readable calibration record ({exc})") from exc
+    if not isinstance(document, dict):
+        raise InvalidInputError(f"{record}: not a calibration record")
+    registered = register_calibration(open_cli_app(), document, key_file)
+    if json_out:
+        emit_json(registered)
+    else:
+        out.print(
+            f"registered calibration {registered.id}: model {registered.model}, threshold "
+            f"{registered.threshold:.4f} at target FPIR {registered.target_fpir:g}"
+            + (f" (worst group {registered.worst_group})" if registered.worst_group else "")
+        )
+
+
+@calibration_app.command("list")
+def calibration_list(json_out: JsonFlag = False) -> None:
+    """The registered calibration records (the shipped default is not listed)."""
+    records = list_calibrations(open_cli_app())
+    if json_out:
+        emit_json(records)
+        return
+    if not records:
+        out.print("no calibration registered; the default model runs on its shipped calibration")
+    for r in records:
+        out.print(
+            f"{r.id}  {r.model}  threshold {r.threshold:.4f}  target FPIR {r.target_fpir:g}  "
+            f"dataset {r.dataset_sha256[:12]}  by {r.registered_by}"
+        )
 
 
 @deployment_app.command("eu-mode")

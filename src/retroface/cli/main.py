@@ -14,6 +14,7 @@ from retroface.cli import render, session_file
 from retroface.cli.case_commands import case_app
 from retroface.cli.context import (
     JsonFlag,
+    KeyFile,
     MaxCandidates,
     Threshold,
     emit_json,
@@ -257,11 +258,6 @@ def quickstart(
     if not json_out:
         render.render_enroll(out, enrolled)
     _finish_search_output(report, json_out)
-
-
-KeyFile = Annotated[
-    Path | None, typer.Option("--key-file", help="HMAC key file (default $RETROFACE_AUDIT_KEY).")
-]
 
 
 @audit_app.command("verify")

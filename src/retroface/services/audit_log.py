@@ -104,7 +104,8 @@ def list_audit_events(
 
 
 def load_signing_key(key_file: Path | None) -> bytes:
-    """The HMAC key from a file, or from $RETROFACE_AUDIT_KEY."""
+    """The deployment's HMAC signing key (audit exports, calibration records): a file, or
+    $RETROFACE_AUDIT_KEY."""
     if key_file is not None:
         try:
             return key_file.read_bytes().strip()
@@ -112,7 +113,7 @@ def load_signing_key(key_file: Path | None) -> bytes:
             raise InvalidInputError(f"{key_file}: cannot read the key ({exc.strerror})") from exc
     value = os.environ.get(KEY_ENV, "")
     if not value:
-        raise InvalidInputError(f"give --key-file or set {KEY_ENV} to sign or check an export")
+        raise InvalidInputError(f"give --key-file or set {KEY_ENV} to sign or check a record")
     return value.encode("utf-8")
 
 

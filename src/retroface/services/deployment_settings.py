@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any
 
 from retroface.errors import AuthorisationError, InvalidInputError
+from retroface.governance.calibration_policy import check_floor_calibrated
 from retroface.governance.deployment_policy import (
     DpiaRecord,
     check_deployment_ready,
@@ -21,6 +22,7 @@ from retroface.governance.deployment_policy import (
 from retroface.governance.retention import check_probe_retention
 from retroface.governance.roles import Action
 from retroface.services.app import App
+from retroface.services.calibration import calibrated_points
 from retroface.services.results import DeploymentStatus
 from retroface.store.models import DeploymentSetting
 from retroface.store.unit_of_work import UnitOfWork
@@ -78,7 +80,10 @@ def set_threshold_floor(app: App, floor: float) -> DeploymentStatus:
         raise InvalidInputError(
             f"the threshold floor is a cosine similarity in (0, 1), got {floor}"
         )
-    return _set(app, FLOOR_KEY, {"value": floor})
+    model = app.engine.model.tag
+    with app.unit_of_work() as uow:
+        check_floor_calibrated(floor, model, calibrated_points(uow))
+    return _set(app, FLOOR_KEY, {"value": floor, "model": model})
 
 
 def set_eu_mode(app: App, enabled: bool) -> DeploymentStatus:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,7 @@ from retroface.faces import analyse_files
 from retroface.services.app import App
 from retroface.services.csv_sheets import read_sheet
 from retroface.services.enrollment_plan import plan_enrollment
+from retroface.services.eval_report import write_identification_report
 from retroface.services.progress import Progress, SilentProgress
 
 REPORTED_RANKS = (1, 5, 10, 20)
@@ -74,6 +76,7 @@ class IdentificationEval(BaseModel):
     fnir_worst_to_best: float | None
     fpir_worst_to_best: float | None
     note: str = "groups come only from the operator's labels; none is inferred from images"
+    report_files: list[str] = []
 
 
 def _interval(i: Interval) -> IntervalOut:
@@ -114,17 +117,44 @@ def _ratio(values: list[float]) -> float | None:
     return max(values) / min(values)
 
 
-def evaluate_identification(
+@dataclass
+class ScoredDataset:
+    """Every probe of a folder-per-identity dataset scored against its in-memory gallery.
+
+    Row i of ``mated_scores`` is a probe of ``mated_names[i]`` (gallery column
+    ``mated_truth[i]``); row j of ``non_mated_scores`` a probe of held-out
+    ``non_mated_names[j]``. Evaluation and calibration read the same numbers.
+    """
+
+    dataset: Path
+    dataset_sha256: str
+    model: str
+    enrolled: list[str]
+    held_out: set[str]
+    files: int
+    embedded: int
+    mated_names: list[str]
+    mated_scores: np.ndarray
+    mated_truth: np.ndarray
+    non_mated_names: list[str]
+    non_mated_scores: np.ndarray
+
+    @property
+    def non_mated_top(self) -> np.ndarray:
+        if not len(self.non_mated_scores):
+            return np.zeros(0)
+        return np.asarray(self.non_mated_scores.max(axis=1))
+
+
+def score_dataset(
     app: App,
     dataset: Path,
     *,
     enrol: int = 1,
     held_out_share: float = 0.25,
-    labels: Path | None = None,
-    threshold: float | None = None,
-    bootstrap: int = 1000,
     progress: Progress | None = None,
-) -> IdentificationEval:
+) -> ScoredDataset:
+    """Enrol the first ``enrol`` images of each kept identity, score every other image."""
     if enrol < 1:
         raise InvalidInputError("enrol at least one image per identity")
     if not 0.0 <= held_out_share < 1.0:
@@ -164,10 +194,10 @@ def evaluate_identification(
     cols = np.array([c for c, _ in gallery])
     vectors = np.stack([v for _, v in gallery])
 
-    def subject_scores(probe: np.ndarray) -> np.ndarray:
-        sims = vectors @ probe
-        out = np.full(len(enrolled), -1.0)
-        np.maximum.at(out, cols, sims)
+    def subject_scores(probes: list[tuple[str, np.ndarray]]) -> np.ndarray:
+        out = np.full((len(probes), len(enrolled)), -1.0)
+        for row, (_, probe) in enumerate(probes):
+            np.maximum.at(out[row], cols, vectors @ probe)
         return out
 
     mated = [
@@ -176,43 +206,77 @@ def evaluate_identification(
     non_mated = [
         (n, template_of[p]) for n in sorted(held_out) for p in by_subject[n] if p in template_of
     ]
-    m_scores = (
-        np.stack([subject_scores(v) for _, v in mated]) if mated else np.zeros((0, len(enrolled)))
-    )
-    m_truth = np.array([column[n] for n, _ in mated], dtype=int)
-    n_scores = (
-        np.stack([subject_scores(v) for _, v in non_mated])
-        if non_mated
-        else np.zeros((0, len(enrolled)))
-    )
-    metrics = identification_metrics(m_scores, m_truth, n_scores, bootstrap=bootstrap)
-    working = app.settings.threshold if threshold is None else threshold
-    n_top = n_scores.max(axis=1) if len(n_scores) else np.zeros(0)
-
-    groups: list[GroupRates] = []
-    if labels is not None:
-        group_of = read_group_labels(labels)
-        for group in sorted(set(group_of.values())):
-            mi = np.array([group_of.get(n) == group for n, _ in mated], dtype=bool)
-            ni = np.array([group_of.get(n) == group for n, _ in non_mated], dtype=bool)
-            groups.append(
-                GroupRates(
-                    group=group,
-                    mated=int(mi.sum()),
-                    non_mated=int(ni.sum()),
-                    fnir=fnir_at(m_scores[mi], m_truth[mi], working) if mi.any() else 0.0,
-                    fpir=fpir_at(n_top[ni], working) if ni.any() else 0.0,
-                )
-            )
-    return IdentificationEval(
-        dataset=str(dataset),
+    return ScoredDataset(
+        dataset=dataset,
         dataset_sha256=digest,
         model=app.engine.model.tag,
-        identities_enrolled=len(enrolled),
-        identities_held_out=len(held_out),
-        mated_probes=len(mated),
-        non_mated_probes=len(non_mated),
-        images_without_face=len(files) - len(template_of),
+        enrolled=enrolled,
+        held_out=held_out,
+        files=len(files),
+        embedded=len(template_of),
+        mated_names=[n for n, _ in mated],
+        mated_scores=subject_scores(mated),
+        mated_truth=np.array([column[n] for n, _ in mated], dtype=int),
+        non_mated_names=[n for n, _ in non_mated],
+        non_mated_scores=subject_scores(non_mated),
+    )
+
+
+def group_rates(
+    scored: ScoredDataset, group_of: dict[str, str], threshold: float
+) -> list[GroupRates]:
+    """FNIR and FPIR of each operator-labelled group at one threshold."""
+    rates: list[GroupRates] = []
+    n_top = scored.non_mated_top
+    for group in sorted(set(group_of.values())):
+        mi = np.array([group_of.get(n) == group for n in scored.mated_names], dtype=bool)
+        ni = np.array([group_of.get(n) == group for n in scored.non_mated_names], dtype=bool)
+        rates.append(
+            GroupRates(
+                group=group,
+                mated=int(mi.sum()),
+                non_mated=int(ni.sum()),
+                fnir=fnir_at(scored.mated_scores[mi], scored.mated_truth[mi], threshold)
+                if mi.any()
+                else 0.0,
+                fpir=fpir_at(n_top[ni], threshold) if ni.any() else 0.0,
+            )
+        )
+    return rates
+
+
+def evaluate_identification(
+    app: App,
+    dataset: Path,
+    *,
+    enrol: int = 1,
+    held_out_share: float = 0.25,
+    labels: Path | None = None,
+    threshold: float | None = None,
+    bootstrap: int = 1000,
+    progress: Progress | None = None,
+    report_dir: Path | None = None,
+) -> IdentificationEval:
+    """The figures; with ``report_dir``, also plots, their CSVs and an index.html there."""
+    scored = score_dataset(
+        app, dataset, enrol=enrol, held_out_share=held_out_share, progress=progress
+    )
+    m_scores, m_truth = scored.mated_scores, scored.mated_truth
+    metrics = identification_metrics(
+        m_scores, m_truth, scored.non_mated_scores, bootstrap=bootstrap
+    )
+    working = app.settings.threshold if threshold is None else threshold
+    n_top = scored.non_mated_top
+    groups = group_rates(scored, read_group_labels(labels), working) if labels else []
+    report = IdentificationEval(
+        dataset=str(dataset),
+        dataset_sha256=scored.dataset_sha256,
+        model=scored.model,
+        identities_enrolled=len(scored.enrolled),
+        identities_held_out=len(scored.held_out),
+        mated_probes=len(scored.mated_names),
+        non_mated_probes=len(scored.non_mated_names),
+        images_without_face=scored.files - scored.embedded,
         cmc={r: _interval(metrics.cmc[r]) for r in REPORTED_RANKS if r in metrics.cmc},
         fnir_at_fpir=[
             FnirPoint(
@@ -229,3 +293,7 @@ def evaluate_identification(
         fnir_worst_to_best=_ratio([g.fnir for g in groups if g.mated]),
         fpir_worst_to_best=_ratio([g.fpir for g in groups if g.non_mated]),
     )
+    if report_dir is not None:
+        files = write_identification_report(report_dir, report, scored, app.now().isoformat())
+        report.report_files = [str(f) for f in files]
+    return report

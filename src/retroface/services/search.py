@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from retroface.errors import AuthorisationError, InvalidInputError, NotFoundError
 from retroface.faces import FileAnalysis, analyse_files
 from retroface.governance import check_case_searchable
+from retroface.governance.calibration_policy import check_operating_point_calibrated
 from retroface.governance.case_policy import check_authorisation_covers
 from retroface.governance.deployment_policy import check_threshold
 from retroface.governance.roles import Action
@@ -24,6 +25,7 @@ from retroface.governance.watchlist_policy import checked_labels
 from retroface.index import AnyIndex
 from retroface.media.video_reader import is_video_path
 from retroface.services.app import App
+from retroface.services.calibration import calibrated_points
 from retroface.services.candidate_ranking import RankedSubject, rank_subjects
 from retroface.services.cases import get_case
 from retroface.services.deployment_settings import search_rules
@@ -192,6 +194,9 @@ def start_search(
             if templates == 0:
                 raise NotFoundError(f"gallery {gallery.name!r} has no enrolled faces to search")
             model = app.engine.model
+            check_operating_point_calibrated(
+                model.tag, rules.threshold_floor, calibrated_points(uow)
+            )
             index = load_gallery_index(
                 uow, app.settings.index_dir, gallery, model, app.settings.index_exact_max
             )

@@ -19,6 +19,7 @@ from retroface.eval.lfw_protocol import read_lfw_pairs
 from retroface.eval.verification import k_fold_accuracy
 from retroface.services.app import App
 from retroface.services.csv_sheets import read_sheet
+from retroface.services.eval_report import write_verification_report
 from retroface.services.evaluation import largest_face_templates
 from retroface.services.progress import Progress
 
@@ -44,6 +45,7 @@ class VerificationEval(BaseModel):
     accuracy: float
     accuracy_std: float
     tar_at_far: list[TarPoint]
+    report_files: list[str] = []
 
 
 Pair = tuple[Path, Path, bool, int]  # first, second, same person, fold
@@ -67,6 +69,7 @@ def evaluate_verification(
     pairs_csv: Path | None = None,
     lfw_dir: Path | None = None,
     progress: Progress | None = None,
+    report_dir: Path | None = None,
 ) -> VerificationEval:
     """k-fold accuracy (threshold fitted on the other folds) and TAR at FAR 0.1% and 0.01%."""
     if (pairs_csv is None) == (lfw_dir is None):
@@ -95,7 +98,7 @@ def evaluate_verification(
         points.append(
             TarPoint(far=far, tar=tar, threshold=threshold, impostor_pairs=int((~same).sum()))
         )
-    return VerificationEval(
+    report = VerificationEval(
         source=str(source),
         model=app.engine.model.tag,
         pairs=len(pairs),
@@ -106,3 +109,9 @@ def evaluate_verification(
         accuracy_std=folded.std,
         tar_at_far=points,
     )
+    if report_dir is not None:
+        files = write_verification_report(
+            report_dir, report, scores[same], scores[~same], app.now().isoformat()
+        )
+        report.report_files = [str(f) for f in files]
+    return report

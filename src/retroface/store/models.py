@@ -453,6 +453,21 @@ class DeploymentSetting(Base):
     set_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class CalibrationRecord(Base):
+    """A signed calibration an admin registered: the model and threshold it measured."""
+
+    __tablename__ = "calibration_records"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    model: Mapped[str] = mapped_column(String(200), index=True)
+    threshold: Mapped[float] = mapped_column()
+    target_fpir: Mapped[float] = mapped_column()
+    dataset_sha256: Mapped[str] = mapped_column(String(64))
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)  # as signed, signature included
+    registered_by: Mapped[str] = mapped_column(String(100))
+    registered_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class AuditEvent(Base):
     """Append-only record of a state change; never updated or deleted (triggers refuse)."""
 
