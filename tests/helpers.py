@@ -17,6 +17,7 @@ from retroface.services.cases import authorise_case, open_case
 from retroface.services.enrollment import enroll
 from retroface.services.enrollment_plan import plan_enrollment
 from retroface.services.galleries import create_gallery
+from retroface.services.live_deployments import LiveDeploymentOut, create_live_deployment
 from retroface.services.users import add_user, bootstrap_admin
 from tests.conftest import ADMIN, SUPERVISOR
 
@@ -117,6 +118,21 @@ def register_measurement_calibration(app: App, data: Path, tmp_path: Path) -> No
     key_file.write_bytes(TEST_SIGNING_KEY)
     record = calibrate(app, tree, target_fpir=1.0, key=TEST_SIGNING_KEY)
     register_calibration(app.acting_as(ADMIN), record, key_file)
+
+
+def live_deployment(app: App, deployment_id: str, watchlist: str) -> LiveDeploymentOut:
+    """A live deployment authorised by ``app``'s principal for the hour around now."""
+    now = app.now()
+    return create_live_deployment(
+        app,
+        deployment_id,
+        purpose="locate a wanted person",
+        location="theatre entrance, camera 2",
+        starts_at=now - timedelta(minutes=5),
+        ends_at=now + timedelta(hours=1),
+        watchlist=watchlist,
+        public_notice="Live facial recognition is in use in this area.",
+    )
 
 
 def register_users(app: App, users: dict[Principal, str]) -> None:

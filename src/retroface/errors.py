@@ -41,3 +41,11 @@ class InvalidInputError(RetrofaceError):
 
 class ModelError(RetrofaceError):
     """A model file is missing, unreadable or incompatible."""
+
+
+class DataKeyError(RetrofaceError):
+    """Encrypted data cannot be opened: no key given, the wrong key, or a key record missing."""
+
+
+class DataIntegrityError(RetrofaceError):
+    """Stored biometric data failed its integrity check (altered, moved, or left unencrypted)."""

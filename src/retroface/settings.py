@@ -89,8 +89,22 @@ class Settings:
     video_detector: str = "cascade"
     #: Seconds of footage per unit of parallel, resumable work.
     video_segment_s: float = 60.0
+    # live recognition
+    #: Most active subjects a live watchlist may hold (a live camera meets everyone who
+    #: passes: the list is kept short and specific, unlike an investigative gallery).
+    live_watchlist_max_subjects: int = 10_000
+    #: Days an alert (its face crop and adjudication) is kept; non-alert faces are never kept.
+    live_alert_retention_days: int = 31
+    #: Seconds during which further frames of the same person join an alert, not a new one.
+    live_alert_cooldown_s: float = 10.0
     # parallelism
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    # encryption at rest (store/data_protection.py): the key-encryption key, from outside the
+    # data directory. Never logged: the master key is left out of the repr.
+    #: A file holding 32 random bytes (raw or base64), e.g. from 'retroface keys generate'.
+    key_file: Path | None = None
+    #: The same key as base64 text, for deployments that inject secrets as variables.
+    master_key: str | None = field(default=None, repr=False)
 
     @property
     def sqlite_path(self) -> Path:
@@ -133,5 +147,18 @@ class Settings:
             video_sampling=os.environ.get("RETROFACE_VIDEO_SAMPLING") or base.video_sampling,
             video_detector=os.environ.get("RETROFACE_VIDEO_DETECTOR") or base.video_detector,
             video_segment_s=_env_float("RETROFACE_VIDEO_SEGMENT_S", base.video_segment_s),
+            live_watchlist_max_subjects=_env_int(
+                "RETROFACE_LIVE_WATCHLIST_MAX_SUBJECTS", base.live_watchlist_max_subjects
+            ),
+            live_alert_retention_days=_env_int(
+                "RETROFACE_LIVE_ALERT_RETENTION_DAYS", base.live_alert_retention_days
+            ),
+            live_alert_cooldown_s=_env_float(
+                "RETROFACE_LIVE_ALERT_COOLDOWN_S", base.live_alert_cooldown_s
+            ),
             workers=_env_int("RETROFACE_WORKERS", base.workers),
+            key_file=Path(os.environ["RETROFACE_KEY_FILE"])
+            if os.environ.get("RETROFACE_KEY_FILE")
+            else None,
+            master_key=os.environ.get("RETROFACE_MASTER_KEY") or None,
         )

@@ -112,6 +112,32 @@ ENDPOINTS: list[tuple[str, str, dict, Action]] = [
     ("PUT", "/deployment/threshold-floor", {"json": {"floor": 0.93}}, Action.DEPLOYMENT_CONFIGURE),
     ("PUT", "/deployment/eu-mode", {"json": {"enabled": False}}, Action.DEPLOYMENT_CONFIGURE),
     ("GET", "/deployment/calibrations", {}, Action.DEPLOYMENT_READ),
+    ("PUT", "/galleries/rm/live-watchlist", {"json": {"enabled": False}}, Action.GALLERY_CONFIGURE),
+    ("GET", "/live/deployments", {}, Action.LIVE_READ),
+    (
+        "POST",
+        "/live/deployments",
+        {
+            "json": {
+                "id": "L-1",
+                "purpose": "p",
+                "location": "l",
+                "starts_at": "2026-01-01T00:00:00Z",
+                "ends_at": "2026-01-01T02:00:00Z",
+                "watchlist": "rm",
+                "public_notice": "n",
+            }
+        },
+        Action.LIVE_DEPLOY,
+    ),
+    ("GET", "/live/deployments/L-1/alerts", {}, Action.LIVE_READ),
+    (
+        "POST",
+        "/live/alerts/999/adjudication",
+        {"json": {"engaged": True, "outcome": "true-alert"}},
+        Action.LIVE_ADJUDICATE,
+    ),
+    ("GET", "/live/deployments/L-1/publication", {}, Action.LIVE_REPORT),
     ("POST", "/deployment/calibrations", {"json": {}}, Action.DEPLOYMENT_CONFIGURE),
 ]
 

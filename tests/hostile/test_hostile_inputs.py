@@ -58,6 +58,7 @@ def test_every_broken_file_gets_a_clear_error_and_the_good_ones_are_searched(
     assert photos_of_obama - {"good.gif"} <= found  # GIF's 256 colours may cost the match
 
 
+@pytest.mark.cli_workflow
 def test_the_cli_reports_the_corpus_without_a_traceback(app: App, corpus: list[Case]) -> None:
     gallery_with(app, "g", {"obama": [EXAMPLES / "obama2.jpg"]})
     case = authorised_case(app)

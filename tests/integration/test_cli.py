@@ -6,7 +6,7 @@ import json
 import math
 import subprocess
 import sys
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -108,6 +108,7 @@ def test_quickstart_json_follows_the_documented_schema(home: Path, examples: Pat
     )  # nothing enrolled twice
 
 
+@pytest.mark.cli_workflow
 def test_full_workflow_and_refusals(staffed: Path, examples: Path, tmp_path: Path) -> None:
     home = staffed
     sup, op = "sgt-2", "officer-1"
@@ -241,6 +242,7 @@ def test_login_session_and_logout(staffed: Path) -> None:
     assert_one_line_error(run_cli(home, "gallery", "create", "h"), "not logged in")
 
 
+@pytest.mark.cli_workflow
 def test_verify_and_its_errors(staffed: Path, examples: Path, tmp_path: Path) -> None:
     home = staffed
     same = run_cli(
@@ -309,6 +311,7 @@ def _without_ids(probes: list[dict]) -> list[dict]:
     ]
 
 
+@pytest.mark.cli_workflow
 def test_governance_commands_end_to_end(
     staffed: Path, examples: Path, data: Path, tmp_path: Path
 ) -> None:
@@ -326,9 +329,9 @@ def test_governance_commands_end_to_end(
         run_cli(home, "deployment", "threshold-floor", "0.9", user=admin), "no calibration record"
     )
     key = {"RETROFACE_AUDIT_KEY": TEST_SIGNING_KEY.decode()}
-    tree = att_subset(data, tmp_path / "att", people=12, images=3)
+    tree = att_subset(data, tmp_path / "att", people=8, images=3)
     labels = tmp_path / "groups.csv"
-    labels.write_text("subject,group\n" + "".join(f"s{i},{'ab'[i % 2]}\n" for i in range(1, 13)))
+    labels.write_text("subject,group\n" + "".join(f"s{i},{'ab'[i % 2]}\n" for i in range(1, 9)))
     record = tmp_path / "calibration.json"
     measured = run_cli(
         home, "eval", "calibrate", tree, "--target-fpir", "0.5", "--labels", labels,
@@ -467,3 +470,59 @@ def test_governance_commands_end_to_end(
     assert pack.returncode == 0 and "DPIA-7" in (tmp_path / "dpia.md").read_text()
     closed = run_cli(home, "case", "close", "C-1", "--reason", "charged", user=op)
     assert closed.returncode == 0, closed.stderr
+
+
+@pytest.mark.cli_workflow
+def test_live_commands_end_to_end(
+    staffed: Path, examples: Path, data: Path, tmp_path: Path
+) -> None:
+    """A supervisor authorises a deployment; the operator plays the clip as a camera."""
+    home, sup, op = staffed, "sgt-2", "officer-1"
+    assert run_cli(home, "gallery", "create", "wanted", user=sup).returncode == 0
+    sheet = tmp_path / "provenance.csv"
+    sheet.write_text(
+        "subject,category,source_system,record_id,holding_basis\n"
+        "lin-manuel-miranda,wanted,custody,CR-9,custody-image\n"
+    )
+    photo = examples / "lin-manuel-miranda.png"
+    enrolled = run_cli(
+        home, "gallery", "enroll", "wanted", photo, "--provenance", sheet, user=sup
+    )  # fmt: skip
+    assert enrolled.returncode == 0, enrolled.stderr
+    now = datetime.now(UTC)
+    window = (
+        "--starts", (now - timedelta(minutes=5)).isoformat(),
+        "--ends", (now + timedelta(hours=2)).isoformat(),
+    )  # fmt: skip
+    create = (
+        "lfr", "create", "LFR-CLI", "--watchlist", "wanted", "--purpose", "wanted person",
+        "--location", "high street", *window, "--notice", "LFR in use",
+    )  # fmt: skip
+    assert_one_line_error(run_cli(home, *create, user=sup), "not a live watchlist")
+    marked = run_cli(home, "gallery", "live-watchlist", "wanted", "on", user=sup)
+    assert marked.returncode == 0, marked.stderr
+    assert_one_line_error(run_cli(home, *create, user=op), "may not live deploy")
+    assert run_cli(home, *create, user=sup).returncode == 0
+
+    clip = data / "video" / "short_hamilton_clip.mp4"
+    jsonl = tmp_path / "alerts.jsonl"
+    ran = run_cli(
+        home, "live", "--deployment", "LFR-CLI", clip, "--alerts-jsonl", jsonl, "--json", user=op
+    )
+    assert ran.returncode == 0, ran.stderr
+    summary = json.loads(ran.stdout)
+    assert summary["alerts"] >= 1 and "ALERT" in ran.stderr and "lin-manuel-miranda" in ran.stderr
+    assert summary["frames_processed"] + summary["frames_dropped"] == summary["frames_decoded"]
+    assert len(jsonl.read_text().splitlines()) == summary["alerts"]
+    assert_one_line_error(
+        run_cli(home, "live", "--deployment", "LFR-CLI", tmp_path / "missing.mp4", user=op),
+        "no such file",
+    )
+    alerts = json.loads(run_cli(home, "lfr", "alerts", "LFR-CLI", "--json", user=op).stdout)
+    decided = run_cli(
+        home, "lfr", "adjudicate", str(alerts[0]["id"]), "--outcome", "true-alert", "--engaged",
+        user=op,
+    )  # fmt: skip
+    assert decided.returncode == 0, decided.stderr
+    report = json.loads(run_cli(home, "lfr", "report", "LFR-CLI", "--json", user=sup).stdout)
+    assert report["true_alerts"] == 1 and report["alerts"] == summary["alerts"]

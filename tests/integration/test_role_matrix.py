@@ -25,6 +25,7 @@ from retroface.services.cases import (
     show_case,
 )
 from retroface.services.deployment_settings import deployment_status, set_probe_retention
+from retroface.services.doctor import run_doctor
 from retroface.services.enrollment import enroll
 from retroface.services.erasure import erase_subject
 from retroface.services.galleries import (
@@ -33,7 +34,16 @@ from retroface.services.galleries import (
     list_galleries,
     remove_subject,
     set_gallery_cap,
+    set_live_watchlist,
 )
+from retroface.services.key_management import key_status
+from retroface.services.live_deployments import (
+    adjudicate_alert,
+    list_live_alerts,
+    list_live_deployments,
+    live_publication,
+)
+from retroface.services.live_run import LiveOptions, run_live
 from retroface.services.quickstart import quickstart
 from retroface.services.reports import dpia_report, transparency_report
 from retroface.services.retention import run_retention
@@ -51,6 +61,7 @@ from tests.helpers import (
     PASSWORD,
     authorised_case,
     gallery_with,
+    live_deployment,
     provenance,
     register_users,
 )
@@ -67,7 +78,10 @@ def deployment(
 ) -> Iterator[App]:
     home = tmp_path_factory.mktemp("matrix")
     url = fresh_database(home)
-    settings = Settings(home=home, actor="system", workers=1, database_url=url)
+    # Cooldown 0: every frame of a watchlisted face is its own alert (one per adjudication cell).
+    settings = Settings(
+        home=home, actor="system", workers=1, database_url=url, live_alert_cooldown_s=0.0
+    )
     app = make_ready(open_app(settings, principal=OPERATOR))
     app._engines[repr(app.engine_spec)] = engine
     examples = data / "face_recognition" / "examples"
@@ -75,6 +89,11 @@ def deployment(
     authorised_case(app, "AUTHORISED")
     report = search(app, "AUTHORISED", "g", [examples / "obama2.jpg"])
     _candidates.append(report.probes[0].candidates[0].candidate_id)
+    # A live watchlist, a deployment and a few alerts from a real run of the clip.
+    gallery_with(app, "live", {"lin-manuel-miranda": [examples / "lin-manuel-miranda.png"]})
+    set_live_watchlist(app.acting_as(SUPERVISOR), "live", True)
+    live_deployment(app.acting_as(SUPERVISOR), "LFR-MATRIX", "live")
+    run_live(app, "LFR-MATRIX", str(_clip(data)), options=LiveOptions(max_seconds=2.0))
     yield app
     app.close()
     drop_database(url)
@@ -136,9 +155,30 @@ def _act(app: App, action: Action, data: Path, tmp: Path) -> object:
             [data / "video" / "short_hamilton_clip.mp4"],
             IngestOptions(sampling="keyframes"),
         ),
+        Action.SYSTEM_MAINTAIN: lambda: run_doctor(app),
+        Action.KEYS_MANAGE: lambda: key_status(app),
+        Action.LIVE_DEPLOY: lambda: live_deployment(app, f"LFR-{n}", "live"),
+        Action.LIVE_RUN: lambda: run_live(
+            app, "LFR-MATRIX", str(_clip(data)), options=LiveOptions(max_seconds=0.5)
+        ),
+        Action.LIVE_READ: lambda: list_live_deployments(app),
+        Action.LIVE_ADJUDICATE: lambda: adjudicate_alert(
+            app, _pending_alert(app), engaged=False, outcome="unconfirmed"
+        ),
+        Action.LIVE_REPORT: lambda: live_publication(app, "LFR-MATRIX"),
     }
     assert set(calls) == set(Action), "every action in the matrix must be exercised"
     return calls[action]()
+
+
+def _clip(data: Path) -> Path:
+    return data / "video" / "short_hamilton_clip.mp4"
+
+
+def _pending_alert(app: App) -> int:
+    pending = list_live_alerts(app.acting_as(OPERATOR), "LFR-MATRIX", pending_only=True)
+    assert pending, "the fixture's run must raise an alert for every adjudication cell"
+    return pending[-1].id
 
 
 def _operator_case(app: App, n: int) -> str:

@@ -19,6 +19,7 @@ from retroface.services.cases import (
     record_judicial_authorisation,
     show_case,
 )
+from retroface.services.protected_files import read_protected_file
 from retroface.services.results import CaseDetail, ClusterReport, TimelineReport
 from retroface.services.video_clusters import cluster_case, list_clusters
 from retroface.services.video_search import find_person
@@ -156,7 +157,8 @@ def post_case_report(
     files = case_report(application, reference)
     path = Path(files.pdf if format == "pdf" else files.html)
     media = "application/pdf" if format == "pdf" else "text/html; charset=utf-8"
-    return Response(path.read_bytes(), media_type=media)
+    body = read_protected_file(application.cipher, application.settings.home, path)
+    return Response(body, media_type=media)
 
 
 @router.post("/cases/{reference}/find", response_model=TimelineReport)

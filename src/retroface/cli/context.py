@@ -76,13 +76,18 @@ def parse_day(value: str, option: str) -> date:
 
 def parse_until(value: str) -> datetime:
     """YYYY-MM-DD means the end of that day (UTC); an ISO time without zone is UTC."""
+    return parse_moment(value, "--until", end_of_day=True)
+
+
+def parse_moment(value: str, option: str, *, end_of_day: bool = False) -> datetime:
+    """A date (its start, or its end with ``end_of_day``) or an ISO time; no zone means UTC."""
     try:
         if len(value) == 10:
             day = datetime.strptime(value, "%Y-%m-%d").date()
-            return datetime.combine(day, time(23, 59, 59), tzinfo=UTC)
+            return datetime.combine(day, time(23, 59, 59) if end_of_day else time(0), tzinfo=UTC)
         parsed = datetime.fromisoformat(value)
     except ValueError as exc:
         raise InvalidInputError(
-            f"--until {value!r} is not a date (YYYY-MM-DD) or ISO time"
+            f"{option} {value!r} is not a date (YYYY-MM-DD) or ISO time"
         ) from exc
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -21,6 +21,14 @@ eval_app = typer.Typer(
 )
 
 
+Dataset = Annotated[Path, typer.Argument(help="A folder with one folder of images per identity.")]
+Enrol = Annotated[int, typer.Option(help="Images per identity enrolled; the rest are probes.")]
+HeldOut = Annotated[
+    float, typer.Option(help="Share of identities never enrolled (non-mated probes).")
+]
+GroupLabels = Annotated[
+    Path | None, typer.Option("--labels", help="CSV subject,group supplied by the operator.")
+]
 ReportDir = Annotated[
     Path | None,
     typer.Option(help="Folder for the plots (PNG), their numbers (CSV) and an index.html."),
@@ -35,18 +43,10 @@ def _report_written(files: list[str]) -> None:
 
 @eval_app.command("identification")
 def eval_identification(
-    dataset: Annotated[
-        Path, typer.Argument(help="A folder with one folder of images per identity.")
-    ],
-    enrol: Annotated[
-        int, typer.Option(help="Images per identity enrolled; the rest are probes.")
-    ] = 1,
-    held_out: Annotated[
-        float, typer.Option(help="Share of identities never enrolled (non-mated probes).")
-    ] = 0.25,
-    labels: Annotated[
-        Path | None, typer.Option(help="CSV subject,group supplied by the operator.")
-    ] = None,
+    dataset: Dataset,
+    enrol: Enrol = 1,
+    held_out: HeldOut = 0.25,
+    labels: GroupLabels = None,
     threshold: Annotated[
         float | None, typer.Option(help="Working threshold (default: settings).")
     ] = None,
@@ -138,22 +138,14 @@ def eval_verification(
 
 @eval_app.command("calibrate")
 def eval_calibrate(
-    dataset: Annotated[
-        Path, typer.Argument(help="A folder with one folder of images per identity.")
-    ],
+    dataset: Dataset,
     target_fpir: Annotated[
         float, typer.Option(help="False-positive identification rate to meet in every group.")
     ],
     record: Annotated[Path, typer.Option("--out", help="Where to write the signed record.")],
-    labels: Annotated[
-        Path | None, typer.Option(help="CSV subject,group supplied by the operator.")
-    ] = None,
-    enrol: Annotated[
-        int, typer.Option(help="Images per identity enrolled; the rest are probes.")
-    ] = 1,
-    held_out: Annotated[
-        float, typer.Option(help="Share of identities never enrolled (non-mated probes).")
-    ] = 0.25,
+    labels: GroupLabels = None,
+    enrol: Enrol = 1,
+    held_out: HeldOut = 0.25,
     key_file: KeyFile = None,
 ) -> None:
     """Choose the lowest threshold meeting the target FPIR in the worst group; write it as a

@@ -48,6 +48,20 @@ def gallery_set_cap(name: str, max_subjects: int) -> None:
     out.print(f"Gallery {summary.name}: cap {summary.max_subjects}, {summary.subjects} subjects")
 
 
+@gallery_app.command("live-watchlist")
+def gallery_live_watchlist(
+    name: str, state: Annotated[str, typer.Argument(help="on | off")]
+) -> None:
+    """Mark a gallery as a watchlist live deployments may use (its live cap applies)."""
+    if state.lower() not in {"on", "off"}:
+        raise InvalidInputError("give 'on' or 'off'")
+    summary = gallery_service.set_live_watchlist(open_cli_app(), name, state.lower() == "on")
+    out.print(
+        f"Gallery {summary.name}: live watchlist {state.lower()}, cap {summary.max_subjects}, "
+        f"{summary.subjects} subjects"
+    )
+
+
 @gallery_app.command("list")
 def gallery_list(json_out: JsonFlag = False) -> None:
     """List galleries with their sizes."""

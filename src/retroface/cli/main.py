@@ -27,6 +27,9 @@ from retroface.cli.context import (
 from retroface.cli.eval_commands import eval_app
 from retroface.cli.gallery_commands import gallery_app
 from retroface.cli.governance_commands import deployment_app, report_app, retention_app, review_app
+from retroface.cli.key_commands import keys_app
+from retroface.cli.live_commands import lfr_app, live
+from retroface.cli.maintenance_commands import backup_app, doctor
 from retroface.cli.progress_bar import RichProgress
 from retroface.cli.server_commands import apikey_app, serve
 from retroface.cli.video_commands import video_app
@@ -63,7 +66,12 @@ user_app = typer.Typer(help="Users and roles (admin).", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 user_app.add_typer(apikey_app, name="apikey")
 app.add_typer(eval_app, name="eval")
+app.add_typer(keys_app, name="keys")
 app.command()(serve)
+app.command()(live)
+app.add_typer(lfr_app, name="lfr")
+app.command()(doctor)
+app.add_typer(backup_app, name="backup")
 
 
 @app.callback()

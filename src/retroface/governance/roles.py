@@ -49,6 +49,13 @@ class Action(StrEnum):
     REPORT_TRANSPARENCY = "report.transparency"
     REPORT_DPIA = "report.dpia"
     REPORT_CASE = "report.case"
+    SYSTEM_MAINTAIN = "system.maintain"
+    KEYS_MANAGE = "keys.manage"
+    LIVE_DEPLOY = "live.deploy"
+    LIVE_RUN = "live.run"
+    LIVE_READ = "live.read"
+    LIVE_ADJUDICATE = "live.adjudicate"
+    LIVE_REPORT = "live.report"
 
 
 _R = Role
@@ -79,8 +86,20 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.RETENTION_RUN: frozenset({_R.ADMIN}),
     Action.REPORT_TRANSPARENCY: frozenset({_R.SUPERVISOR, _R.AUDITOR, _R.ADMIN}),
     Action.REPORT_DPIA: frozenset({_R.AUDITOR, _R.ADMIN}),
+    #: Live recognition: a supervisor authorises each deployment (the authorising officer),
+    #: operators run the camera and, with reviewers, adjudicate its alerts on site.
+    Action.LIVE_DEPLOY: frozenset({_R.SUPERVISOR}),
+    Action.LIVE_RUN: frozenset({_R.OPERATOR}),
+    Action.LIVE_READ: frozenset({_R.OPERATOR, _R.REVIEWER, _R.SUPERVISOR, _R.AUDITOR}),
+    Action.LIVE_ADJUDICATE: frozenset({_R.OPERATOR, _R.REVIEWER}),
+    Action.LIVE_REPORT: frozenset({_R.SUPERVISOR, _R.AUDITOR, _R.ADMIN}),
     #: The case report holds the case's faces: the people who review or oversee them.
     Action.REPORT_CASE: frozenset({_R.REVIEWER, _R.SUPERVISOR, _R.AUDITOR}),
+    #: Doctor, backup and restore: the admin runs the system; a backup holds every biometric.
+    Action.SYSTEM_MAINTAIN: frozenset({_R.ADMIN}),
+    #: Encryption keys at rest: status, encrypting a directory, rotation. The admin runs the
+    #: system; key operations reveal no biometric data (they re-encrypt it unseen).
+    Action.KEYS_MANAGE: frozenset({_R.ADMIN}),
 }
 
 

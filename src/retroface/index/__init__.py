@@ -8,11 +8,12 @@ their source of truth.
 from retroface.index.flat_index import FlatIndex
 from retroface.index.index_choice import EXACT_MAX, AnyIndex, build_index, load_index
 from retroface.index.ivf_index import IvfIndex
-from retroface.index.vector_index import SearchHits, VectorIndex
+from retroface.index.vector_index import BlobCipher, SearchHits, VectorIndex
 
 __all__ = [
     "EXACT_MAX",
     "AnyIndex",
+    "BlobCipher",
     "FlatIndex",
     "IvfIndex",
     "SearchHits",

@@ -1,4 +1,11 @@
-"""What the FAISS-backed indexes share: checking inputs, empty results, atomic saving."""
+"""What the FAISS-backed indexes share: checking inputs, empty results, atomic saving.
+
+Index files hold every template of a gallery, so where the data directory
+is encrypted they are written sealed (the serialised index encrypted as one
+blob, bound to its file name) and read back into memory. The price: a sealed
+IVF index cannot be memory-mapped, so a server holds the whole gallery in
+RAM (and briefly twice while loading) instead of paging it from the file.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +17,8 @@ from typing import Any
 import faiss
 import numpy as np
 
-from retroface.index.vector_index import SearchHits
+from retroface.errors import RetrofaceError
+from retroface.index.vector_index import BlobCipher, SearchHits
 
 META_SUFFIX = ".json"
 
@@ -30,14 +38,49 @@ def no_hits(queries: int) -> SearchHits:
     return SearchHits(np.full(empty.shape, -np.inf, dtype=np.float32), empty)
 
 
-def save_atomically(index: faiss.Index, path: Path, meta: dict[str, Any]) -> None:
+def index_associated(path: Path) -> bytes:
+    """What a sealed index file is bound to: its name (a gallery and model)."""
+    return f"index:{path.name}".encode()
+
+
+def save_atomically(
+    index: faiss.Index, path: Path, meta: dict[str, Any], cipher: BlobCipher | None = None
+) -> None:
     """Write the index and its metadata (with the state token); a crash leaves the old pair
-    or none. The old token goes first: an index file without a token is rebuilt, never trusted."""
+    or none. The old token goes first: an index file without a token is rebuilt, never trusted.
+    With an enabled ``cipher`` the file is written sealed (and ``meta["sealed"]`` says so)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    faiss.write_index(index, str(tmp))
+    if cipher is not None and cipher.enabled:
+        plain = faiss.serialize_index(index).tobytes()
+        tmp.write_bytes(cipher.encrypt(plain, index_associated(path)))
+        meta = {**meta, "sealed": True}
+    else:
+        faiss.write_index(index, str(tmp))
     meta_tmp = tmp.with_suffix(META_SUFFIX)
     meta_tmp.write_text(json.dumps(meta))
     path.with_suffix(META_SUFFIX).unlink(missing_ok=True)
     os.replace(tmp, path)
     os.replace(meta_tmp, path.with_suffix(META_SUFFIX))
+
+
+def read_index_file(
+    path: Path, meta: dict[str, Any], cipher: BlobCipher | None, *, mmap: bool = False
+) -> faiss.Index | None:
+    """The FAISS index in ``path``, or None if it cannot be trusted: unreadable, sealed without
+    a key to open it (or altered), or plaintext where the directory is encrypted (a leftover
+    that the next save replaces). ``mmap`` applies to plaintext files only."""
+    encrypted = cipher is not None and cipher.enabled
+    try:
+        if meta.get("sealed"):
+            if cipher is None:
+                return None
+            plain = cipher.decrypt(path.read_bytes(), index_associated(path))
+            return faiss.deserialize_index(np.frombuffer(plain, dtype=np.uint8))
+        if encrypted:
+            return None
+        if mmap:
+            return faiss.read_index(str(path), faiss.IO_FLAG_MMAP)
+        return faiss.read_index(str(path))
+    except (OSError, ValueError, RuntimeError, RetrofaceError):
+        return None

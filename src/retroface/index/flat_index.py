@@ -17,8 +17,14 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from retroface.index.faiss_io import META_SUFFIX, checked_batch, no_hits, save_atomically
-from retroface.index.vector_index import SearchHits
+from retroface.index.faiss_io import (
+    META_SUFFIX,
+    checked_batch,
+    no_hits,
+    read_index_file,
+    save_atomically,
+)
+from retroface.index.vector_index import BlobCipher, SearchHits
 
 faiss.omp_set_num_threads(1)  # see the module docstring: single queries dominate
 
@@ -63,20 +69,26 @@ class FlatIndex:
         scores, ids = self._index.search(queries, k)
         return SearchHits(scores.astype(np.float32), ids.astype(np.int64))
 
-    def save(self, path: Path, state: str) -> None:
-        """Write the index and its state token; a crash leaves the old pair or none."""
-        save_atomically(self._index, path, {"state": state, "config": self.config, "n": len(self)})
+    def save(self, path: Path, state: str, cipher: BlobCipher | None = None) -> None:
+        """Write the index and its state token (sealed with an enabled ``cipher``); a crash
+        leaves the old pair or none."""
+        meta = {"state": state, "config": self.config, "n": len(self)}
+        save_atomically(self._index, path, meta, cipher)
 
     @classmethod
-    def load(cls, path: Path, dimension: int) -> tuple[FlatIndex, str] | None:
+    def load(
+        cls, path: Path, dimension: int, cipher: BlobCipher | None = None
+    ) -> tuple[FlatIndex, str] | None:
         """The index and its state token, or None if absent, unreadable or mismatched."""
         meta_path = path.with_suffix(META_SUFFIX)
         if not path.is_file() or not meta_path.is_file():
             return None
         try:
             meta = json.loads(meta_path.read_text())
-            raw = faiss.read_index(str(path))
-        except (OSError, ValueError, RuntimeError):
+        except (OSError, ValueError):
+            return None
+        raw = read_index_file(path, meta, cipher)
+        if raw is None:
             return None
         if raw.d != dimension or meta.get("config") != cls.config or raw.ntotal != meta.get("n"):
             return None

@@ -22,8 +22,10 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from retroface.index.faiss_io import read_index_file
 from retroface.index.flat_index import FlatIndex
 from retroface.index.ivf_index import IvfIndex
+from retroface.index.vector_index import BlobCipher
 
 EXACT_MAX = 200_000
 TARGET_RECALL = 0.99
@@ -97,8 +99,11 @@ def tune_nprobe(
         nprobe *= 2
 
 
-def load_index(path: Path, dimension: int) -> tuple[AnyIndex, str] | None:
-    """Whatever index was saved at ``path`` (exact or IVF), with its state token, or None."""
+def load_index(
+    path: Path, dimension: int, cipher: BlobCipher | None = None
+) -> tuple[AnyIndex, str] | None:
+    """Whatever index was saved at ``path`` (exact or IVF), with its state token, or None.
+    Plaintext IVF files are memory-mapped; sealed ones (``cipher``) are read into memory."""
     meta_path = path.with_suffix(".json")
     if not path.is_file() or not meta_path.is_file():
         return None
@@ -107,10 +112,9 @@ def load_index(path: Path, dimension: int) -> tuple[AnyIndex, str] | None:
     except (OSError, ValueError):
         return None
     if not str(meta.get("config", "")).startswith("IVF"):
-        return FlatIndex.load(path, dimension)
-    try:
-        raw = faiss.read_index(str(path), faiss.IO_FLAG_MMAP)
-    except RuntimeError:
+        return FlatIndex.load(path, dimension, cipher)
+    raw = read_index_file(path, meta, cipher, mmap=True)
+    if raw is None:
         return None
     if raw.d != dimension or raw.ntotal != meta.get("n"):
         return None

@@ -7,7 +7,8 @@ clusters, ``nprobe`` of them scanned per query) cuts the work per query by
 ``nlist / nprobe``. Adds and deletes are incremental (no retraining); a
 delete removes the codes at once, which retention and erasure depend on. An
 ID hash table makes deletes cheap. Files are read memory-mapped, so a server
-starts without copying the whole gallery into RAM first.
+starts without copying the whole gallery into RAM first (not where the data
+directory is encrypted: a sealed file is decrypted into memory, see faiss_io).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import faiss
 import numpy as np
 
 from retroface.index.faiss_io import checked_batch, no_hits, save_atomically
-from retroface.index.vector_index import SearchHits
+from retroface.index.vector_index import BlobCipher, SearchHits
 
 
 class IvfIndex:
@@ -92,10 +93,11 @@ class IvfIndex:
         twin._index = faiss.clone_index(self._index)
         return twin
 
-    def save(self, path: Path, state: str) -> None:
-        """Write the index and its state token; a crash leaves the old pair or none."""
+    def save(self, path: Path, state: str, cipher: BlobCipher | None = None) -> None:
+        """Write the index and its state token (sealed with an enabled ``cipher``); a crash
+        leaves the old pair or none."""
         meta = {"state": state, "config": "IVF,SQfp16,IP", "n": len(self), "nprobe": self.nprobe}
-        save_atomically(self._index, path, meta)
+        save_atomically(self._index, path, meta, cipher)
 
     @classmethod
     def from_faiss(cls, raw: faiss.Index, dimension: int, nprobe: int) -> IvfIndex:

@@ -17,6 +17,19 @@ class SearchHits:
     ids: np.ndarray  # (Q, k) int64
 
 
+class BlobCipher(Protocol):
+    """What an index needs to keep its file encrypted at rest (``store.data_protection.DataCipher``
+    implements it; the index layer knows nothing of keys). ``decrypt`` raises a
+    ``RetrofaceError`` when a blob cannot be opened."""
+
+    @property
+    def enabled(self) -> bool: ...
+
+    def encrypt(self, plaintext: bytes, associated: bytes) -> bytes: ...
+
+    def decrypt(self, blob: bytes, associated: bytes) -> bytes: ...
+
+
 class VectorIndex(Protocol):
     """One interface over exact and (later) approximate indexes."""
 
@@ -32,4 +45,4 @@ class VectorIndex(Protocol):
 
     def search(self, queries: np.ndarray, k: int) -> SearchHits: ...
 
-    def save(self, path: Path, state: str) -> None: ...
+    def save(self, path: Path, state: str, cipher: BlobCipher | None = None) -> None: ...

@@ -8,6 +8,7 @@ work's transaction never commits).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -15,7 +16,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from retroface.errors import AuthorisationError
+from retroface.errors import AuthorisationError, DataKeyError
 from retroface.faces import EngineSpec, FaceEngine
 from retroface.governance import record_event
 from retroface.governance.identity import Principal
@@ -23,7 +24,15 @@ from retroface.governance.roles import Action, is_allowed
 from retroface.media import MediaLimits
 from retroface.settings import Settings
 from retroface.store import Database, UnitOfWork, open_database
+from retroface.store.data_protection import (
+    DataCipher,
+    KeyEncryptionKey,
+    load_key_encryption_key,
+    read_record,
+)
 from retroface.store.models import AuditEvent
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -54,6 +63,12 @@ class App:
             max_file_bytes=self.settings.max_file_bytes,
             max_image_pixels=self.settings.max_image_pixels,
         )
+
+    @property
+    def cipher(self) -> DataCipher:
+        """The deployment's data cipher (store/data_protection.py); inside a unit of work use
+        ``uow.cipher``, which is first brought in line with the database's key record."""
+        return self.db.cipher
 
     @property
     def actor(self) -> str:
@@ -126,5 +141,32 @@ def open_app(
         jitters=settings.jitters,
     )
     settings.home.mkdir(parents=True, exist_ok=True)
+    if settings.key_file is not None and settings.key_file.resolve().is_relative_to(
+        settings.home.resolve()
+    ):
+        raise DataKeyError(
+            f"the key file {settings.key_file} is inside the data directory: move it out "
+            "(a copied data directory must not carry its own key)"
+        )
+    kek = load_key_encryption_key(settings.key_file, settings.master_key)
     db = open_database(settings.url, create_dir=settings.home)
+    try:
+        db.cipher = open_cipher(db, kek)
+    except BaseException:
+        db.close()
+        raise
     return App(settings=settings, db=db, engine_spec=spec, principal=principal)
+
+
+def open_cipher(db: Database, kek: KeyEncryptionKey | None) -> DataCipher:
+    """The data cipher for this database: refuses (no traceback, an actionable message) an
+    encrypted directory opened without its key or with another one."""
+    cipher = DataCipher(kek)
+    with db.unit_of_work() as uow:
+        cipher.sync(read_record(uow.session))
+    if kek is not None and not cipher.enabled:
+        _log.warning(
+            "a key-encryption key is configured but this data directory is not encrypted: "
+            "run 'retroface keys init' to encrypt it"
+        )
+    return cipher

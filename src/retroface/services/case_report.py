@@ -28,6 +28,7 @@ from retroface.services.audit_log import AuditEventOut, event_out
 from retroface.services.cases import get_case, show_case
 from retroface.services.face_views import FacePair, candidate_views
 from retroface.services.model_info import list_model_cards
+from retroface.services.protected_files import write_protected_file
 from retroface.services.results import LEAD_NOTICE, CandidateReview, CaseDetail
 from retroface.services.review import review_queue
 from retroface.store.models import AuditEvent, Gallery, Search
@@ -110,10 +111,13 @@ def case_report(app: App, reference: str) -> CaseReportFiles:
     stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in reference)
     stem += f"-{written_at:%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"  # never overwrite a report
     html_path = folder / f"{stem}.html"
-    html_path.write_text(_TEMPLATES.get_template("case_report.html").render(context), "utf-8")
     pdf_path = folder / f"{stem}.pdf"
-    _write_pdf(pdf_path, case, searches, reviews, faces, events, context)
+    html = _TEMPLATES.get_template("case_report.html").render(context).encode("utf-8")
+    pdf = _pdf_bytes(case, searches, reviews, faces, events, context)
     with app.unit_of_work() as uow:
+        # Both hold faces: sealed where the data directory is encrypted.
+        write_protected_file(uow.cipher, app.settings.home, html_path, html)
+        write_protected_file(uow.cipher, app.settings.home, pdf_path, pdf)
         app.audit(
             uow.session,
             action="report.case_written",
@@ -172,15 +176,14 @@ class _Pdf(FPDF):
         self.ln(2)
 
 
-def _write_pdf(
-    path: Path,
+def _pdf_bytes(
     case: CaseDetail,
     searches: list[dict[str, Any]],
     reviews: list[CandidateReview],
     faces: dict[int, FacePair | None],
     events: list[AuditEventOut],
     context: dict[str, Any],
-) -> None:
+) -> bytes:
     pdf = _Pdf()
     pdf.add_page()
     pdf.heading(f"Case report {case.reference}", 16)
@@ -264,4 +267,4 @@ def _write_pdf(
         ],
     )
     pdf.line_of(f"Audit chain head at writing: {context['chain_head']}")
-    pdf.output(str(path))
+    return bytes(pdf.output())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from retroface.faces import AnalysedFace
+from retroface.store.data_protection import DataCipher, seal_template
 from retroface.store.models import Face, Template
 
 
@@ -33,8 +34,13 @@ def face_row(
 
 
 def template_row(
-    face: AnalysedFace, face_id: int, subject_id: int | None, gallery_id: int | None
+    face: AnalysedFace,
+    face_id: int,
+    subject_id: int | None,
+    gallery_id: int | None,
+    cipher: DataCipher,
 ) -> Template:
+    """The template row; its vector is sealed to its face when the directory is encrypted."""
     return Template(
         face_id=face_id,
         subject_id=subject_id,
@@ -42,6 +48,6 @@ def template_row(
         model_name=face.model.name,
         model_version=face.model.version,
         dimension=face.model.dimension,
-        vector=face.embedding.astype("float32").tobytes(),
+        vector=seal_template(cipher, face_id, face.embedding),
         quality=face.quality.overall,
     )

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from PIL import Image
 from pydantic import BaseModel
+from sqlalchemy import select
 
 from retroface.errors import MediaError, NotFoundError
 from retroface.governance.roles import Action
@@ -97,6 +98,20 @@ def candidate_views(uow: UnitOfWork, candidate_id: int) -> FacePair:
         probe_png=_png(probe_view),
         reference_png=_png(reference_view) if reference_view is not None else None,
     )
+
+
+def subject_reference_png(uow: UnitOfWork, subject_id: int) -> bytes | None:
+    """The subject's first enrolled reference face (None when its file is gone)."""
+    row = uow.session.execute(
+        select(Face, ReferenceImage.source_path)
+        .join(ReferenceImage, ReferenceImage.id == Face.reference_image_id)
+        .where(ReferenceImage.subject_id == subject_id)
+        .order_by(Face.id)
+        .limit(1)
+    ).first()
+    if row is None or not Path(row[1]).is_file():
+        return None
+    return _png(face_image(Path(row[1]), _box(row[0]), None))
 
 
 def candidate_faces(app: App, candidate_id: int) -> FacePair:

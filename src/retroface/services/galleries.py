@@ -23,6 +23,7 @@ from retroface.store.models import (
     Face,
     Gallery,
     GalleryChange,
+    LiveAlert,
     ReferenceImage,
     Subject,
     Template,
@@ -42,7 +43,10 @@ def get_gallery(uow: UnitOfWork, name: str) -> Gallery:
 
 
 def gallery_cap(app: App, gallery: Gallery) -> int:
-    return gallery.max_subjects or app.settings.gallery_max_subjects
+    cap = gallery.max_subjects or app.settings.gallery_max_subjects
+    if gallery.live_watchlist:
+        return min(cap, app.settings.live_watchlist_max_subjects)
+    return cap
 
 
 def create_gallery(
@@ -93,6 +97,34 @@ def set_gallery_cap(app: App, name: str, max_subjects: int) -> GallerySummary:
             object_id=gallery.id,
             before=before,
             after=max_subjects,
+        )
+        uow.commit()
+        return _summary(uow, gallery, app)
+
+
+def set_live_watchlist(app: App, name: str, enabled: bool) -> GallerySummary:
+    """Mark (or unmark) a gallery as a watchlist live deployments may use; a live watchlist
+    holds at most the deployment's live cap of active subjects, checked here and at enrolment."""
+    app.require(Action.GALLERY_CONFIGURE)
+    with app.unit_of_work() as uow:
+        gallery = get_gallery(uow, name)
+        if enabled:
+            subjects, _, _ = uow.galleries.counts(gallery.id)
+            live_cap = app.settings.live_watchlist_max_subjects
+            if subjects > live_cap:
+                raise InvalidInputError(
+                    f"gallery {name!r} holds {subjects} subjects; a live watchlist may hold at "
+                    f"most {live_cap} (RETROFACE_LIVE_WATCHLIST_MAX_SUBJECTS)"
+                )
+        before = gallery.live_watchlist
+        gallery.live_watchlist = enabled
+        app.audit(
+            uow.session,
+            action="gallery.live_watchlist_changed",
+            object_type="gallery",
+            object_id=gallery.id,
+            before=before,
+            after=enabled,
         )
         uow.commit()
         return _summary(uow, gallery, app)
@@ -260,6 +292,12 @@ def purge_subject_data(uow: UnitOfWork, subject: Subject, app: App) -> dict[str,
     session.execute(delete(Template).where(Template.id.in_(template_ids)))
     session.execute(delete(Face).where(Face.id.in_(face_ids)))
     session.execute(delete(ReferenceImage).where(ReferenceImage.id.in_(image_ids)))
+    # Live alerts keep their adjudication (the statistics) but lose the face they showed.
+    session.execute(
+        update(LiveAlert)
+        .where(LiveAlert.subject_id == subject.id, LiveAlert.purged_at.is_(None))
+        .values(crop_jpeg=None, box=[], purged_at=app.now())
+    )
     subject.removed_at = subject.removed_at or app.now()
     return {
         "images_deleted": len(image_ids),

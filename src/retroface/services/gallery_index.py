@@ -44,18 +44,19 @@ def forget_held_indexes() -> None:
         _held.clear()
 
 
-def _current(path: Path, token: str, dimension: int) -> AnyIndex | None:
-    """The index at ``path`` if it reflects ``token``: held in memory, else from its file."""
+def _current(path: Path, token: str, dimension: int, uow: UnitOfWork) -> AnyIndex | None:
+    """The index at ``path`` if it reflects ``token``: held in memory, else from its file
+    (sealed where the data directory is encrypted)."""
     held = _held_index(path, token)
     if held is not None:
         return held
-    loaded = load_index(path, dimension)
+    loaded = load_index(path, dimension, uow.cipher)
     return _hold(path, token, loaded[0]) if loaded is not None and loaded[1] == token else None
 
 
-def _keep(path: Path, token: str, index: AnyIndex) -> AnyIndex:
-    """Save the index with its token and hold it in memory."""
-    index.save(path, token)
+def _keep(path: Path, token: str, index: AnyIndex, uow: UnitOfWork) -> AnyIndex:
+    """Save the index with its token (sealed where the directory is encrypted); hold it."""
+    index.save(path, token, uow.cipher)
     return _hold(path, token, index)
 
 
@@ -78,7 +79,7 @@ def load_gallery_index(
     """The gallery's index for this model, rebuilt and re-saved if it disagrees with the DB."""
     path = index_path(index_dir, gallery, model)
     wanted = state_token(gallery.id, gallery.version, model)
-    current = _current(path, wanted, model.dimension)
+    current = _current(path, wanted, model.dimension, uow)
     if current is not None:
         return current
     return rebuild_gallery_index(uow, index_dir, gallery, model, exact_max)
@@ -97,7 +98,7 @@ def rebuild_gallery_index(
     )
     index = build_index(ids, vectors, model.dimension, exact_max=exact_max)
     token = state_token(gallery.id, gallery.version, model)
-    return _keep(index_path(index_dir, gallery, model), token, index)
+    return _keep(index_path(index_dir, gallery, model), token, index, uow)
 
 
 def update_gallery_index(
@@ -114,7 +115,7 @@ def update_gallery_index(
 ) -> AnyIndex:
     """Apply a known change to an index that was current at ``from_version``, else rebuild."""
     path = index_path(index_dir, gallery, model)
-    current = _current(path, state_token(gallery.id, from_version, model), model.dimension)
+    current = _current(path, state_token(gallery.id, from_version, model), model.dimension, uow)
     if current is None:
         return rebuild_gallery_index(uow, index_dir, gallery, model, exact_max)
     if isinstance(current, FlatIndex) and len(current) + len(added_ids) > exact_max:
@@ -124,7 +125,7 @@ def update_gallery_index(
         index.remove(np.asarray(removed_ids, dtype=np.int64))
     if added_ids:
         index.add(np.asarray(added_ids, dtype=np.int64), np.vstack(added_vectors))
-    return _keep(path, state_token(gallery.id, gallery.version, model), index)
+    return _keep(path, state_token(gallery.id, gallery.version, model), index, uow)
 
 
 def discard_gallery_indexes(index_dir: Path, gallery_id: int) -> None:

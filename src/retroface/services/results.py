@@ -178,6 +178,7 @@ class RetentionReport(BaseModel):
     probe_templates_deleted: int = 0
     listings_expired: int = 0
     subjects_purged: int = 0
+    live_alerts_purged: int = 0
 
 
 class ErasureReport(BaseModel):

@@ -17,6 +17,7 @@ from retroface.services.deployment_settings import search_rules
 from retroface.services.galleries import purge_subject_data
 from retroface.services.gallery_index import discard_gallery_indexes
 from retroface.services.gallery_versions import bump_version
+from retroface.services.live_deployments import purge_expired_alerts
 from retroface.services.probe_purge import purge_search_probes, purge_search_results
 from retroface.services.results import RetentionReport
 from retroface.store.models import Case, Gallery, ReferenceImage, Search, Subject
@@ -30,6 +31,9 @@ def run_retention(app: App) -> RetentionReport:
     changed = _expire_listings(app, report) | _finalise_removals(app, report)
     for gallery_id in changed:
         discard_gallery_indexes(app.settings.index_dir, gallery_id)
+    with app.unit_of_work() as uow:
+        report.live_alerts_purged = purge_expired_alerts(app, uow)
+        uow.commit()
     with app.unit_of_work() as uow:
         app.audit(
             uow.session,

@@ -302,7 +302,7 @@ def _store_file(
             if ranked or keep_all_templates:
                 # Data minimisation: by default a probe template is kept only when it
                 # produced a lead; the others are never written (deleted "at once").
-                uow.session.add(template_row(face, record.id, None, None))
+                uow.session.add(template_row(face, record.id, None, None, uow.cipher))
             names = uow.subjects.by_ids([r.subject_id for r in ranked])
             rows = [
                 Candidate(

@@ -10,6 +10,7 @@ directory and their writing is audited (the path, never the pixels).
 
 from __future__ import annotations
 
+import io
 from collections import defaultdict
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from retroface.governance.roles import Action
 from retroface.services.app import App
 from retroface.services.cases import get_case
 from retroface.services.face_views import face_image
+from retroface.services.protected_files import write_protected_file
 from retroface.services.results import ClusterMember, ClusterOut, ClusterReport
 from retroface.services.video_search import case_video_media, sighting_vectors
 from retroface.store.models import Case, FaceCluster, MediaItem, Sighting
@@ -148,7 +150,8 @@ def split_cluster(
 
 
 def contact_sheet(app: App, case_reference: str, cluster_id: int) -> Path:
-    """A PNG grid of the cluster's best views, each labelled with file and time."""
+    """A PNG grid of the cluster's best views, each labelled with file and time (sealed where
+    the data directory is encrypted: it is a sheet of face crops)."""
     app.require(Action.VIDEO_CLUSTER, case_reference=case_reference)
     with app.unit_of_work() as uow:
         case = get_case(uow, case_reference)
@@ -168,7 +171,9 @@ def contact_sheet(app: App, case_reference: str, cluster_id: int) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in case.reference)
         path = folder / f"{safe}-cluster-{cluster_id}.png"
-        sheet.save(path)
+        png = io.BytesIO()
+        sheet.save(png, format="PNG")
+        write_protected_file(uow.cipher, app.settings.home, path, png.getvalue())
         app.audit(
             uow.session,
             action="cluster.contact_sheet_written",

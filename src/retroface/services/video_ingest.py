@@ -344,7 +344,7 @@ def _store_segment(
             uow.session.add(face)
             uow.flush()
             fused = replace(best.face, embedding=sighting.template)
-            uow.session.add(template_row(fused, face.id, None, None))
+            uow.session.add(template_row(fused, face.id, None, None, uow.cipher))
             uow.session.add(
                 Sighting(
                     media_item_id=media_id,

@@ -54,7 +54,7 @@ def sighting_vectors(
             VideoSegment.job_id == job_id
         )
     rows = uow.session.execute(query).all()
-    return [(s, f, m, np.frombuffer(v, dtype=np.float32)) for s, f, m, v in rows]
+    return [(s, f, m, uow.templates.vector_of(f.id, v)) for s, f, m, v in rows]
 
 
 def match_sightings(
@@ -150,7 +150,7 @@ def find_person(
         if subject.removed_at is not None:
             raise InvalidInputError(f"{subject_name!r} is removed from {gallery_name!r}")
         references = [
-            (t.id, np.frombuffer(t.vector, dtype=np.float32))
+            (t.id, uow.templates.vector_of(t.face_id, t.vector))
             for t in uow.session.scalars(
                 select(Template).where(
                     Template.subject_id == subject.id, Template.model_name == model.name

@@ -5,16 +5,20 @@ core through its process pool, so running two searches at once would only
 make both slower). A job belongs to the user who started it; only they can
 see it. Job records live in memory: the work itself is durable, because the
 service writes its search, candidates and audit events to the database as
-it goes; a server restart loses only the job's progress figure.
+it goes; a server restart loses only the job's progress figure. A finished
+job's record is kept for an hour for its owner to collect, then forgotten,
+so a long-running server does not grow with every search it ever ran.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
+import traceback
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -22,6 +26,8 @@ from pydantic import BaseModel
 from retroface.errors import NotFoundError, RetrofaceError
 
 JobStatus = Literal["queued", "running", "done", "failed"]
+FINISHED_JOBS_KEPT = timedelta(hours=1)
+log = logging.getLogger("retroface.server")
 
 
 class JobOut(BaseModel):
@@ -77,6 +83,7 @@ class JobRunner:
             submitted_at=datetime.now(UTC),
         )  # fmt: skip
         with self._lock:
+            self._forget_old_jobs(job.submitted_at)
             self._jobs[job.id] = job
         self._pool.submit(self._run, job, work, cleanup)
         return job.model_copy()
@@ -96,15 +103,28 @@ class JobRunner:
         except RetrofaceError as exc:
             with self._lock:
                 job.error, job.status = str(exc), "failed"
-        except Exception:  # a bug: record that the job failed, keep the server up
+        except Exception as exc:  # a bug: record that the job failed, keep the server up
             with self._lock:
                 job.error, job.status = "internal error (see the server log)", "failed"
-            raise
+            # The type and where, never the message: it may hold paths or data of the case.
+            where = " <- ".join(
+                f"{frame.filename.rsplit('/', 1)[-1]}:{frame.lineno} {frame.name}"
+                for frame in reversed(traceback.extract_tb(exc.__traceback__)[-6:])
+            )
+            log.error("job %s (%s) failed: %s at %s", job.id, job.kind, type(exc).__name__, where)
         finally:
             with self._lock:
                 job.finished_at = datetime.now(UTC)
             if cleanup:
                 cleanup()
+
+    def _forget_old_jobs(self, now: datetime) -> None:
+        """Drop records of jobs finished over FINISHED_JOBS_KEPT ago (caller holds the lock)."""
+        cutoff = now - FINISHED_JOBS_KEPT
+        for job_id in [
+            j.id for j in self._jobs.values() if j.finished_at and j.finished_at < cutoff
+        ]:
+            del self._jobs[job_id]
 
     def get(self, job_id: str, owner: str) -> JobOut:
         with self._lock:

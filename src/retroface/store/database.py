@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +11,7 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from retroface.store.data_protection import DataCipher
 from retroface.store.unit_of_work import UnitOfWork
 
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -21,9 +22,28 @@ class Database:
     url: str
     engine: Engine
     session_factory: sessionmaker[Session]
+    #: Seals and opens biometric data; plaintext until the deployment's key is given
+    #: (services/app.py sets it from the data-protection record and the settings' key).
+    cipher: DataCipher = field(default_factory=DataCipher.plaintext)
 
     def unit_of_work(self) -> UnitOfWork:
-        return UnitOfWork(self.session_factory)
+        return UnitOfWork(self.session_factory, self.cipher)
+
+    def compact(self) -> None:
+        """Rewrite an SQLite file so that no overwritten or deleted row survives in its free
+        pages or its write-ahead log (after re-encryption, the plaintext or old-key versions
+        would otherwise linger there). PostgreSQL keeps old row versions until its own
+        VACUUM FULL; docs/security.md says so."""
+        if self.engine.dialect.name != "sqlite":
+            return
+        raw = self.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            cursor.execute("VACUUM")
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            cursor.close()
+        finally:
+            raw.close()
 
     def close(self) -> None:
         self.engine.dispose()

@@ -79,6 +79,8 @@ class Gallery(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     #: Most active subjects the gallery may hold; None = the deployment default.
     max_subjects: Mapped[int | None] = mapped_column(Integer)
+    #: Marked by a supervisor as a watchlist that live deployments may compare a camera with.
+    live_watchlist: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str] = mapped_column(String(200))
 
@@ -466,6 +468,62 @@ class CalibrationRecord(Base):
     document: Mapped[dict[str, Any]] = mapped_column(JSON)  # as signed, signature included
     registered_by: Mapped[str] = mapped_column(String(100))
     registered_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LiveDeployment(Base):
+    """One authorised use of live recognition: where, why, when, against which watchlist.
+
+    The counters are the published record (faces seen is a count only: no
+    face of a person who is not on the watchlist is ever stored).
+    """
+
+    __tablename__ = "live_deployments"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    purpose: Mapped[str] = mapped_column(Text)
+    location: Mapped[str] = mapped_column(String(300))
+    authorised_by: Mapped[str] = mapped_column(String(100))
+    starts_at: Mapped[datetime] = mapped_column()
+    ends_at: Mapped[datetime] = mapped_column()
+    gallery_id: Mapped[int] = mapped_column(ForeignKey("galleries.id"), index=True)
+    gallery_version: Mapped[int] = mapped_column(Integer)
+    threshold: Mapped[float] = mapped_column()
+    model: Mapped[str] = mapped_column(String(200))
+    public_notice: Mapped[str] = mapped_column(Text)
+    alert_retention_days: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    runs: Mapped[int] = mapped_column(Integer, default=0)
+    seconds_live: Mapped[float] = mapped_column(default=0.0)
+    frames_processed: Mapped[int] = mapped_column(Integer, default=0)
+    frames_dropped: Mapped[int] = mapped_column(Integer, default=0)
+    faces_seen: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class LiveAlert(Base):
+    """A watchlist match raised live, kept for the deployment's alert retention period."""
+
+    __tablename__ = "live_alerts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deployment_id: Mapped[str] = mapped_column(ForeignKey("live_deployments.id"), index=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.id"), index=True)
+    score: Mapped[float] = mapped_column()
+    #: Seconds into the stream, and when the frame was captured (wall clock).
+    frame_time_s: Mapped[float] = mapped_column()
+    frame_at: Mapped[datetime] = mapped_column()
+    raised_at: Mapped[datetime] = mapped_column(default=utcnow)
+    latency_ms: Mapped[float] = mapped_column()
+    #: Later frames of the same person within the cooldown join this alert, not a new one.
+    frames: Mapped[int] = mapped_column(Integer, default=1)
+    crop_jpeg: Mapped[bytes | None] = mapped_column(LargeBinary)
+    box: Mapped[list[Any]] = mapped_column(JSON)
+    engaged: Mapped[bool | None] = mapped_column(Boolean)
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    note: Mapped[str | None] = mapped_column(Text)
+    adjudicated_by: Mapped[str | None] = mapped_column(String(100))
+    adjudicated_at: Mapped[datetime | None] = mapped_column()
+    purge_after: Mapped[datetime] = mapped_column(index=True)
+    purged_at: Mapped[datetime | None] = mapped_column()
 
 
 class AuditEvent(Base):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from retroface.store.data_protection import DataCipher, open_template, template_associated
 from retroface.store.models import (
     Case,
     Gallery,
@@ -112,15 +113,22 @@ class CaseRepository:
 
 
 class TemplateRepository:
-    def __init__(self, session: Session) -> None:
+    def __init__(
+        self, session: Session, cipher: Callable[[], DataCipher] = DataCipher.plaintext
+    ) -> None:
         self.session = session
+        self._cipher = cipher
+
+    def vector_of(self, face_id: int, blob: bytes) -> np.ndarray:
+        """A stored template's vector (decrypted where the directory is encrypted)."""
+        return open_template(self._cipher(), face_id, blob)
 
     def gallery_vectors(
         self, gallery_id: int, model_name: str, model_version: str, dimension: int
     ) -> tuple[np.ndarray, np.ndarray]:
         """(template ids, vectors) of the active subjects of a gallery for one model."""
         rows = self.session.execute(
-            select(Template.id, Template.vector)
+            select(Template.id, Template.face_id, Template.vector)
             .join(Subject, Template.subject_id == Subject.id)
             .where(
                 Subject.gallery_id == gallery_id,
@@ -131,7 +139,11 @@ class TemplateRepository:
             .order_by(Template.id)
         ).all()
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
+        cipher = self._cipher()
+        vectors = np.frombuffer(
+            b"".join(cipher.decrypt(r[2], template_associated(r[1])) for r in rows),
+            dtype=np.float32,
+        )
         return ids, vectors.reshape(len(rows), dimension)
 
     def subjects_of(self, template_ids: Sequence[int]) -> dict[int, int]:

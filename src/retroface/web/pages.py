@@ -11,6 +11,7 @@ import base64
 from collections import defaultdict
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -23,6 +24,13 @@ from retroface.services.case_report import case_report
 from retroface.services.cases import list_cases, show_case
 from retroface.services.face_views import candidate_faces
 from retroface.services.galleries import list_galleries
+from retroface.services.live_deployments import (
+    adjudicate_alert,
+    list_live_deployments,
+    live_review_queue,
+    show_live_deployment,
+)
+from retroface.services.protected_files import read_protected_file
 from retroface.services.results import CandidateReview
 from retroface.services.review import record_review, review_queue, show_candidate
 from retroface.services.users import login, logout
@@ -109,7 +117,12 @@ def dashboard(request: Request, application: Browser) -> Response:
         if is_allowed(application.principal.role, Action.CASE_READ)
         else None
     )
-    return _page(request, "dashboard.html", cases=cases)
+    live = (
+        list_live_deployments(application)
+        if is_allowed(application.principal.role, Action.LIVE_READ)
+        else []
+    )
+    return _page(request, "dashboard.html", cases=cases, live=live)
 
 
 @router.get("/cases/{reference}", response_model=None)
@@ -160,11 +173,13 @@ def report_submit(
         return _to_login()
     _check_csrf(request, csrf)
     files = case_report(application, reference)
+    home = application.settings.home
     if format == "html":
-        return HTMLResponse(Path(files.html).read_text("utf-8"))
+        html = read_protected_file(application.cipher, home, Path(files.html))
+        return HTMLResponse(html.decode("utf-8"))
     name = Path(files.pdf).name
     return Response(
-        Path(files.pdf).read_bytes(),
+        read_protected_file(application.cipher, home, Path(files.pdf)),
         media_type="application/pdf",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
@@ -244,6 +259,38 @@ def review_submit(
     _check_csrf(request, csrf)
     record_review(application, candidate_id, outcome, reason)
     return RedirectResponse(f"/ui/candidates/{candidate_id}", status_code=303)
+
+
+@router.get("/live/{deployment}", response_model=None)
+def live_queue_page(deployment: str, request: Request, application: Browser) -> Response:
+    """The officers' queue of a live deployment's alerts: crop beside the watchlist photo."""
+    if application.principal is None:
+        return _to_login()
+    return _page(
+        request,
+        "live_queue.html",
+        deployment=show_live_deployment(application, deployment),
+        items=live_review_queue(application, deployment),
+        can_decide=is_allowed(application.principal.role, Action.LIVE_ADJUDICATE),
+    )
+
+
+@router.post("/live/alerts/{alert_id}/adjudication", response_model=None)
+def live_adjudication_submit(
+    alert_id: int,
+    request: Request,
+    application: Browser,
+    deployment: Annotated[str, Form(max_length=64)],
+    outcome: Annotated[str, Form()],
+    engaged: Annotated[str, Form()],
+    note: Annotated[str, Form(max_length=2000)] = "",
+    csrf: Annotated[str | None, Form()] = None,
+) -> Response:
+    if application.principal is None:
+        return _to_login()
+    _check_csrf(request, csrf)
+    adjudicate_alert(application, alert_id, engaged=engaged == "yes", outcome=outcome, note=note)
+    return RedirectResponse(f"/ui/live/{quote(deployment, safe='')}", status_code=303)
 
 
 @router.get("/audit", response_model=None)
