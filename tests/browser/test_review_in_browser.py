@@ -16,9 +16,17 @@ import uvicorn
 
 from retroface.server import create_server
 from retroface.services import App
+from retroface.services.galleries import set_live_watchlist
+from retroface.services.live_run import LiveOptions, run_live
 from tests.api.conftest import SECOND_REVIEWER
 from tests.conftest import AUDITOR, EXAMPLES, OPERATOR, REVIEWER, SUPERVISOR
-from tests.helpers import PASSWORD, authorised_case, gallery_with, register_users
+from tests.helpers import (
+    PASSWORD,
+    authorised_case,
+    gallery_with,
+    live_deployment,
+    register_users,
+)
 
 CHROMIUM = os.environ.get("RETROFACE_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -129,3 +137,27 @@ def test_operator_searches_two_reviewers_confirm_auditor_sees_the_trail(
     assert "candidate.reviewed" in trail and "search.started" in trail
     assert "intact" in auditor.get_by_role("status").inner_text()
     _shot(auditor, "5-auditor-trail")
+
+
+def test_an_officer_adjudicates_a_live_alert_in_the_queue(
+    server_url: str, browser: object, app: App, data: Path
+) -> None:
+    gallery_with(app, "wanted", {"lin-manuel-miranda": [EXAMPLES / "lin-manuel-miranda.png"]})
+    set_live_watchlist(app.acting_as(SUPERVISOR), "wanted", True)
+    live_deployment(app.acting_as(SUPERVISOR), "LFR-WEB", "wanted")
+    clip = data / "video" / "short_hamilton_clip.mp4"
+    assert run_live(app, "LFR-WEB", str(clip), options=LiveOptions(max_seconds=3)).alerts
+
+    page = _log_in(browser, server_url, REVIEWER.username)
+    page.get_by_role("link", name="LFR-WEB").click()
+    assert page.get_by_alt_text("Face seen by the camera").first.is_visible()
+    assert page.get_by_alt_text("Watchlist photo of lin-manuel-miranda").first.is_visible()
+    _shot(page, "6-live-alert-queue")
+    alert = page.locator("section.alert").last
+    alert.get_by_label("Engaged", exact=True).check()
+    alert.get_by_label("Note (the result of the engagement)").fill("spoken to, identity confirmed")
+    alert.get_by_role("button", name="True alert").click()
+    page.wait_for_load_state()
+    decided = page.locator("section.alert").filter(has_text="Decided by")
+    assert "true-alert, engaged" in decided.first.inner_text()
+    _shot(page, "7-live-alert-decided")
