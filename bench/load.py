@@ -11,7 +11,9 @@ anywhere else except, with ``--cache``, the enrolled deployment in the
 git-ignored ``bench/.cache``, reused by later runs at the same schema):
 
 1. sets the deployment up through the CLI, as the README does: an admin, a
-   DPIA and a policy document, a supervisor and an operator, a gallery, a
+   DPIA and a policy document, a supervisor and an operator (plus one more
+   operator per client, added over the API: the server caps each person's
+   queued jobs), a gallery, a
    case opened by the operator and authorised by the supervisor;
 2. enrolls a gallery of ``--subjects`` real faces from LFW with the CLI's
    bulk folder enrollment (a process pool over every core). LFW has 13,233
@@ -445,12 +447,30 @@ def client_loop(
                     tally.non_mated_hits += top is not None
 
 
-def log_in(base: str) -> str:
+def log_in(base: str, username: str = OPERATOR) -> str:
     response = httpx.post(
-        f"{base}/api/v1/auth/login", json={"username": OPERATOR, "password": PASSWORD}
+        f"{base}/api/v1/auth/login", json={"username": username, "password": PASSWORD}
     )
     response.raise_for_status()
     return str(response.json()["token"])
+
+
+def officers_logged_in(base: str, clients: int) -> list[str]:
+    """One operator per client, as in a force (the server caps each person's queued jobs):
+    the first is the case's operator, the others are added by the admin over the API."""
+    admin = {"Authorization": f"Bearer {log_in(base, ADMIN)}"}
+    tokens = [log_in(base)]
+    for number in range(2, clients + 1):
+        name = f"{OPERATOR}-{number}"
+        added = httpx.post(
+            f"{base}/api/v1/users",
+            json={"username": name, "password": PASSWORD, "role": "operator"},
+            headers=admin,
+        )
+        if added.status_code not in (201, 409):  # 409: a cached deployment already has them
+            sys.exit(f"adding {name} failed: {added.status_code} {added.text}")
+        tokens.append(log_in(base, name))
+    return tokens
 
 
 def load_probes(plan: Plan, enrolled: set[str], seed: int) -> list[Probe]:
@@ -509,7 +529,8 @@ def main() -> None:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         server = start_server(home, port, work / "server.log")
-        token = log_in(base)
+        tokens = officers_logged_in(base, args.clients)
+        token = tokens[0]
         probes = load_probes(plan, enrolled, args.seed)
         warm_start = time.perf_counter()  # loads the models and the gallery index
         with httpx.Client(
@@ -527,7 +548,7 @@ def main() -> None:
         threads = [
             threading.Thread(
                 target=client_loop,
-                args=(base, token, probes, i * len(probes) // args.clients, deadline),
+                args=(base, tokens[i], probes, i * len(probes) // args.clients, deadline),
                 kwargs={"gallery": enrolled, "tally": tally, "poll_s": args.poll},
                 daemon=True,
             )

@@ -49,3 +49,7 @@ class DataKeyError(RetrofaceError):
 
 class DataIntegrityError(RetrofaceError):
     """Stored biometric data failed its integrity check (altered, moved, or left unencrypted)."""
+
+
+class BusyError(RetrofaceError):
+    """Too much of this person's work is already waiting: try again when some has finished."""

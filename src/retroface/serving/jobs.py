@@ -8,6 +8,9 @@ service writes its search, candidates and audit events to the database as
 it goes; a server restart loses only the job's progress figure. A finished
 job's record is kept for an hour for its owner to collect, then forgotten,
 so a long-running server does not grow with every search it ever ran.
+Each person may have a few jobs waiting or running at once; more are
+refused (HTTP 429) before their uploads are stored, so one client cannot
+fill the queue that every other user waits in.
 """
 
 from __future__ import annotations
@@ -23,10 +26,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from retroface.errors import NotFoundError, RetrofaceError
+from retroface.errors import BusyError, NotFoundError, RetrofaceError
 
 JobStatus = Literal["queued", "running", "done", "failed"]
 FINISHED_JOBS_KEPT = timedelta(hours=1)
+MAX_PENDING_PER_OWNER = 8
 log = logging.getLogger("retroface.server")
 
 
@@ -66,7 +70,8 @@ class JobProgress:
 
 
 class JobRunner:
-    def __init__(self) -> None:
+    def __init__(self, max_pending_per_owner: int = MAX_PENDING_PER_OWNER) -> None:
+        self.max_pending_per_owner = max_pending_per_owner
         self._jobs: dict[str, JobOut] = {}
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="retroface-job")
@@ -83,6 +88,7 @@ class JobRunner:
             submitted_at=datetime.now(UTC),
         )  # fmt: skip
         with self._lock:
+            self._check_capacity(owner)
             self._forget_old_jobs(job.submitted_at)
             self._jobs[job.id] = job
         self._pool.submit(self._run, job, work, cleanup)
@@ -117,6 +123,21 @@ class JobRunner:
                 job.finished_at = datetime.now(UTC)
             if cleanup:
                 cleanup()
+
+    def check_capacity(self, owner: str) -> None:
+        """Refuse a new job of ``owner`` while their queue is full (before any upload is kept)."""
+        with self._lock:
+            self._check_capacity(owner)
+
+    def _check_capacity(self, owner: str) -> None:
+        pending = sum(
+            1 for j in self._jobs.values() if j.owner == owner and j.status in ("queued", "running")
+        )
+        if pending >= self.max_pending_per_owner:
+            raise BusyError(
+                f"you have {pending} jobs waiting or running, the most allowed at once; "
+                "try again when one has finished"
+            )
 
     def _forget_old_jobs(self, now: datetime) -> None:
         """Drop records of jobs finished over FINISHED_JOBS_KEPT ago (caller holds the lock)."""

@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from retroface.errors import (
     AlreadyExistsError,
     AuthorisationError,
+    BusyError,
     InvalidInputError,
     MediaError,
     MediaTooLargeError,
@@ -35,6 +36,7 @@ STATUS_BY_ERROR: list[tuple[type[RetrofaceError], int, str]] = [
     (AlreadyExistsError, 409, "conflict"),
     (AuthorisationError, 403, "forbidden"),
     (MediaTooLargeError, 413, "too-large"),
+    (BusyError, 429, "too-many-requests"),
     (MediaError, 422, "unusable-media"),
     (NoFaceFoundError, 422, "no-face"),
     (InvalidInputError, 422, "invalid-input"),

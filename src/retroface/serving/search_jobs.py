@@ -24,10 +24,11 @@ async def start_search_job(
     threshold: float | None = None,
     max_candidates: int | None = None,
 ) -> JobOut:
-    """Check the role and the case's gates before a byte is stored (a refused search leaves
-    no file behind), keep the evidence with the case, and queue the search."""
+    """Check the role, the case's gates and the person's queue before a byte is stored (a
+    refused search leaves no file behind), keep the evidence with the case, and queue it."""
     principal = application.require(Action.SEARCH_RUN, case_reference=reference)
     check_case_open_and_authorised(application, reference)
+    jobs.check_capacity(principal.username)
     _, paths = await store_uploads(
         case_upload_folder(application.settings.home, reference),
         files,
