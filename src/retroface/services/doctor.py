@@ -694,17 +694,6 @@ def _interrupted_video_jobs(app: App, stale_after: timedelta) -> tuple[Finding, 
         ).all()
     stale = sorted(str(job_id) for job_id, *times in rows if _latest(*times) <= cutoff)
 
-    def fix() -> int:
-        with app.unit_of_work() as uow:
-            uow.session.execute(
-                update(VideoJob)
-                .where(VideoJob.id.in_(stale), VideoJob.status == "running")
-                .values(status=INTERRUPTED)
-            )
-            _record_repair(uow, app, "interrupted-video-jobs", len(stale), job_ids=stale)
-            uow.commit()
-        return len(stale)
-
     finding = _finding(
         "interrupted-video-jobs",
         stale,
@@ -714,6 +703,7 @@ def _interrupted_video_jobs(app: App, stale_after: timedelta) -> tuple[Finding, 
         repair=f"mark them '{INTERRUPTED}'; running the same 'video ingest' again resumes "
         "each from its last finished segment",
     )
+    fix = _mark_interrupted(app, VideoJob, "interrupted-video-jobs", stale, "job_ids")
     return finding, fix if stale else None
 
 
@@ -731,17 +721,6 @@ def _interrupted_searches(app: App, stale_after: timedelta) -> tuple[Finding, Re
         ).all()
     stale = sorted(str(search_id) for search_id, *times in rows if _latest(*times) <= cutoff)
 
-    def fix() -> int:
-        with app.unit_of_work() as uow:
-            uow.session.execute(
-                update(Search)
-                .where(Search.id.in_(stale), Search.status == "running")
-                .values(status=INTERRUPTED)
-            )
-            _record_repair(uow, app, "interrupted-searches", len(stale), search_ids=stale)
-            uow.commit()
-        return len(stale)
-
     finding = _finding(
         "interrupted-searches",
         stale,
@@ -750,7 +729,28 @@ def _interrupted_searches(app: App, stale_after: timedelta) -> tuple[Finding, Re
         repair=f"mark them '{INTERRUPTED}' (the files they finished keep their candidates; "
         "search the rest again)",
     )
+    fix = _mark_interrupted(app, Search, "interrupted-searches", stale, "search_ids")
     return finding, fix if stale else None
+
+
+def _mark_interrupted(
+    app: App, model: type[VideoJob] | type[Search], name: str, stale: list[str], ids_key: str
+) -> Repair:
+    """The repair of work left running: mark exactly those rows, if still running, interrupted
+    (the resume logic picks them up), audited with their ids."""
+
+    def fix() -> int:
+        with app.unit_of_work() as uow:
+            uow.session.execute(
+                update(model)
+                .where(model.id.in_(stale), model.status == "running")
+                .values(status=INTERRUPTED)
+            )
+            _record_repair(uow, app, name, len(stale), **{ids_key: stale})
+            uow.commit()
+        return len(stale)
+
+    return fix
 
 
 def _minutes(span: timedelta) -> str:
