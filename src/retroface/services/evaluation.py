@@ -32,7 +32,6 @@ from retroface.faces import analyse_files
 from retroface.services.app import App
 from retroface.services.csv_sheets import read_sheet
 from retroface.services.enrollment_plan import plan_enrollment
-from retroface.services.eval_report import write_identification_report
 from retroface.services.progress import Progress, SilentProgress
 
 REPORTED_RANKS = (1, 5, 10, 20)
@@ -294,6 +293,10 @@ def evaluate_identification(
         fpir_worst_to_best=_ratio([g.fpir for g in groups if g.non_mated]),
     )
     if report_dir is not None:
+        # Plotting loads matplotlib (0.3 s): only for the runs that ask for plots, not at
+        # every command's start.
+        from retroface.services.eval_report import write_identification_report
+
         files = write_identification_report(report_dir, report, scored, app.now().isoformat())
         report.report_files = [str(f) for f in files]
     return report

@@ -19,7 +19,6 @@ from retroface.eval.lfw_protocol import read_lfw_pairs
 from retroface.eval.verification import k_fold_accuracy
 from retroface.services.app import App
 from retroface.services.csv_sheets import read_sheet
-from retroface.services.eval_report import write_verification_report
 from retroface.services.evaluation import largest_face_templates
 from retroface.services.progress import Progress
 
@@ -110,6 +109,10 @@ def evaluate_verification(
         tar_at_far=points,
     )
     if report_dir is not None:
+        # Plotting loads matplotlib (0.3 s): only for the runs that ask for plots, not at
+        # every command's start.
+        from retroface.services.eval_report import write_verification_report
+
         files = write_verification_report(
             report_dir, report, scores[same], scores[~same], app.now().isoformat()
         )
