@@ -27,7 +27,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from retroface.errors import AuthorisationError, InvalidInputError, MediaError, NotFoundError
-from retroface.faces import AnalysedFace
+from retroface.faces import AnalysedFace, ModelInfo
 from retroface.governance.calibration_policy import check_operating_point_calibrated
 from retroface.governance.deployment_policy import check_threshold
 from retroface.governance.live_policy import check_running_allowed, check_watchlist_unchanged
@@ -120,10 +120,11 @@ def run_live(
     options = options or LiveOptions()
     stop = stop or threading.Event()
     spec = source_spec(source)
-    deployment, watchlist = _checked_start(app, deployment_id, spec.kind)
+    # The footage detector, one embedding a face: its model is the deployment's to check.
     engine = app.engine_for(
         replace(app.engine_spec, detector=app.settings.video_detector, jitters=1)
     )
+    deployment, watchlist = _checked_start(app, deployment_id, spec.kind, engine.model)
     with LiveSource(spec) as live:
         run = _Run(app, deployment, watchlist, sinks, live)
         run.audit("live.started", source_kind=spec.kind, threshold=watchlist.threshold)
@@ -153,7 +154,7 @@ def run_live(
 
 
 def _checked_start(
-    app: App, deployment_id: str, source_kind: str
+    app: App, deployment_id: str, source_kind: str, model: ModelInfo
 ) -> tuple[LiveDeployment, _Watchlist]:
     """Every rule before the first frame; a refusal is audited and re-raised."""
     try:
@@ -164,7 +165,6 @@ def _checked_start(
             )
             gallery = uow.session.get_one(Gallery, deployment.gallery_id)
             check_watchlist_unchanged(deployment_id, deployment.gallery_version, gallery.version)
-            model = app.engine.model
             if model.tag != deployment.model:
                 raise AuthorisationError(
                     f"live deployment {deployment_id} was authorised for model "
