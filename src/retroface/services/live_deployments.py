@@ -51,6 +51,7 @@ class LiveDeploymentOut(BaseModel):
 class LiveAlertOut(BaseModel):
     id: int
     deployment: str
+    subject_id: int
     subject: str
     score: float
     frame_time_s: float
@@ -236,17 +237,13 @@ def live_review_queue(app: App, deployment_id: str) -> list[LiveQueueItem]:
     """Alerts awaiting adjudication first, then decided ones, each with its face crop and the
     watchlist reference face to compare it with; the view is audited."""
     alerts = list_live_alerts(app, deployment_id, with_crops=True)
-    references: dict[str, str | None] = {}
+    references: dict[int, str | None] = {}
     with app.unit_of_work() as uow:
-        for alert in alerts:
-            if alert.subject not in references:
-                subject_id = uow.session.scalar(
-                    select(LiveAlert.subject_id).where(LiveAlert.id == alert.id)
-                )
-                png = subject_reference_png(uow, int(subject_id)) if subject_id else None
-                references[alert.subject] = base64.b64encode(png).decode() if png else None
+        for subject_id in {a.subject_id for a in alerts}:
+            png = subject_reference_png(uow, subject_id)
+            references[subject_id] = base64.b64encode(png).decode() if png else None
     ordered = sorted(alerts, key=lambda a: a.outcome is not None)
-    return [LiveQueueItem(alert=a, reference_png_base64=references[a.subject]) for a in ordered]
+    return [LiveQueueItem(alert=a, reference_png_base64=references[a.subject_id]) for a in ordered]
 
 
 def adjudicate_alert(
@@ -359,6 +356,7 @@ def alert_out(alert: LiveAlert, subject: str, *, cipher: DataCipher | None = Non
     return LiveAlertOut(
         id=alert.id,
         deployment=alert.deployment_id,
+        subject_id=alert.subject_id,
         subject=subject,
         score=alert.score,
         frame_time_s=alert.frame_time_s,
