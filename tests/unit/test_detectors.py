@@ -6,10 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from retroface.faces import EngineSpec, FaceEngine
 from retroface.faces.aligner import Aligner
-from retroface.faces.detector import CascadeDetector, CnnDetector, HogDetector
+from retroface.faces.detector import CascadeDetector, CnnDetector, HogDetector, RegionDetector
 from retroface.media import load_image
 
 pytestmark = pytest.mark.needs_data
@@ -46,3 +47,42 @@ def test_68_point_alignment_gives_five_landmarks_and_a_matching_template(data: P
     assert float(a.embedding @ b.embedding) > 0.93 > float(a.embedding @ c.embedding)
     assert Aligner(68).name == "dlib_68point"
     assert np.isclose(np.linalg.norm(a.embedding), 1.0)
+
+
+def test_a_minimum_face_size_between_powers_of_two_resizes_once(data: Path) -> None:
+    """Footage asks for faces from 56 px: HOG's 80 px window needs the frame 1.43x larger,
+    not dlib's 2x (half the pixels), and such a face is then found where it is."""
+    assert HogDetector(min_face_px=40).plan(1080, 1920) == (1, 1.0)
+    upsample, zoom = HogDetector(min_face_px=56).plan(1080, 1920)
+    assert upsample == 0 and zoom == pytest.approx(80 / 56)
+    photo = load_image(data / "face_recognition" / "examples" / "obama.jpg").pixels
+    face = HogDetector().detect(photo)[0].box
+    shrink = 50 / face.w  # the face becomes about 50 px wide, well under HOG's window
+    small = np.asarray(
+        Image.fromarray(photo).resize(
+            (round(photo.shape[1] * shrink), round(photo.shape[0] * shrink))
+        )
+    )
+    canvas = np.full((720, 1280, 3), 90, dtype=np.uint8)
+    canvas[100 : 100 + small.shape[0], 300 : 300 + small.shape[1]] = small
+    assert HogDetector(min_face_px=80).detect(canvas) == []
+    found = HogDetector(min_face_px=56).detect(canvas)
+    assert len(found) == 1
+    box = found[0].box
+    assert abs(box.x - (300 + face.x * shrink)) < 12 and abs(box.y - (100 + face.y * shrink)) < 12
+    assert 40 < box.w < 70
+
+
+def test_region_detector_refinds_a_turned_face_with_a_few_cnn_levels(data: Path) -> None:
+    """Between full scans a tracked face HOG cannot see (tilted) is re-found by the CNN
+    looking close around its last box with three pyramid levels only."""
+    from retroface.faces.mmod_detector import OnnxMmodDetector
+
+    pixels = load_image(data / "lfw" / "Jelena_Dokic" / "Jelena_Dokic_0004.jpg").pixels
+    last = OnnxMmodDetector(scale=2.0).detect(pixels)[0].box
+    regions = RegionDetector(OnnxMmodDetector(scale=1.0, max_levels=3))
+    found = regions.detect(pixels, last)
+    assert len(found) == 1 and found[0].detector == "mmod_onnx"
+    box = found[0].box
+    assert abs(box.x - last.x) < last.w / 4 and abs(box.y - last.y) < last.h / 4
+    assert RegionDetector().detect(pixels, last) == []  # HOG alone loses it

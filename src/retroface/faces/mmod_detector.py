@@ -100,7 +100,8 @@ class OnnxMmodDetector:
     ``scale`` enlarges the image before detection (1 = as dlib's
     ``cnn_face_detection_model_v1`` with ``upsample_num_times=0``); it is
     lowered where the result would exceed ``max_detect_pixels``.
-    ``level_step`` keeps every n-th level of dlib's pyramid (1 = all).
+    ``level_step`` keeps every n-th level of dlib's pyramid (1 = all);
+    ``max_levels`` only the first few (where the face size is already known).
     """
 
     name = "mmod_onnx"
@@ -113,11 +114,13 @@ class OnnxMmodDetector:
         threshold: float = 0.0,
         level_step: int = 1,
         threads: int = 1,
+        max_levels: int | None = None,
     ) -> None:
         self.network = read_mmod_network(model_path)
         self._session = mmod_session(build_mmod_onnx(self.network), threads)
         self._resize = OnnxResizer(threads)
         self.level_step = level_step
+        self.max_levels = max_levels
         if scale <= 0 or level_step < 1:
             raise ValueError("scale must be positive and level_step at least 1")
         self.scale = scale
@@ -138,7 +141,11 @@ class OnnxMmodDetector:
             return []  # smaller than the network's receptive field: no face can be found
         stem = self.network.input
         layout = pyramid_layout(
-            *work.shape[:2], stem.padding, stem.outer_padding, level_step=self.level_step
+            *work.shape[:2],
+            stem.padding,
+            stem.outer_padding,
+            level_step=self.level_step,
+            max_levels=self.max_levels,
         )
         plane = build_plane(work, layout, stem.mean_rgb, stem.scale, self._resize)
         scores = self._session.run(None, {PLANE_NAME: plane[None]})[0][0, 0]

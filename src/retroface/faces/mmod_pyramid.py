@@ -104,15 +104,21 @@ def level_sizes(rows: int, cols: int) -> list[tuple[int, int]]:
 
 
 def pyramid_layout(
-    rows: int, cols: int, padding: int = 10, outer_padding: int = 11, level_step: int = 1
+    rows: int,
+    cols: int,
+    padding: int = 10,
+    outer_padding: int = 11,
+    level_step: int = 1,
+    max_levels: int | None = None,
 ) -> PyramidLayout:
     """dlib's ``compute_tiled_image_pyramid_details`` for pyramid_down<6>.
 
-    ``level_step`` > 1 keeps only dlib's levels 0, step, 2·step, ...
+    ``level_step`` > 1 keeps only dlib's levels 0, step, 2·step, ...;
+    ``max_levels`` keeps only the first few of those (faces of about one size).
     """
-    if level_step < 1:
-        raise ValueError("level_step must be at least 1")
-    kept = list(enumerate(level_sizes(rows, cols)))[::level_step]
+    if level_step < 1 or (max_levels is not None and max_levels < 1):
+        raise ValueError("level_step and max_levels must be at least 1")
+    kept = list(enumerate(level_sizes(rows, cols)))[::level_step][:max_levels]
     levels = [level for level, _ in kept]
     sizes = [size for _, size in kept]
     total_height = sum(h + padding for h, _ in sizes) - 2 * padding

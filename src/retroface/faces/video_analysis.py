@@ -119,6 +119,7 @@ def _full_scan(
 
 
 _region_detectors: dict[bool, RegionDetector] = {}
+REGION_CNN_LEVELS = 3
 
 
 def _region_detector(engine: FaceEngine) -> RegionDetector:
@@ -129,7 +130,9 @@ def _region_detector(engine: FaceEngine) -> RegionDetector:
         if cascade:
             from retroface.faces.mmod_detector import OnnxMmodDetector
 
-            fallback = OnnxMmodDetector(scale=1.0)
+            # The region is scaled so the face is ~100 px: three pyramid levels span
+            # 100 to 70 px faces in the CNN's 80 px window.
+            fallback = OnnxMmodDetector(scale=1.0, max_levels=REGION_CNN_LEVELS)
         _region_detectors[cascade] = RegionDetector(fallback)
     return _region_detectors[cascade]
 
@@ -146,7 +149,8 @@ def _analyse_around(
         x1, y1 = min(box.x + box.w + pad, width), min(box.y + box.h + pad, height)
         if x1 - x0 < 8 or y1 - y0 < 8:
             continue
-        for d in regions.detect(pixels[y0:y1, x0:x1], face_px=max(box.w, box.h)):
+        local = Box(box.x - x0, box.y - y0, box.w, box.h)
+        for d in regions.detect(pixels[y0:y1, x0:x1], local):
             b = d.box
             moved = Detection(Box(b.x + x0, b.y + y0, b.w, b.h), d.score, d.detector)
             if all(_overlap(moved.box, other.box) < 0.5 for other in found):

@@ -17,7 +17,7 @@ import io
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
 
@@ -45,6 +45,7 @@ from retroface.services.live_deployments import (
     alert_purge_after,
     get_live_deployment,
 )
+from retroface.services.video_ingest import video_spec
 from retroface.store.data_protection import alert_crop_associated
 from retroface.store.models import Gallery, LiveAlert, LiveDeployment, Subject, Template
 
@@ -121,9 +122,7 @@ def run_live(
     stop = stop or threading.Event()
     spec = source_spec(source)
     # The footage detector, one embedding a face: its model is the deployment's to check.
-    engine = app.engine_for(
-        replace(app.engine_spec, detector=app.settings.video_detector, jitters=1)
-    )
+    engine = app.engine_for(video_spec(app))
     deployment, watchlist = _checked_start(app, deployment_id, spec.kind, engine.model)
     with LiveSource(spec) as live:
         run = _Run(app, deployment, watchlist, sinks, live)
