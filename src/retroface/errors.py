@@ -53,3 +53,14 @@ class DataIntegrityError(RetrofaceError):
 
 class BusyError(RetrofaceError):
     """Too much of this person's work is already waiting: try again when some has finished."""
+
+
+class LockedOutError(BusyError):
+    """Too many failed log-ins under one name: no password is checked until the lock ends.
+
+    ``retry_after_s`` is how long until it does (the API's Retry-After header).
+    """
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s

@@ -80,6 +80,10 @@ class Settings:
     index_exact_max: int = 200_000
     #: Days a reversibly removed watchlist entry waits before retention deletes it.
     removal_grace_days: int = 30
+    #: Failed log-ins under one name within ``login_lockout_s`` that lock the name for
+    #: ``login_lockout_s`` after the last of them (guessing a password then takes years).
+    login_max_failures: int = 5
+    login_lockout_s: float = 900.0
     # video
     #: Which frames of footage are analysed: all, keyframes, every:N or fps:N.
     video_sampling: str = "fps:5"
@@ -147,6 +151,8 @@ class Settings:
                 "RETROFACE_GALLERY_MAX_SUBJECTS", base.gallery_max_subjects
             ),
             removal_grace_days=_env_int("RETROFACE_REMOVAL_GRACE_DAYS", base.removal_grace_days),
+            login_max_failures=_env_int("RETROFACE_LOGIN_MAX_FAILURES", base.login_max_failures),
+            login_lockout_s=_env_float("RETROFACE_LOGIN_LOCKOUT_S", base.login_lockout_s),
             video_sampling=os.environ.get("RETROFACE_VIDEO_SAMPLING") or base.video_sampling,
             video_detector=os.environ.get("RETROFACE_VIDEO_DETECTOR") or base.video_detector,
             video_min_face_px=_env_int("RETROFACE_VIDEO_MIN_FACE_PX", base.video_min_face_px),

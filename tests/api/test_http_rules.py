@@ -3,6 +3,8 @@ authentication, problem documents, upload checks, security headers, the OpenAPI 
 
 from __future__ import annotations
 
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -10,11 +12,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from retroface.governance.roles import Action, Role, is_allowed
+from retroface.server import create_server
 from retroface.services import App
 from retroface.services.uploaded_files import case_upload_folder
 from retroface.store.models import AuditEvent
 from tests.api.conftest import login
 from tests.conftest import ADMIN, AUDITOR, OPERATOR, REVIEWER, SUPERVISOR
+from tests.helpers import PASSWORD, register_users
 
 pytestmark = pytest.mark.needs_data
 API = "/api/v1"
@@ -263,3 +267,41 @@ def test_security_headers_problem_documents_and_openapi(client: TestClient) -> N
     # template, an image or a token.
     for path in paths:
         assert not any(word in path for word in ("embedding", "template", "token", "password"))
+
+
+def test_repeated_failed_logins_lock_the_name_then_it_unlocks(app: App) -> None:
+    """Five wrong passwords under one name within the window lock that name: even the right
+    password is then refused with 429 and Retry-After, and audited; an unknown name locks
+    the same way (no hint of who exists); others log in; the lock ends after the window and
+    a success clears the count."""
+    app.settings = replace(app.settings, login_lockout_s=2.0)
+    register_users(app, dict.fromkeys((OPERATOR, SUPERVISOR), PASSWORD))
+    with TestClient(create_server(application=app), raise_server_exceptions=False) as http:
+        _lock_and_unlock(app, http)
+
+
+def _lock_and_unlock(app: App, client: TestClient) -> None:
+    wrong = {"username": OPERATOR.username, "password": "not the password"}
+    for _ in range(app.settings.login_max_failures):
+        assert client.post(f"{API}/auth/login", json=wrong).status_code == 401
+    right = {"username": OPERATOR.username, "password": PASSWORD}
+    locked = client.post(f"{API}/auth/login", json=right)
+    assert locked.status_code == 429 and 1 <= int(locked.headers["Retry-After"]) <= 2
+    assert "too many failed log-ins" in locked.json()["detail"]
+    for _ in range(app.settings.login_max_failures):
+        client.post(f"{API}/auth/login", json={"username": "nobody", "password": "x"})
+    assert (
+        client.post(f"{API}/auth/login", json={"username": "nobody", "password": "x"}).status_code
+        == 429
+    )
+    login(client, SUPERVISOR.username)  # another name is unaffected
+    with app.unit_of_work() as uow:
+        events = uow.session.scalars(
+            select(AuditEvent.action).where(AuditEvent.object_id == OPERATOR.username)
+        ).all()
+    assert events.count("login.failed") == 5 and events.count("login.locked") == 1
+    time.sleep(2.1)
+    login(client, OPERATOR.username)
+    # A success cleared the count: one more failure does not lock again.
+    assert client.post(f"{API}/auth/login", json=wrong).status_code == 401
+    login(client, OPERATOR.username)

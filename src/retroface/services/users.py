@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+import math
+from datetime import UTC, date, datetime, timedelta
 
 from pydantic import BaseModel
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from retroface.errors import (
     AlreadyExistsError,
     AuthorisationError,
     InvalidInputError,
+    LockedOutError,
     NotFoundError,
 )
 from retroface.governance.identity import (
@@ -23,7 +26,7 @@ from retroface.governance.identity import (
 )
 from retroface.governance.roles import Action, Role
 from retroface.services.app import App
-from retroface.store.models import LoginSession, User
+from retroface.store.models import AuditEvent, LoginSession, User
 
 SESSION_HOURS = 8
 MAX_USERNAME = 100
@@ -122,18 +125,64 @@ def list_users(app: App) -> list[UserOut]:
 
 
 def authenticate(app: App, username: str, password: str) -> Principal:
-    """The principal for a correct, active username and password; failures are audited."""
+    """The principal for a correct, active username and password; failures are audited.
+
+    After ``login_max_failures`` failures under one name (known or not, so the
+    lock says nothing about who exists) within ``login_lockout_s``, no password
+    is checked for that name until ``login_lockout_s`` after the last failure;
+    a success clears the count. The failures are read from the audit log, so
+    the lock holds across server restarts and processes.
+    """
+    name = username.strip()
     with app.unit_of_work() as uow:
-        user = uow.session.scalar(select(User).where(User.username == username.strip()))
+        user = uow.session.scalar(select(User).where(User.username == name))
+        wait = _lockout_left_s(app, uow.session, name, user)
+        if wait > 0:
+            app.audit(uow.session, action="login.locked", object_type="user", object_id=name[:64])
+            uow.commit()
+            raise LockedOutError(
+                f"too many failed log-ins for {name!r}: try again in {math.ceil(wait / 60)} "
+                "min, or ask an admin",
+                retry_after_s=math.ceil(wait),
+            )
         ok = user is not None and user.active and password_matches(user.password_hash, password)
         if not ok:
-            app.audit(
-                uow.session, action="login.failed", object_type="user", object_id=username[:64]
-            )
+            app.audit(uow.session, action="login.failed", object_type="user", object_id=name[:64])
             uow.commit()
             raise AuthorisationError("unknown user or wrong password")
         assert user is not None
         return Principal(user.username, Role(user.role))
+
+
+def _lockout_left_s(app: App, session: Session, name: str, user: User | None) -> float:
+    """Seconds until ``name`` may try a password again (0: it may now)."""
+    limit = app.settings.login_max_failures
+    if limit <= 0:
+        return 0.0
+    window = timedelta(seconds=app.settings.login_lockout_s)
+    now = datetime.now(UTC)  # audit rows carry the wall clock
+    query = (
+        select(AuditEvent.occurred_at)
+        .where(
+            AuditEvent.action == "login.failed",
+            AuditEvent.object_id == name[:64],
+            AuditEvent.occurred_at >= now - window,
+        )
+        .order_by(AuditEvent.id.desc())
+        .limit(limit)
+    )
+    if user is not None:
+        last_success = session.scalar(
+            select(func.max(AuditEvent.id)).where(
+                AuditEvent.action == "login.succeeded", AuditEvent.object_id == str(user.id)
+            )
+        )
+        if last_success is not None:
+            query = query.where(AuditEvent.id > last_success)
+    failures = list(session.scalars(query))
+    if len(failures) < limit:
+        return 0.0
+    return max(0.0, (failures[0] + window - now).total_seconds())
 
 
 def login(

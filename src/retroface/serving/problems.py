@@ -61,7 +61,11 @@ def retroface_error(request: Request, exc: Exception) -> JSONResponse:
         if isinstance(exc, kind):
             if status == 403 and getattr(request.state, "principal", None) is None:
                 return problem(401, "unauthenticated", "Authentication required", str(exc))
-            return problem(status, slug, type(exc).__name__, str(exc))
+            response = problem(status, slug, type(exc).__name__, str(exc))
+            retry_after = getattr(exc, "retry_after_s", None)
+            if retry_after is not None:
+                response.headers["Retry-After"] = str(retry_after)
+            return response
     raise AssertionError("RetrofaceError is the last entry")  # pragma: no cover
 
 

@@ -17,7 +17,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from retroface.errors import AuthorisationError
+from retroface.errors import AuthorisationError, LockedOutError
 from retroface.governance.roles import Action, is_allowed
 from retroface.services.audit_log import list_audit_events, verify_audit
 from retroface.services.case_report import case_report
@@ -81,6 +81,8 @@ def login_submit(
 ) -> Response:
     try:
         token, _ = login(base_app(request), username, password, hours=SESSION_HOURS)
+    except LockedOutError as exc:
+        return _page(request, "login.html", status=429, error=str(exc))
     except AuthorisationError as exc:
         return _page(request, "login.html", status=401, error=str(exc))
     response = RedirectResponse("/ui/", status_code=303)
