@@ -25,13 +25,14 @@ from retroface.services.backup import (
     verify_backup,
 )
 from retroface.services.doctor import run_doctor
+from retroface.services.erasure import erase_subject
 from retroface.services.search import search
 from retroface.services.uploaded_files import case_upload_folder
 from retroface.services.users import authenticate
 from retroface.settings import Settings
-from retroface.store.models import AuditEvent, MediaItem
+from retroface.store.models import AuditEvent, MediaItem, ReferenceImage, Subject
 from tests.cli_process import run_cli, run_cli_json, user_env
-from tests.conftest import ADMIN, AUDITOR, OPERATOR
+from tests.conftest import ADMIN, AUDITOR, OPERATOR, SUPERVISOR
 from tests.helpers import PASSWORD, authorised_case, gallery_with, register_users
 
 pytestmark = pytest.mark.needs_data
@@ -241,3 +242,42 @@ def test_backup_of_a_postgresql_deployment_points_to_pg_dump(app: App) -> None:
         create_backup(app.acting_as(ADMIN), app.settings.home.parent / "backup")
     with pytest.raises(BackupError, match="pg_restore"):
         restore_backup(app.settings, app.settings.home.parent / "backup", _as_admin)
+
+
+def test_restoring_an_older_backup_does_not_bring_back_an_erased_person(
+    deployment: App, data: Path, engine: FaceEngine, tmp_path: Path
+) -> None:
+    """Erasure is final: a backup made before it, restored over the deployment, gets the
+    person erased again (audited as a replay); restored into an empty folder, where nothing
+    can tell, the report says so."""
+    archive = tmp_path / "backup.tar"
+    create_backup(deployment, archive)
+    fresh = restore_backup(Settings(home=tmp_path / "elsewhere"), archive, _as_admin)
+    assert not fresh.replaced_database and fresh.erasures_replayed == 0
+    assert fresh.backup_created_at is not None
+
+    erase_subject(deployment.acting_as(SUPERVISOR), "g", "obama", "REQ-1")
+    home = deployment.settings.home
+    deployment.close()
+    report = restore_backup(Settings(home=home), archive, _as_admin, force=True)
+    assert report.replaced_database and report.erasures_replayed == 1
+
+    restored = open_app(Settings(home=home), principal=ADMIN)
+    try:
+        with restored.unit_of_work() as uow:
+            subjects = {s.name: (s.id, s.erased_at) for s in uow.session.scalars(select(Subject))}
+            replays = uow.session.scalars(
+                select(AuditEvent.details).where(AuditEvent.action == "subject.erasure_replayed")
+            ).all()
+            images = uow.session.scalars(select(ReferenceImage.subject_id)).all()
+        assert "obama" not in subjects and "biden" in subjects
+        erased_id, erased_at = next(
+            row for name, row in subjects.items() if name.startswith("erased-subject-")
+        )
+        assert erased_at is not None and erased_id not in images
+        assert len(replays) == 1
+        assert "replayed on its restore" in replays[0]["request_reference"]
+        assert verify_audit(restored.acting_as(AUDITOR)).ok
+        assert [name for name, _ in _search(restored, engine, data)] == []  # obama2: nobody
+    finally:
+        restored.close()

@@ -184,4 +184,16 @@ def backup_restore(
         out.print(f"the previous data directory was moved to {report.moved_aside}", markup=False)
     if report.paths_repointed:
         out.print(f"{report.paths_repointed} uploaded file path(s) now point into {report.home}")
+    if report.erasures_replayed:
+        out.print(
+            f"{report.erasures_replayed} person(s) erased since the backup was made were "
+            "erased again (audited as subject.erasure_replayed)"
+        )
+    if not report.replaced_database:
+        made = report.backup_created_at.isoformat() if report.backup_created_at else "then"
+        out.print(
+            f"warning: no database was replaced, so erasures made after the backup ({made}) "
+            "are not known here: re-apply them from your erasure records before searching",
+            markup=False,
+        )
     out.print("log in again: sessions are not part of a backup")

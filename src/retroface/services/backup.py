@@ -49,6 +49,7 @@ from retroface.services.data_directory import (
     symlinks,
 )
 from retroface.services.doctor import schema_heads, sqlite_path
+from retroface.services.erasure import ErasedRow, erased_rows, replay_erasures
 from retroface.services.gallery_index import forget_held_indexes
 from retroface.settings import Settings
 from retroface.store.models import AuditEvent, MediaItem, ReferenceImage
@@ -131,6 +132,11 @@ class RestoreReport(BaseModel):
     moved_aside: str | None
     paths_repointed: int
     alembic_revision: str
+    #: People erased in the replaced data directory whom the backup still held: erased again.
+    erasures_replayed: int = 0
+    #: Whether a database was replaced (only then can later erasures be known and replayed).
+    replaced_database: bool = False
+    backup_created_at: datetime | None = None
 
 
 # --- create -------------------------------------------------------------------------------
@@ -535,10 +541,15 @@ def restore_backup(
             "--force to move the current data directory aside (it is kept, never deleted)"
         )
     home.parent.mkdir(parents=True, exist_ok=True)
+    replaced = settings.with_(home=home).sqlite_path
+    had_database = occupied and replaced.is_file()
+    erased = erased_rows(replaced) if had_database else []
     staging = _private_folder(home.parent / f".{home.name}.restore-{_token()}")
     try:
         manifest, digest, total = _extract(source, staging)
-        repointed = _audit_restore(settings, staging, home, manifest, digest, source, credentials)
+        repointed, replayed = _audit_restore(
+            settings, staging, home, manifest, digest, source, credentials, erased
+        )
         aside = _swap_into_place(staging, home, occupied)
     finally:
         shutil.rmtree(staging, ignore_errors=True)  # our own temp folder (gone if renamed)
@@ -551,6 +562,9 @@ def restore_backup(
         moved_aside=str(aside) if aside else None,
         paths_repointed=repointed,
         alembic_revision=manifest.alembic_revision,
+        erasures_replayed=replayed,
+        replaced_database=had_database,
+        backup_created_at=manifest.created_at,
     )
 
 
@@ -595,9 +609,12 @@ def _audit_restore(
     digest: str,
     source: Path,
     credentials: Credentials,
-) -> int:
+    erased: list[ErasedRow],
+) -> tuple[int, int]:
     """Open the restored database (migrating an older schema), check the person is one of its
-    admins, re-point uploaded files' paths if the data directory moved, and audit it all."""
+    admins, re-point uploaded files' paths if the data directory moved, erase again whoever
+    the replaced database had erased, and audit it all. Returns (paths re-pointed, erasures
+    replayed)."""
     app = open_app(settings.with_(home=staging, database_url=None))
     try:
         principal = credentials(app)
@@ -629,7 +646,10 @@ def _audit_restore(
                 home=str(home),
             )
             uow.commit()
-        return repointed
+        replayed = replay_erasures(
+            app, erased, f"erased after backup {digest[:16]} was made; replayed on its restore"
+        )
+        return repointed, len(replayed.subject_ids)
     finally:
         app.close()
 
