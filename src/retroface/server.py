@@ -25,6 +25,7 @@ from retroface.errors import RetrofaceError
 from retroface.services import App, open_app
 from retroface.serving import problems
 from retroface.serving.jobs import JobRunner
+from retroface.serving.login_throttle import AddressThrottle
 from retroface.settings import Settings
 
 API_PREFIX = "/api/v1"
@@ -73,6 +74,9 @@ def create_server(settings: Settings | None = None, application: App | None = No
     )
     api.state.retroface = base
     api.state.jobs = jobs
+    api.state.login_throttle = AddressThrottle(
+        base.settings.login_max_failures_per_address, base.settings.login_lockout_s
+    )
     for router in ROUTERS:
         api.include_router(router, prefix=API_PREFIX)
     api.include_router(web.router, prefix=UI_PREFIX)

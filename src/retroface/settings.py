@@ -84,6 +84,9 @@ class Settings:
     #: ``login_lockout_s`` after the last of them (guessing a password then takes years).
     login_max_failures: int = 5
     login_lockout_s: float = 900.0
+    #: Failed log-ins from one client address within ``login_lockout_s`` after which the
+    #: server refuses that address for the rest of the window (many officers may share one).
+    login_max_failures_per_address: int = 50
     # video
     #: Which frames of footage are analysed: all, keyframes, every:N or fps:N.
     video_sampling: str = "fps:5"
@@ -153,6 +156,9 @@ class Settings:
             removal_grace_days=_env_int("RETROFACE_REMOVAL_GRACE_DAYS", base.removal_grace_days),
             login_max_failures=_env_int("RETROFACE_LOGIN_MAX_FAILURES", base.login_max_failures),
             login_lockout_s=_env_float("RETROFACE_LOGIN_LOCKOUT_S", base.login_lockout_s),
+            login_max_failures_per_address=_env_int(
+                "RETROFACE_LOGIN_MAX_FAILURES_PER_ADDRESS", base.login_max_failures_per_address
+            ),
             video_sampling=os.environ.get("RETROFACE_VIDEO_SAMPLING") or base.video_sampling,
             video_detector=os.environ.get("RETROFACE_VIDEO_DETECTOR") or base.video_detector,
             video_min_face_px=_env_int("RETROFACE_VIDEO_MIN_FACE_PX", base.video_min_face_px),

@@ -15,6 +15,7 @@ from retroface.governance.roles import Action, Role, is_allowed
 from retroface.server import create_server
 from retroface.services import App
 from retroface.services.uploaded_files import case_upload_folder
+from retroface.serving.login_throttle import AddressThrottle
 from retroface.store.models import AuditEvent
 from tests.api.conftest import login
 from tests.conftest import ADMIN, AUDITOR, OPERATOR, REVIEWER, SUPERVISOR
@@ -305,3 +306,36 @@ def _lock_and_unlock(app: App, client: TestClient) -> None:
     # A success cleared the count: one more failure does not lock again.
     assert client.post(f"{API}/auth/login", json=wrong).status_code == 401
     login(client, OPERATOR.username)
+
+
+def test_many_failed_logins_from_one_address_throttle_that_address(app: App) -> None:
+    """One password tried against many names never trips a per-name lock; the address
+    throttle refuses the address (even a correct log-in) once its failures reach the limit,
+    on both the API and the web form, until the window has passed."""
+    app.settings = replace(app.settings, login_max_failures_per_address=3, login_lockout_s=1.5)
+    register_users(app, dict.fromkeys((OPERATOR,), PASSWORD))
+    with TestClient(create_server(application=app), raise_server_exceptions=False) as http:
+        for name in ("amy", "ben", "cat"):
+            answer = http.post(f"{API}/auth/login", json={"username": name, "password": "x"})
+            assert answer.status_code == 401
+        right = {"username": OPERATOR.username, "password": PASSWORD}
+        refused = http.post(f"{API}/auth/login", json=right)
+        assert refused.status_code == 429 and "this address" in refused.json()["detail"]
+        assert int(refused.headers["Retry-After"]) >= 1
+        page = http.post("/ui/login", data=right, follow_redirects=False)
+        assert page.status_code == 429 and "this address" in page.text
+        time.sleep(1.6)
+        assert http.post(f"{API}/auth/login", json=right).status_code == 200
+
+
+def test_address_throttle_counts_only_failures_inside_its_window() -> None:
+    now = [0.0]
+    throttle = AddressThrottle(max_failures=2, window_s=10.0, clock=lambda: now[0])
+    throttle.failed("10.0.0.1")
+    now[0] = 6.0
+    throttle.failed("10.0.0.1")
+    assert throttle.wait_s("10.0.0.1") == pytest.approx(4.0)
+    assert throttle.wait_s("10.0.0.2") == 0.0
+    now[0] = 10.5  # the first failure has left the window
+    assert throttle.wait_s("10.0.0.1") == 0.0
+    assert AddressThrottle(max_failures=0, window_s=10.0).wait_s("10.0.0.1") == 0.0

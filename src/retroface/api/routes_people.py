@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from retroface.governance.roles import Role
@@ -17,8 +17,9 @@ from retroface.services.api_keys import (
     list_api_keys,
     revoke_api_key,
 )
-from retroface.services.users import UserOut, add_user, list_users, login, logout
+from retroface.services.users import UserOut, add_user, list_users, logout
 from retroface.serving.auth import Acting, base_app, bearer_token
+from retroface.serving.login_throttle import throttled_login
 
 router = APIRouter(tags=["people"])
 
@@ -51,9 +52,14 @@ class ApiKeyIn(BaseModel):
 
 
 @router.post("/auth/login", response_model=SessionOut)
-def post_login(body: LoginIn, application: Annotated[App, Depends(base_app)]) -> SessionOut:
-    """Exchange a username and password for a bearer token (failures are audited)."""
-    token, principal = login(application, body.username, body.password, hours=body.hours)
+def post_login(
+    request: Request, body: LoginIn, application: Annotated[App, Depends(base_app)]
+) -> SessionOut:
+    """Exchange a username and password for a bearer token (failures are audited; repeated
+    failures under one name, or from one address, are refused for a while with 429)."""
+    token, principal = throttled_login(
+        request, application, body.username, body.password, hours=body.hours
+    )
     return SessionOut(
         token=token,
         username=principal.username,

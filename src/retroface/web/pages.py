@@ -33,9 +33,10 @@ from retroface.services.live_deployments import (
 from retroface.services.protected_files import read_protected_file
 from retroface.services.results import CandidateReview
 from retroface.services.review import record_review, review_queue, show_candidate
-from retroface.services.users import login, logout
+from retroface.services.users import logout
 from retroface.serving.auth import SESSION_COOKIE, Browser, base_app, csrf_ok, csrf_token
 from retroface.serving.jobs import JobRunner
+from retroface.serving.login_throttle import throttled_login
 from retroface.serving.search_jobs import start_search_job
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -80,7 +81,9 @@ def login_submit(
     password: Annotated[str, Form(max_length=1000)],
 ) -> Response:
     try:
-        token, _ = login(base_app(request), username, password, hours=SESSION_HOURS)
+        token, _ = throttled_login(
+            request, base_app(request), username, password, hours=SESSION_HOURS
+        )
     except LockedOutError as exc:
         return _page(request, "login.html", status=429, error=str(exc))
     except AuthorisationError as exc:
