@@ -21,7 +21,7 @@ What is measured, in one process run:
 * unless ``--skip-detector``: bench/detector.py (recall and speed of the
   ``cnn-onnx`` detector against dlib's CNN on the crowd video).
 
-retroface runs with ``jitters=1`` (as face_recognition does) and HOG without
+retroface runs with ``jitters=1`` and one (5-point) alignment (as face_recognition does) and HOG without
 upsampling (``--min-face-px 80``; LFW faces are ~110 px), falling back to the
 MMOD CNN where HOG finds nothing. The last line is
 ``speedup_vs_face_recognition=<x> lfw_accuracy=<a>`` (LFW throughput ratio,
@@ -216,7 +216,7 @@ def main() -> None:
 
     all_pairs = read_lfw_pairs(args.data / "lfw_pairs.txt", args.data / "lfw")
     images, pairs = select(all_pairs, args.images)
-    spec = EngineSpec(jitters=1, min_face_px=args.min_face_px)
+    spec = EngineSpec(jitters=1, alignments=(5,), min_face_px=args.min_face_px)
     print(
         f"lfw_images={len(images)} pairs={len(pairs)} workers={args.workers} "
         f"retroface: detector={spec.detector} min_face_px={spec.min_face_px} "
@@ -280,7 +280,7 @@ def main() -> None:
     with ProcessPoolExecutor(args.workers) as pool:
         peer_count = sum(pool.map(_peer_frame, frames))
     peer_video_s = time.perf_counter() - started
-    video_spec = EngineSpec(jitters=1)  # HOG upsampled once, as the peer
+    video_spec = EngineSpec(jitters=1, alignments=(5,))  # HOG upsampled once, as the peer
     started = time.perf_counter()
     with ProcessPoolExecutor(
         args.workers, initializer=_init_engine, initargs=(video_spec,)

@@ -46,7 +46,7 @@ def real_pairs(data: Path, people: int, workers: int) -> tuple[np.ndarray, np.nd
     folders = sorted(p for p in (data / "lfw").iterdir() if p.is_dir())
     chosen = [sorted(f.glob("*.jpg"))[:2] for f in folders if len(list(f.glob("*.jpg"))) >= 2]
     files = [p for pair in chosen[:people] for p in pair]
-    spec = EngineSpec(jitters=1, min_face_px=80)
+    spec = EngineSpec(jitters=1, alignments=(5,), min_face_px=80)
     found: dict[Path, np.ndarray] = {}
     for result in analyse_files(files, spec, MediaLimits(), workers):
         if result.faces:

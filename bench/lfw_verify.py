@@ -50,7 +50,11 @@ def main() -> None:
     parser.add_argument(
         "--detector", default="cascade", help="detector backend (hog, cnn, cascade)"
     )
-    parser.add_argument("--landmarks", type=int, default=5, help="5- or 68-point alignment")
+    parser.add_argument(
+        "--alignments",
+        default="5,68",
+        help="landmark alignments averaged per face: 5, 68 or 5,68 (the default)",
+    )
     parser.add_argument("--embedder", default="onnx", help="embedder backend (dlib, onnx, ...)")
     args = parser.parse_args()
 
@@ -67,7 +71,7 @@ def main() -> None:
     images = sorted({p.first for p in pairs} | {p.second for p in pairs})
     print(
         f"pairs={len(pairs)} unique_images={len(images)} workers={args.workers} "
-        f"jitters={args.jitters} detector={args.detector} landmarks={args.landmarks} "
+        f"jitters={args.jitters} detector={args.detector} alignments={args.alignments} "
         f"embedder={args.embedder}",
         flush=True,
     )
@@ -76,7 +80,7 @@ def main() -> None:
         jitters=args.jitters,
         embedder=args.embedder,
         detector=args.detector,
-        landmarks=args.landmarks,
+        alignments=tuple(int(p) for p in args.alignments.replace("+", ",").split(",")),
     )
     started = time.perf_counter()
     embeddings: dict[Path, np.ndarray] = {}

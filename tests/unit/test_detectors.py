@@ -39,7 +39,7 @@ def test_cascade_keeps_hog_results_when_hog_finds_faces(data: Path, hog: HogDete
 
 def test_68_point_alignment_gives_five_landmarks_and_a_matching_template(data: Path) -> None:
     examples = data / "face_recognition" / "examples"
-    engine68 = FaceEngine.from_spec(EngineSpec(landmarks=68, jitters=1))
+    engine68 = FaceEngine.from_spec(EngineSpec(alignments=(68,), jitters=1))
     a = engine68.analyse(load_image(examples / "obama.jpg").pixels)[0]
     b = engine68.analyse(load_image(examples / "obama2.jpg").pixels)[0]
     c = engine68.analyse(load_image(examples / "biden.jpg").pixels)[0]

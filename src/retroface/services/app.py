@@ -139,6 +139,7 @@ def open_app(
         min_face_px=settings.min_face_px,
         max_detect_pixels=settings.max_detect_pixels,
         jitters=settings.jitters,
+        alignments=settings.alignments,
     )
     settings.home.mkdir(parents=True, exist_ok=True)
     if settings.key_file is not None and settings.key_file.resolve().is_relative_to(

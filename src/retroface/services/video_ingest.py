@@ -86,11 +86,12 @@ def check_case_open_and_authorised(app: App, case_reference: str) -> None:
 
 def video_spec(app: App) -> EngineSpec:
     """Footage is scanned frame after frame: the video detector, one embedding per face
-    (a sighting's template already averages many frames)."""
+    and one alignment (a sighting's template already averages many frames)."""
     return replace(
         app.engine_spec,
         detector=app.settings.video_detector,
         min_face_px=app.settings.video_min_face_px,
+        alignments=app.engine_spec.alignments[:1],
         jitters=1,
     )
 
