@@ -29,6 +29,7 @@ from retroface.faces import EngineSpec
 from retroface.faces.tracking import Sighting, TrackerSettings
 from retroface.faces.video_analysis import SegmentTask, plan_segments, run_segment
 from retroface.media.video_reader import SamplingPolicy, probe_video
+from retroface.services.video_ingest import footage_spec
 from retroface.settings import Settings
 
 CLIP = Path(__file__).resolve().parents[2] / "shared" / "data" / "video" / "covent_garden_crowd.mp4"
@@ -97,7 +98,10 @@ def main() -> None:
         "--full-scan-every-s", type=float, default=TrackerSettings.full_scan_every_s
     )
     args = parser.parse_args()
-    spec = replace(EngineSpec(), detector=args.detector, min_face_px=args.min_face_px, jitters=1)
+    # What `retroface video ingest` runs (one alignment, no jitter per frame), with the flags.
+    spec = replace(
+        footage_spec(EngineSpec(), settings), detector=args.detector, min_face_px=args.min_face_px
+    )
     policy = SamplingPolicy.parse(args.sampling)
 
     with tempfile.TemporaryDirectory() as tmp:

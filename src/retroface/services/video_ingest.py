@@ -46,6 +46,7 @@ from retroface.services.evidence_files import expand_evidence
 from retroface.services.face_records import face_row, template_row
 from retroface.services.progress import Progress, SilentProgress
 from retroface.services.results import FileError, VideoFileOut, VideoIngestReport
+from retroface.settings import Settings
 from retroface.store.models import Face, MediaItem, Sighting, VideoJob, VideoSegment
 
 
@@ -85,13 +86,17 @@ def check_case_open_and_authorised(app: App, case_reference: str) -> None:
 
 
 def video_spec(app: App) -> EngineSpec:
+    return footage_spec(app.engine_spec, app.settings)
+
+
+def footage_spec(stills: EngineSpec, settings: Settings) -> EngineSpec:
     """Footage is scanned frame after frame: the video detector, one embedding per face
     and one alignment (a sighting's template already averages many frames)."""
     return replace(
-        app.engine_spec,
-        detector=app.settings.video_detector,
-        min_face_px=app.settings.video_min_face_px,
-        alignments=app.engine_spec.alignments[:1],
+        stills,
+        detector=settings.video_detector,
+        min_face_px=settings.video_min_face_px,
+        alignments=stills.alignments[:1],
         jitters=1,
     )
 
