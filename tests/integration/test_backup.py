@@ -281,3 +281,31 @@ def test_restoring_an_older_backup_does_not_bring_back_an_erased_person(
         assert [name for name, _ in _search(restored, engine, data)] == []  # obama2: nobody
     finally:
         restored.close()
+
+
+def test_a_refused_restore_is_on_the_record_of_the_deployment_it_targeted(
+    deployment: App, tmp_path: Path
+) -> None:
+    """Refused for a non-empty target, then for a person who is no admin of the backup: the
+    deployment that would have been replaced records both attempts, and is unchanged."""
+    archive = tmp_path / "backup.tar"
+    create_backup(deployment, archive)
+    home = deployment.settings.home
+    with pytest.raises(InvalidInputError, match="is not empty"):
+        restore_backup(Settings(home=home), archive, _as_admin)
+    with pytest.raises(AuthorisationError, match="may not system maintain"):
+        restore_backup(Settings(home=home), archive, lambda _: OPERATOR, force=True)
+    with deployment.unit_of_work() as uow:
+        refusals = uow.session.scalars(
+            select(AuditEvent.details).where(AuditEvent.action == "backup.restore_refused")
+        ).all()
+    assert [r["reason"][:40] for r in refusals] == [
+        f"{home} is not empty"[:40],
+        "officer-1 (operator) may not system main"[:40],
+    ]
+    assert all(r["authenticated"] is False for r in refusals)
+    assert verify_audit(deployment.acting_as(AUDITOR)).ok
+    empty = tmp_path / "empty"
+    with pytest.raises(AuthorisationError):
+        restore_backup(Settings(home=empty), archive, lambda _: None)
+    assert not empty.exists()  # no deployment there: nothing recorded, nothing created

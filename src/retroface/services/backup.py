@@ -21,6 +21,7 @@ directory itself. PostgreSQL deployments are backed up with ``pg_dump``.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import shutil
 import sqlite3
@@ -507,6 +508,7 @@ def describe_problems(check: BackupCheck) -> str:
 # --- restore ------------------------------------------------------------------------------
 
 Credentials = Callable[[App], Principal | None]
+log = logging.getLogger("retroface.backup")
 
 
 def restore_backup(
@@ -517,8 +519,48 @@ def restore_backup(
 
     ``credentials`` identifies the person against the backup's own users (the restored
     database is the one their action is recorded in). A non-empty target is refused unless
-    ``force``; it is then moved aside, never deleted.
+    ``force``; it is then moved aside, never deleted. A refusal is recorded in the
+    deployment the restore would have replaced, if there is one.
     """
+    try:
+        return _restore(settings, source, credentials, force)
+    except RetrofaceError as exc:
+        _record_refusal(settings, source, exc)
+        raise
+
+
+def _record_refusal(settings: Settings, source: Path, exc: RetrofaceError) -> None:
+    """Audit a refused restore in the data directory it targeted: an attempt to replace a
+    deployment is on its record even when nobody could be authenticated for it."""
+    if settings.database_url:
+        return  # refused before anything: a database server is restored with its own tools
+    home = settings.home.expanduser().absolute()
+    if not settings.with_(home=home).sqlite_path.is_file():
+        return  # no deployment there to keep a record (and none must be created)
+    try:
+        app = open_app(settings.with_(home=home))
+    except Exception:  # a damaged database is a reason to restore: the refusal still stands
+        log.warning("a refused restore could not be recorded in %s", home)
+        return
+    try:
+        with app.unit_of_work() as uow:
+            app.audit(
+                uow.session,
+                action="backup.restore_refused",
+                object_type="backup",
+                object_id=source.name[:64],
+                source=str(source.absolute()),
+                reason=str(exc)[:500],
+                authenticated=False,
+            )
+            uow.commit()
+    finally:
+        app.close()
+
+
+def _restore(
+    settings: Settings, source: Path, credentials: Credentials, force: bool
+) -> RestoreReport:
     if settings.database_url:
         raise BackupError(
             "RETROFACE_DATABASE_URL names a database server: restore a PostgreSQL deployment "
