@@ -339,3 +339,8 @@ def test_address_throttle_counts_only_failures_inside_its_window() -> None:
     now[0] = 10.5  # the first failure has left the window
     assert throttle.wait_s("10.0.0.1") == 0.0
     assert AddressThrottle(max_failures=0, window_s=10.0).wait_s("10.0.0.1") == 0.0
+    for i in range(100):  # addresses that only ever log in successfully are not kept
+        throttle.wait_s(f"10.1.0.{i}")
+    # What is left: the address that failed at 6.0 (still in the window) and the last one
+    # checked (dropped at the next call).
+    assert set(throttle._failures) == {"10.0.0.1", "10.1.0.99"}

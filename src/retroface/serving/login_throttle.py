@@ -51,8 +51,10 @@ class AddressThrottle:
     def _recent(self, address: str) -> deque[float]:
         """The address's failures still in the window (older ones dropped; caller locks)."""
         now = self._clock()
-        for key in [k for k, q in self._failures.items() if q and q[-1] <= now - self.window_s]:
-            del self._failures[key]  # forget idle addresses, so the table stays small
+        # Forget addresses with no failure left in the window (including those only ever
+        # checked), so the table holds only addresses that failed recently.
+        for key in [k for k, q in self._failures.items() if not q or q[-1] <= now - self.window_s]:
+            del self._failures[key]
         recent = self._failures.setdefault(address, deque())
         while recent and recent[0] <= now - self.window_s:
             recent.popleft()
@@ -75,8 +77,6 @@ def throttled_login(
         )
     try:
         return login(application, username, password, hours=hours)
-    except LockedOutError:
-        raise
-    except AuthorisationError:
+    except AuthorisationError:  # a per-name lock (LockedOutError) is not a failure to count
         throttle.failed(address)
         raise
