@@ -29,7 +29,7 @@ from retroface.faces import EngineSpec
 from retroface.faces.tracking import Sighting, TrackerSettings
 from retroface.faces.video_analysis import SegmentTask, plan_segments, run_segment
 from retroface.media.video_reader import SamplingPolicy, probe_video
-from retroface.services.video_ingest import footage_spec
+from retroface.services.video.ingest import footage_spec
 from retroface.settings import Settings
 
 CLIP = Path(__file__).resolve().parents[2] / "shared" / "data" / "video" / "covent_garden_crowd.mp4"

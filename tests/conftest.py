@@ -13,7 +13,7 @@ from retroface.governance.deployment_policy import DpiaRecord
 from retroface.governance.identity import Principal
 from retroface.governance.roles import Role
 from retroface.services import App, open_app
-from retroface.services.deployment_settings import register_dpia, register_policy
+from retroface.services.deployment.rules import register_dpia, register_policy
 from retroface.settings import Settings
 from tests.databases import drop_database, fresh_database
 

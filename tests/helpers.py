@@ -12,13 +12,13 @@ from retroface.governance.identity import Principal
 from retroface.governance.roles import Role
 from retroface.governance.watchlist_policy import SubjectProvenance
 from retroface.services import App
-from retroface.services.calibration import calibrate, register_calibration
-from retroface.services.cases import authorise_case, open_case
-from retroface.services.enrollment import enroll
-from retroface.services.enrollment_plan import plan_enrollment
-from retroface.services.galleries import create_gallery
-from retroface.services.live_deployments import LiveDeploymentOut, create_live_deployment
-from retroface.services.users import add_user, bootstrap_admin
+from retroface.services.access.users import add_user, bootstrap_admin
+from retroface.services.cases.manage import authorise_case, open_case
+from retroface.services.deployment.calibrations import calibrate, register_calibration
+from retroface.services.galleries.enrol import enroll
+from retroface.services.galleries.enrol_plan import plan_enrollment
+from retroface.services.galleries.manage import create_gallery
+from retroface.services.live.deployments import LiveDeploymentOut, create_live_deployment
 from tests.conftest import ADMIN, SUPERVISOR
 
 PASSWORD = "correct horse battery staple"

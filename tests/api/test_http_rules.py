@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from retroface.governance.roles import Action, Role, is_allowed
 from retroface.server import create_server
 from retroface.services import App
-from retroface.services.uploaded_files import case_upload_folder
+from retroface.services.biometrics.uploaded_files import case_upload_folder
 from retroface.serving.login_throttle import AddressThrottle
 from retroface.store.models import AuditEvent
 from tests.api.conftest import login

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from retroface.services import App
-from retroface.services.uploaded_files import case_upload_folder, uploads_root
+from retroface.services.biometrics.uploaded_files import case_upload_folder, uploads_root
 from retroface.store.models import ApiKey
 from tests.api.conftest import SECOND_REVIEWER, login
 from tests.conftest import ADMIN, AUDITOR, OPERATOR, REVIEWER, SUPERVISOR

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from retroface.services import App
-from retroface.services.live_run import run_live
+from retroface.services.live.run import run_live
 from tests.api.conftest import login
 from tests.conftest import AUDITOR, EXAMPLES, OPERATOR, REVIEWER, SUPERVISOR
 from tests.helpers import PASSWORD, gallery_with

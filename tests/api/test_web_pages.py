@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from retroface.services import App
-from retroface.services.search import search
+from retroface.services.search.photos import search
 from tests.conftest import EXAMPLES, OPERATOR, REVIEWER
 from tests.helpers import PASSWORD, authorised_case, gallery_with
 

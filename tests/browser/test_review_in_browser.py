@@ -16,8 +16,8 @@ import uvicorn
 
 from retroface.server import create_server
 from retroface.services import App
-from retroface.services.galleries import set_live_watchlist
-from retroface.services.live_run import LiveOptions, run_live
+from retroface.services.galleries.manage import set_live_watchlist
+from retroface.services.live.run import LiveOptions, run_live
 from tests.api.conftest import SECOND_REVIEWER
 from tests.conftest import AUDITOR, EXAMPLES, OPERATOR, REVIEWER, SUPERVISOR
 from tests.helpers import (

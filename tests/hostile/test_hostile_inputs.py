@@ -18,7 +18,7 @@ from retroface.media import MediaLimits
 from retroface.media.image_loader import decode_image_bytes
 from retroface.media.video_reader import SamplingPolicy, iter_frames
 from retroface.services import App
-from retroface.services.search import search
+from retroface.services.search.photos import search
 from tests.conftest import EXAMPLES, OPERATOR
 from tests.databases import cli_env
 from tests.helpers import PASSWORD, authorised_case, gallery_with, register_users

@@ -10,9 +10,9 @@ from sqlalchemy import text
 
 from retroface.errors import InvalidInputError
 from retroface.services import App
-from retroface.services.audit_log import check_export, export_audit, verify_audit
-from retroface.services.cases import open_case
-from retroface.services.galleries import create_gallery
+from retroface.services.cases.manage import open_case
+from retroface.services.galleries.manage import create_gallery
+from retroface.services.oversight.audit_log import check_export, export_audit, verify_audit
 
 KEY = b"oversight-body-shared-secret-0001"
 

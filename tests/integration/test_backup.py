@@ -17,18 +17,18 @@ from retroface.errors import AuthorisationError, InvalidInputError
 from retroface.faces import FaceEngine
 from retroface.governance.identity import Principal
 from retroface.services import App, open_app
-from retroface.services.audit_log import verify_audit
-from retroface.services.backup import (
+from retroface.services.access.users import authenticate
+from retroface.services.biometrics.uploaded_files import case_upload_folder
+from retroface.services.galleries.erase import erase_subject
+from retroface.services.operations.backup import (
     BackupError,
     create_backup,
     restore_backup,
     verify_backup,
 )
-from retroface.services.doctor import run_doctor
-from retroface.services.erasure import erase_subject
-from retroface.services.search import search
-from retroface.services.uploaded_files import case_upload_folder
-from retroface.services.users import authenticate
+from retroface.services.operations.doctor import run_doctor
+from retroface.services.oversight.audit_log import verify_audit
+from retroface.services.search.photos import search
 from retroface.settings import Settings
 from retroface.store.models import AuditEvent, MediaItem, ReferenceImage, Subject
 from tests.cli_process import run_cli, run_cli_json, user_env

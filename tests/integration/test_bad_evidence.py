@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from retroface.services import App
-from retroface.services.search import search
+from retroface.services.search.photos import search
 from tests.helpers import authorised_case, gallery_with
 
 pytestmark = pytest.mark.needs_data

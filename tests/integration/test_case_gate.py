@@ -12,14 +12,14 @@ from sqlalchemy import select
 from retroface.errors import AuthorisationError, InvalidInputError, NotFoundError
 from retroface.governance.deployment_policy import DpiaRecord
 from retroface.services import App
-from retroface.services.cases import authorise_case, open_case, show_case
-from retroface.services.deployment_settings import (
+from retroface.services.cases.manage import authorise_case, open_case, show_case
+from retroface.services.deployment.rules import (
     deployment_status,
     register_dpia,
     register_policy,
     set_threshold_floor,
 )
-from retroface.services.search import search
+from retroface.services.search.photos import search
 from retroface.store.models import AuditEvent, Face, MediaItem
 from tests.conftest import ADMIN
 from tests.helpers import authorised_case, gallery_with

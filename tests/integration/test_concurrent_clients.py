@@ -16,9 +16,9 @@ from sqlalchemy import func, select
 from retroface.governance.identity import Principal
 from retroface.governance.roles import Role
 from retroface.services import App
-from retroface.services.audit_log import verify_audit
-from retroface.services.galleries import create_gallery
-from retroface.services.gallery_versions import bump_version
+from retroface.services.galleries.manage import create_gallery
+from retroface.services.galleries.versions import bump_version
+from retroface.services.oversight.audit_log import verify_audit
 from retroface.store.models import Gallery, GalleryChange, ReferenceImage, Search, Subject
 from tests.conftest import AUDITOR, OPERATOR, SUPERVISOR
 from tests.databases import cli_env

@@ -18,11 +18,11 @@ from retroface.faces.video_analysis import plan_segments
 from retroface.media import sha256_file
 from retroface.media.video_reader import SamplingPolicy, probe_video
 from retroface.services import App
-from retroface.services.doctor import DoctorReport, run_doctor
-from retroface.services.enrollment_plan import plan_enrollment
-from retroface.services.galleries import create_gallery
-from retroface.services.search import search
-from retroface.services.video_search import find_person
+from retroface.services.galleries.enrol_plan import plan_enrollment
+from retroface.services.galleries.manage import create_gallery
+from retroface.services.operations.doctor import DoctorReport, run_doctor
+from retroface.services.search.footage import find_person
+from retroface.services.search.photos import search
 from retroface.store.models import (
     AuditEvent,
     Face,

@@ -23,14 +23,14 @@ from retroface.faces import FaceEngine
 from retroface.media import load_image
 from retroface.server import create_server
 from retroface.services import App, open_app
-from retroface.services import key_management as keys
-from retroface.services.case_report import case_report
-from retroface.services.galleries import set_live_watchlist
-from retroface.services.gallery_index import forget_held_indexes
-from retroface.services.live_deployments import list_live_alerts
-from retroface.services.live_run import LiveOptions, run_live
-from retroface.services.protected_files import decrypt_protected_file, protected_files
-from retroface.services.search import search
+from retroface.services.biometrics.gallery_index import forget_held_indexes
+from retroface.services.biometrics.sealed_files import decrypt_protected_file, protected_files
+from retroface.services.cases.report import case_report
+from retroface.services.galleries.manage import set_live_watchlist
+from retroface.services.live.deployments import list_live_alerts
+from retroface.services.live.run import LiveOptions, run_live
+from retroface.services.operations import keys
+from retroface.services.search.photos import search
 from retroface.settings import Settings
 from retroface.store.data_protection import (
     HEADER_BYTES,

@@ -9,8 +9,8 @@ import pytest
 
 from retroface.errors import InvalidInputError
 from retroface.services import App
-from retroface.services.evaluation import evaluate_identification
-from retroface.services.verification_eval import evaluate_verification
+from retroface.services.evaluation.identification import evaluate_identification
+from retroface.services.evaluation.verification import evaluate_verification
 
 pytestmark = pytest.mark.needs_data
 

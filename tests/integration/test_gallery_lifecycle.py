@@ -15,15 +15,15 @@ from sqlalchemy import func, select
 
 from retroface.errors import AlreadyExistsError, NotFoundError
 from retroface.services import App, open_app
-from retroface.services.enrollment import enroll
-from retroface.services.galleries import (
+from retroface.services.biometrics.gallery_index import forget_held_indexes
+from retroface.services.galleries.enrol import enroll
+from retroface.services.galleries.manage import (
     create_gallery,
     remove_subject,
     restore_subject,
     show_gallery,
 )
-from retroface.services.gallery_index import forget_held_indexes
-from retroface.services.search import search
+from retroface.services.search.photos import search
 from retroface.store.models import AuditEvent, ReferenceImage, Template
 from tests.conftest import OPERATOR, SUPERVISOR
 from tests.databases import cli_env

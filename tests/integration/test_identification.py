@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import select
 
 from retroface.services import App
-from retroface.services.deployment_settings import set_threshold_floor
-from retroface.services.enrollment import enroll
-from retroface.services.galleries import create_gallery
-from retroface.services.search import search
+from retroface.services.deployment.rules import set_threshold_floor
+from retroface.services.galleries.enrol import enroll
+from retroface.services.galleries.manage import create_gallery
+from retroface.services.search.photos import search
 from retroface.store.models import Search
 from tests.conftest import ADMIN
 from tests.helpers import (

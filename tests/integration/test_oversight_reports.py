@@ -13,14 +13,14 @@ from retroface.errors import InvalidInputError
 from retroface.governance.identity import Principal
 from retroface.governance.roles import Role
 from retroface.services import App
-from retroface.services.audit_log import verify_audit
-from retroface.services.cases import authorise_case, open_case
-from retroface.services.enrollment import enroll
-from retroface.services.galleries import create_gallery
-from retroface.services.reports import dpia_report, transparency_report
-from retroface.services.review import record_review
-from retroface.services.search import search
-from retroface.services.users import add_user
+from retroface.services.access.users import add_user
+from retroface.services.cases.manage import authorise_case, open_case
+from retroface.services.cases.review import record_review
+from retroface.services.galleries.enrol import enroll
+from retroface.services.galleries.manage import create_gallery
+from retroface.services.oversight.audit_log import verify_audit
+from retroface.services.oversight.reports import dpia_report, transparency_report
+from retroface.services.search.photos import search
 from retroface.store.models import AuditEvent, Search
 from tests.conftest import ADMIN
 from tests.helpers import PASSWORD, provenance

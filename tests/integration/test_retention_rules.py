@@ -15,15 +15,15 @@ from retroface.errors import NotFoundError
 from retroface.governance.deployment_policy import DpiaRecord
 from retroface.governance.watchlist_policy import RETENTION_CLASSES
 from retroface.services import App
-from retroface.services.cases import close_case, record_judicial_authorisation
-from retroface.services.deployment_settings import (
+from retroface.services.cases.manage import close_case, record_judicial_authorisation
+from retroface.services.deployment.rules import (
     register_dpia,
     set_eu_mode,
     set_probe_retention,
 )
-from retroface.services.galleries import restore_subject, show_gallery
-from retroface.services.retention import run_retention
-from retroface.services.search import search
+from retroface.services.galleries.manage import restore_subject, show_gallery
+from retroface.services.oversight.retention import run_retention
+from retroface.services.search.photos import search
 from retroface.store.models import AuditEvent, Candidate, ReferenceImage, Search, Subject, Template
 from tests.conftest import ADMIN
 from tests.helpers import authorised_case, gallery_with

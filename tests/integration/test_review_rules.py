@@ -15,10 +15,10 @@ from retroface.governance.identity import Principal
 from retroface.governance.review_policy import candidate_status, check_reviewer
 from retroface.governance.roles import Role
 from retroface.services import App
-from retroface.services.cases import close_case
-from retroface.services.review import record_review, review_queue
-from retroface.services.search import search
-from retroface.services.users import add_user
+from retroface.services.access.users import add_user
+from retroface.services.cases.manage import close_case
+from retroface.services.cases.review import record_review, review_queue
+from retroface.services.search.photos import search
 from retroface.store.models import AuditEvent, Review, Template
 from tests.conftest import ADMIN
 from tests.helpers import PASSWORD, authorised_case, gallery_with

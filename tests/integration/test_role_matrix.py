@@ -15,20 +15,20 @@ from retroface.faces import FaceEngine
 from retroface.governance.identity import Principal
 from retroface.governance.roles import ALLOWED, Action, Role
 from retroface.services import App, open_app
-from retroface.services.audit_log import export_audit, verify_audit
-from retroface.services.case_report import case_report
-from retroface.services.cases import (
+from retroface.services.access.users import add_user, list_users
+from retroface.services.cases.manage import (
     authorise_case,
     close_case,
     open_case,
     record_judicial_authorisation,
     show_case,
 )
-from retroface.services.deployment_settings import deployment_status, set_probe_retention
-from retroface.services.doctor import run_doctor
-from retroface.services.enrollment import enroll
-from retroface.services.erasure import erase_subject
-from retroface.services.galleries import (
+from retroface.services.cases.report import case_report
+from retroface.services.cases.review import record_review, review_queue
+from retroface.services.deployment.rules import deployment_status, set_probe_retention
+from retroface.services.galleries.enrol import enroll
+from retroface.services.galleries.erase import erase_subject
+from retroface.services.galleries.manage import (
     create_gallery,
     gallery_manifest,
     list_galleries,
@@ -36,23 +36,23 @@ from retroface.services.galleries import (
     set_gallery_cap,
     set_live_watchlist,
 )
-from retroface.services.key_management import key_status
-from retroface.services.live_deployments import (
+from retroface.services.live.deployments import (
     adjudicate_alert,
     list_live_alerts,
     list_live_deployments,
     live_publication,
 )
-from retroface.services.live_run import LiveOptions, run_live
+from retroface.services.live.run import LiveOptions, run_live
+from retroface.services.operations.doctor import run_doctor
+from retroface.services.operations.keys import key_status
+from retroface.services.oversight.audit_log import export_audit, verify_audit
+from retroface.services.oversight.reports import dpia_report, transparency_report
+from retroface.services.oversight.retention import run_retention
 from retroface.services.quickstart import quickstart
-from retroface.services.reports import dpia_report, transparency_report
-from retroface.services.retention import run_retention
-from retroface.services.review import record_review, review_queue
-from retroface.services.search import search
-from retroface.services.users import add_user, list_users
-from retroface.services.verify import verify
-from retroface.services.video_clusters import list_clusters
-from retroface.services.video_ingest import IngestOptions, ingest_videos
+from retroface.services.search.photos import search
+from retroface.services.search.verify import verify
+from retroface.services.video.clusters import list_clusters
+from retroface.services.video.ingest import IngestOptions, ingest_videos
 from retroface.settings import Settings
 from retroface.store.models import AuditEvent
 from tests.conftest import ADMIN, OPERATOR, SUPERVISOR, make_ready
@@ -236,7 +236,7 @@ def test_role_matrix(
         _act(app, action, data, tmp_path)  # must not raise
         assert _refusals(app, who.username) == []
         if action is Action.GALLERY_REMOVE_SUBJECT:
-            from retroface.services.galleries import restore_subject
+            from retroface.services.galleries.manage import restore_subject
 
             restore_subject(app, "g", "biden")
     else:

@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 
 from retroface.errors import AuthorisationError, InvalidInputError
 from retroface.services import App
-from retroface.services.enrollment import enroll
-from retroface.services.erasure import erase_subject
-from retroface.services.galleries import (
+from retroface.services.galleries.enrol import enroll
+from retroface.services.galleries.erase import erase_subject
+from retroface.services.galleries.manage import (
     create_gallery,
     gallery_manifest,
     remove_subject,
@@ -21,7 +21,7 @@ from retroface.services.galleries import (
     set_gallery_cap,
     show_gallery,
 )
-from retroface.services.search import search
+from retroface.services.search.photos import search
 from retroface.store.models import AuditEvent, ReferenceImage, Search, Subject, Template
 from tests.helpers import authorised_case, provenance
 

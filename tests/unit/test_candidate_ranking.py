@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from retroface.index import FlatIndex
-from retroface.services.candidate_ranking import rank_subjects
+from retroface.services.search.ranking import rank_subjects
 
 
 def _setup(templates_per_subject: int, subjects: int, dim: int = 8):

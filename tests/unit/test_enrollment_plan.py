@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from retroface.errors import InvalidInputError
-from retroface.services.enrollment_plan import plan_enrollment
+from retroface.services.galleries.enrol_plan import plan_enrollment
 
 
 def _touch(path: Path) -> Path:

@@ -12,14 +12,14 @@ from sqlalchemy import select
 from retroface.errors import InvalidInputError, NotFoundError
 from retroface.media.video_reader import SamplingPolicy, iter_frames
 from retroface.services import App
-from retroface.services.video_clusters import (
+from retroface.services.video.clusters import (
     cluster_case,
     contact_sheet,
     list_clusters,
     merge_clusters,
     split_cluster,
 )
-from retroface.services.video_ingest import IngestOptions, ingest_videos
+from retroface.services.video.ingest import IngestOptions, ingest_videos
 from retroface.store.models import AuditEvent
 from tests.helpers import authorised_case
 

@@ -16,11 +16,11 @@ from sqlalchemy import func, select
 
 from retroface.errors import InvalidInputError
 from retroface.services import App
-from retroface.services.cases import close_case
-from retroface.services.deployment_settings import set_threshold_floor
-from retroface.services.search import search
-from retroface.services.video_ingest import IngestOptions, ingest_videos
-from retroface.services.video_search import find_person
+from retroface.services.cases.manage import close_case
+from retroface.services.deployment.rules import set_threshold_floor
+from retroface.services.search.footage import find_person
+from retroface.services.search.photos import search
+from retroface.services.video.ingest import IngestOptions, ingest_videos
 from retroface.store.models import Sighting, Template, VideoSegment
 from tests.conftest import ADMIN, OPERATOR
 from tests.databases import cli_env

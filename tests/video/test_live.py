@@ -12,17 +12,17 @@ from sqlalchemy import func, select
 
 from retroface.errors import AlreadyExistsError, AuthorisationError, InvalidInputError
 from retroface.services import App
-from retroface.services.enrollment import enroll
-from retroface.services.galleries import set_live_watchlist
-from retroface.services.live_alert_sinks import JsonLinesSink
-from retroface.services.live_deployments import (
+from retroface.services.galleries.enrol import enroll
+from retroface.services.galleries.manage import set_live_watchlist
+from retroface.services.live.alert_sinks import JsonLinesSink
+from retroface.services.live.deployments import (
     adjudicate_alert,
     create_live_deployment,
     list_live_alerts,
     live_publication,
 )
-from retroface.services.live_run import LiveOptions, run_live
-from retroface.services.retention import run_retention
+from retroface.services.live.run import LiveOptions, run_live
+from retroface.services.oversight.retention import run_retention
 from retroface.store.models import AuditEvent, Face, LiveAlert, MediaItem, Sighting, Template
 from tests.conftest import ADMIN, AUDITOR, SUPERVISOR
 from tests.helpers import gallery_with, live_deployment, provenance

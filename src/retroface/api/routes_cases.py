@@ -10,8 +10,8 @@ from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from pydantic import BaseModel, Field
 
 from retroface.governance.roles import Action
-from retroface.services.case_report import case_report
-from retroface.services.cases import (
+from retroface.services.biometrics.sealed_files import read_protected_file
+from retroface.services.cases.manage import (
     authorise_case,
     close_case,
     list_cases,
@@ -19,10 +19,10 @@ from retroface.services.cases import (
     record_judicial_authorisation,
     show_case,
 )
-from retroface.services.protected_files import read_protected_file
+from retroface.services.cases.report import case_report
 from retroface.services.results import CaseDetail, ClusterReport, TimelineReport
-from retroface.services.video_clusters import cluster_case, list_clusters
-from retroface.services.video_search import find_person
+from retroface.services.search.footage import find_person
+from retroface.services.video.clusters import cluster_case, list_clusters
 from retroface.serving.auth import Acting
 from retroface.serving.jobs import JobOut, JobRunner
 from retroface.serving.search_jobs import start_search_job

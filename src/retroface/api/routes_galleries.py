@@ -10,9 +10,10 @@ from pydantic import BaseModel, Field
 
 from retroface.governance.roles import Action
 from retroface.governance.watchlist_policy import SubjectProvenance
-from retroface.services.enrollment import enroll
-from retroface.services.erasure import erase_subject
-from retroface.services.galleries import (
+from retroface.services.biometrics.uploaded_files import gallery_upload_folder
+from retroface.services.galleries.enrol import enroll
+from retroface.services.galleries.erase import erase_subject
+from retroface.services.galleries.manage import (
     create_gallery,
     gallery_manifest,
     list_galleries,
@@ -28,7 +29,6 @@ from retroface.services.results import (
     GalleryManifest,
     GallerySummary,
 )
-from retroface.services.uploaded_files import gallery_upload_folder
 from retroface.serving.auth import Acting
 from retroface.serving.uploads import store_uploads
 

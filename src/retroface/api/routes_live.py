@@ -12,8 +12,8 @@ from datetime import datetime
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from retroface.services.galleries import set_live_watchlist
-from retroface.services.live_deployments import (
+from retroface.services.galleries.manage import set_live_watchlist
+from retroface.services.live.deployments import (
     LiveAlertOut,
     LiveDeploymentOut,
     LivePublication,

@@ -11,27 +11,27 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from retroface.governance.deployment_policy import DpiaRecord
-from retroface.services.audit_log import (
-    AuditEventOut,
-    ChainStatus,
-    list_audit_events,
-    verify_audit,
-)
-from retroface.services.calibration import (
+from retroface.services.cases.review import record_review, review_queue
+from retroface.services.deployment.calibrations import (
     CalibrationOut,
     list_calibrations,
     register_calibration,
 )
-from retroface.services.deployment_settings import (
+from retroface.services.deployment.rules import (
     deployment_status,
     register_dpia,
     register_policy,
     set_eu_mode,
     set_threshold_floor,
 )
-from retroface.services.reports import dpia_report, transparency_report
+from retroface.services.oversight.audit_log import (
+    AuditEventOut,
+    ChainStatus,
+    list_audit_events,
+    verify_audit,
+)
+from retroface.services.oversight.reports import dpia_report, transparency_report
 from retroface.services.results import CandidateReview, DeploymentStatus
-from retroface.services.review import record_review, review_queue
 from retroface.serving.auth import Acting
 
 router = APIRouter(tags=["oversight"])

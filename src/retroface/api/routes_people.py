@@ -10,14 +10,14 @@ from pydantic import BaseModel, Field
 
 from retroface.governance.roles import Role
 from retroface.services import App
-from retroface.services.api_keys import (
+from retroface.services.access.api_keys import (
     ApiKeyOut,
     NewApiKey,
     create_api_key,
     list_api_keys,
     revoke_api_key,
 )
-from retroface.services.users import UserOut, add_user, list_users, logout
+from retroface.services.access.users import UserOut, add_user, list_users, logout
 from retroface.serving.auth import Acting, base_app, bearer_token
 from retroface.serving.login_throttle import throttled_login
 

@@ -8,7 +8,7 @@ import typer
 
 from retroface.cli import render
 from retroface.cli.context import JsonFlag, emit_json, open_cli_app, out, parse_until
-from retroface.services import cases as case_service
+from retroface.services.cases import manage as case_service
 
 case_app = typer.Typer(help="Cases and their authorisations.", no_args_is_help=True)
 

@@ -11,11 +11,11 @@ from retroface.cli import render
 from retroface.cli.context import JsonFlag, emit_json, err, open_cli_app, out, parse_day
 from retroface.cli.progress_bar import RichProgress
 from retroface.errors import InvalidInputError
-from retroface.services import galleries as gallery_service
-from retroface.services.enrollment import enroll as enroll_service
-from retroface.services.erasure import erase_subject
-from retroface.services.provenance_file import parse_labels, read_provenance_csv
-from retroface.services.watchlist_rules import (
+from retroface.services.galleries import manage as gallery_service
+from retroface.services.galleries.enrol import enroll as enroll_service
+from retroface.services.galleries.erase import erase_subject
+from retroface.services.galleries.provenance import parse_labels, read_provenance_csv
+from retroface.services.galleries.watchlist_terms import (
     DEFAULT_RETENTION_CLASS,
     SubjectProvenance,
     holding_bases,

@@ -11,14 +11,14 @@ import typer
 from retroface.cli import render
 from retroface.cli.context import JsonFlag, KeyFile, emit_json, open_cli_app, out, parse_day
 from retroface.errors import InvalidInputError
-from retroface.services import deployment_settings as deployment_service
-from retroface.services.calibration import list_calibrations, register_calibration
-from retroface.services.case_report import case_report
-from retroface.services.deployment_settings import DpiaRecord
-from retroface.services.reports import dpia_report, transparency_report
+from retroface.services.cases.report import case_report
+from retroface.services.cases.review import record_review, review_queue
+from retroface.services.deployment import rules as deployment_service
+from retroface.services.deployment.calibrations import list_calibrations, register_calibration
+from retroface.services.deployment.rules import DpiaRecord
+from retroface.services.oversight.reports import dpia_report, transparency_report
+from retroface.services.oversight.retention import run_retention
 from retroface.services.results import DeploymentStatus
-from retroface.services.retention import run_retention
-from retroface.services.review import record_review, review_queue
 
 deployment_app = typer.Typer(
     help="Deployment safeguards: DPIA, policy, threshold floor, EU mode (admin).",

@@ -9,8 +9,8 @@ import typer
 
 from retroface.cli.context import JsonFlag, emit_json, open_cli_app, out, state
 from retroface.errors import InvalidInputError
-from retroface.services import key_management as keys
-from retroface.services.protected_files import decrypt_protected_file
+from retroface.services.biometrics.sealed_files import decrypt_protected_file
+from retroface.services.operations import keys
 from retroface.settings import Settings
 from retroface.store.data_protection import load_key_encryption_key
 

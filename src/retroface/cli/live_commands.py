@@ -9,8 +9,8 @@ import typer
 
 from retroface.cli.context import JsonFlag, emit_json, err, open_cli_app, out, parse_moment
 from retroface.errors import InvalidInputError
-from retroface.services.live_alert_sinks import JsonLinesSink, WebhookSink
-from retroface.services.live_deployments import (
+from retroface.services.live.alert_sinks import JsonLinesSink, WebhookSink
+from retroface.services.live.deployments import (
     LiveAlertOut,
     LiveDeploymentOut,
     adjudicate_alert,
@@ -19,7 +19,7 @@ from retroface.services.live_deployments import (
     list_live_deployments,
     live_publication,
 )
-from retroface.services.live_run import AlertSink, LiveOptions, LiveStatus, run_live
+from retroface.services.live.run import AlertSink, LiveOptions, LiveStatus, run_live
 
 lfr_app = typer.Typer(
     help="Live deployments: authorise, list alerts, adjudicate, publish.", no_args_is_help=True

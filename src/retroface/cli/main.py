@@ -34,15 +34,15 @@ from retroface.cli.progress_bar import RichProgress
 from retroface.cli.server_commands import apikey_app, serve
 from retroface.cli.video_commands import video_app
 from retroface.errors import InvalidInputError, RetrofaceError
-from retroface.services import audit_log as audit_service
-from retroface.services import users as user_service
-from retroface.services.model_info import list_model_cards
-from retroface.services.provenance_file import parse_labels
+from retroface.faces.model_cards import model_cards
+from retroface.services.access import users as user_service
+from retroface.services.access.users import Role
+from retroface.services.galleries.provenance import parse_labels
+from retroface.services.oversight import audit_log as audit_service
 from retroface.services.quickstart import quickstart as quickstart_service
 from retroface.services.results import SearchReport
-from retroface.services.search import search as search_service
-from retroface.services.users import Role
-from retroface.services.verify import verify as verify_service
+from retroface.services.search.photos import search as search_service
+from retroface.services.search.verify import verify as verify_service
 
 app = typer.Typer(
     help="retroface: accountable retrospective face search. Candidates are investigative "
@@ -119,7 +119,7 @@ def init(
 @app.command()
 def models(json_out: JsonFlag = False) -> None:
     """Model cards of the detector and embedder backends."""
-    cards = list_model_cards()
+    cards = model_cards()
     if json_out:
         sys.stdout.write(json.dumps([c.as_dict() for c in cards], indent=2) + "\n")
         return

@@ -16,14 +16,14 @@ import typer
 from retroface.cli import session_file
 from retroface.cli.context import JsonFlag, emit_json, open_cli_app, out, state
 from retroface.errors import InvalidInputError
-from retroface.services.backup import (
+from retroface.services.operations.backup import (
     BackupCheck,
     create_backup,
     describe_problems,
     restore_backup,
     verify_backup,
 )
-from retroface.services.doctor import DEFAULT_STALE_AFTER, DoctorReport, run_doctor
+from retroface.services.operations.doctor import DEFAULT_STALE_AFTER, DoctorReport, run_doctor
 from retroface.settings import Settings
 
 backup_app = typer.Typer(

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from retroface.cli.context import JsonFlag, emit_json, open_cli_app, out
-from retroface.services import api_keys as key_service
+from retroface.services.access import api_keys as key_service
 
 apikey_app = typer.Typer(help="API keys for machines (admin).", no_args_is_help=True)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from retroface.errors import InvalidInputError
 from retroface.services import App
-from retroface.services.users import Principal, authenticate, principal_for_token
+from retroface.services.access.users import Principal, authenticate, principal_for_token
 
 SESSION_FILE = "session.json"
 

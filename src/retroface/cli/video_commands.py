@@ -10,10 +10,10 @@ import typer
 from retroface.cli import render
 from retroface.cli.context import JsonFlag, Threshold, emit_json, err, open_cli_app, out
 from retroface.cli.progress_bar import RichProgress
-from retroface.services import video_clusters
 from retroface.services.results import ClusterReport
-from retroface.services.video_ingest import IngestOptions, ingest_videos
-from retroface.services.video_search import find_person
+from retroface.services.search.footage import find_person
+from retroface.services.video import clusters as video_clusters
+from retroface.services.video.ingest import IngestOptions, ingest_videos
 
 video_app = typer.Typer(help="Footage: ingest, and find people across it.", no_args_is_help=True)
 

@@ -15,14 +15,14 @@ from retroface.errors import InvalidInputError
 from retroface.governance.case_policy import current_authorisation
 from retroface.governance.watchlist_policy import SubjectProvenance
 from retroface.services.app import App
-from retroface.services.cases import authorise_case, open_case
-from retroface.services.deployment import ensure_demo_deployment
-from retroface.services.enrollment import enroll
-from retroface.services.enrollment_plan import plan_enrollment
-from retroface.services.galleries import create_gallery
+from retroface.services.cases.manage import authorise_case, open_case
+from retroface.services.deployment.demo import ensure_demo_deployment
+from retroface.services.galleries.enrol import enroll
+from retroface.services.galleries.enrol_plan import plan_enrollment
+from retroface.services.galleries.manage import create_gallery
 from retroface.services.progress import Progress
 from retroface.services.results import EnrollReport, SearchReport
-from retroface.services.search import search
+from retroface.services.search.photos import search
 
 QUICKSTART_GALLERY = "quickstart"
 QUICKSTART_CASE = "QUICKSTART-DEMO"

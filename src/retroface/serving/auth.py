@@ -20,8 +20,8 @@ from fastapi import Depends, Header, HTTPException, Request
 
 from retroface.governance.identity import Principal
 from retroface.services import App
-from retroface.services.api_keys import KEY_PREFIX, principal_for_api_key
-from retroface.services.users import principal_for_token
+from retroface.services.access.api_keys import KEY_PREFIX, principal_for_api_key
+from retroface.services.access.users import principal_for_token
 
 
 def base_app(request: Request) -> App:

@@ -21,7 +21,7 @@ from fastapi import Request
 from retroface.errors import AuthorisationError, LockedOutError
 from retroface.governance.identity import Principal
 from retroface.services import App
-from retroface.services.users import login
+from retroface.services.access.users import login
 
 
 class AddressThrottle:

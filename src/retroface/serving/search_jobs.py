@@ -6,10 +6,10 @@ from fastapi import UploadFile
 
 from retroface.governance.roles import Action
 from retroface.services import App
+from retroface.services.biometrics.uploaded_files import case_upload_folder
 from retroface.services.results import SearchReport
-from retroface.services.search import search
-from retroface.services.uploaded_files import case_upload_folder
-from retroface.services.video_ingest import check_case_open_and_authorised
+from retroface.services.search.photos import search
+from retroface.services.video.ingest import check_case_open_and_authorised
 from retroface.serving.jobs import JobOut, JobProgress, JobRunner
 from retroface.serving.uploads import store_uploads
 

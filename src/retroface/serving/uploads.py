@@ -3,7 +3,7 @@
 Why keep them as files: the services work on files (their SHA-256 is the
 evidence hash, provenance names them, review screens and contact sheets
 re-read the faces from them), and biometric images may only live in the
-data directory (see ``services/uploaded_files.py`` for where and until
+data directory (see ``services/biometrics/uploaded_files.py`` for where and until
 when). Each request's files go to a fresh folder; names are reduced to a safe basename (no path from the client is trusted),
 the type is checked by suffix and declared content type before a byte is
 stored, and the byte limit is enforced while streaming.

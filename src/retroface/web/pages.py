@@ -19,21 +19,21 @@ from fastapi.templating import Jinja2Templates
 
 from retroface.errors import AuthorisationError, LockedOutError
 from retroface.governance.roles import Action, is_allowed
-from retroface.services.audit_log import list_audit_events, verify_audit
-from retroface.services.case_report import case_report
-from retroface.services.cases import list_cases, show_case
-from retroface.services.face_views import candidate_faces
-from retroface.services.galleries import list_galleries
-from retroface.services.live_deployments import (
+from retroface.services.access.users import logout
+from retroface.services.biometrics.face_views import candidate_faces
+from retroface.services.biometrics.sealed_files import read_protected_file
+from retroface.services.cases.manage import list_cases, show_case
+from retroface.services.cases.report import case_report
+from retroface.services.cases.review import record_review, review_queue, show_candidate
+from retroface.services.galleries.manage import list_galleries
+from retroface.services.live.deployments import (
     adjudicate_alert,
     list_live_deployments,
     live_review_queue,
     show_live_deployment,
 )
-from retroface.services.protected_files import read_protected_file
+from retroface.services.oversight.audit_log import list_audit_events, verify_audit
 from retroface.services.results import CandidateReview
-from retroface.services.review import record_review, review_queue, show_candidate
-from retroface.services.users import logout
 from retroface.serving.auth import SESSION_COOKIE, Browser, base_app, csrf_ok, csrf_token
 from retroface.serving.jobs import JobRunner
 from retroface.serving.login_throttle import throttled_login

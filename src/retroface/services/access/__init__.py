@@ -1,0 +1,1 @@
+"""Who may act: user accounts and API keys."""

@@ -1,0 +1,1 @@
+"""Cases and what hangs off them: opening, authorisation, closure, human review, the case report."""

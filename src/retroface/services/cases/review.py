@@ -1,0 +1,224 @@
+"""Human review of candidates: the queue a reviewer works through, and their decisions.
+
+Reading the queue is a read of biometric data, so it is audited; a decision
+is a new row (never an edit) audited with the EU AI Act Art 12(3)(d) field
+"who verified it". When every candidate of a probe face has been judged a
+non-match, that face's probe template is deleted in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from sqlalchemy import select
+
+from retroface.errors import AuthorisationError, InvalidInputError, NotFoundError
+from retroface.governance.review_policy import candidate_status, check_outcome, check_reviewer
+from retroface.governance.roles import Action
+from retroface.services.app import App
+from retroface.services.biometrics.deletion import delete_probe_templates
+from retroface.services.results import CandidateReview, ReviewOut
+from retroface.store.models import (
+    Candidate,
+    Case,
+    Face,
+    Gallery,
+    MediaItem,
+    Review,
+    Search,
+    Subject,
+    User,
+)
+from retroface.store.unit_of_work import UnitOfWork
+
+_ROW = (Candidate, Face, MediaItem, Search, Case, Subject, Gallery)
+
+
+def review_queue(
+    app: App,
+    *,
+    case_reference: str | None = None,
+    search_id: str | None = None,
+    pending_only: bool = False,
+) -> list[CandidateReview]:
+    """Candidates with their reviews, best first within each probe face."""
+    app.require(Action.REVIEW_READ, case_reference=case_reference)
+    if case_reference is None and search_id is None:
+        raise InvalidInputError("name a case (--case) or a search (--search) to review")
+    with app.unit_of_work() as uow:
+        query = _joined()
+        if case_reference is not None:
+            query = query.where(Case.reference == case_reference)
+        if search_id is not None:
+            query = query.where(Search.id == search_id)
+        rows = uow.session.execute(query.order_by(Search.started_at, Face.id, Candidate.rank)).all()
+        reviews = _reviews_of(uow, [r[0].id for r in rows])
+        out = [_out(row, reviews[row[0].id]) for row in rows]
+        if pending_only:
+            out = [c for c in out if c.status in {"unreviewed", "possible-match", "disputed"}]
+        app.audit(
+            uow.session,
+            action="candidates.viewed",
+            object_type="search" if search_id else "case",
+            object_id=search_id or case_reference or "",
+            case_reference=case_reference,
+            candidates=[c.candidate_id for c in out],
+        )
+        uow.commit()
+        return out
+
+
+def show_candidate(app: App, candidate_id: int) -> CandidateReview:
+    """One candidate as a reviewer sees it (an audited read, like the queue)."""
+    app.require(Action.REVIEW_READ)
+    with app.unit_of_work() as uow:
+        row = uow.session.execute(_joined().where(Candidate.id == candidate_id)).first()
+        if row is None:
+            raise NotFoundError(f"no candidate {candidate_id}")
+        out = _out(row, _reviews_of(uow, [candidate_id])[candidate_id])
+        app.audit(
+            uow.session,
+            action="candidates.viewed",
+            object_type="candidate",
+            object_id=candidate_id,
+            case_reference=out.case,
+            candidates=[candidate_id],
+        )
+        uow.commit()
+        return out
+
+
+def record_review(app: App, candidate_id: int, outcome: str, reason: str) -> CandidateReview:
+    reviewer = app.require(Action.REVIEW_DECIDE)
+    outcome, reason = check_outcome(outcome, reason)
+    _check_may_review(app, reviewer.username, candidate_id)
+    with app.unit_of_work() as uow:
+        row = uow.session.execute(_joined().where(Candidate.id == candidate_id)).first()
+        if row is None:
+            raise NotFoundError(f"no candidate {candidate_id}")
+        candidate, face, _, search, case, _, _ = row
+        if case.status != "open":
+            raise InvalidInputError(f"case {case.reference} is {case.status}; reviews are closed")
+        uow.session.add(
+            Review(
+                candidate_id=candidate.id,
+                search_id=search.id,
+                reviewer=reviewer.username,
+                outcome=outcome,
+                reason=reason,
+                created_at=app.now(),
+            )
+        )
+        uow.flush()
+        reviews = _reviews_of(uow, [candidate.id])[candidate.id]
+        status = candidate_status((r.reviewer, r.outcome) for r in reviews)
+        app.audit(
+            uow.session,
+            action="candidate.reviewed",
+            object_type="candidate",
+            object_id=candidate.id,
+            case_reference=case.reference,
+            search_id=search.id,
+            subject_id=candidate.subject_id,
+            score=round(candidate.score, 4),
+            outcome=outcome,
+            reason=reason,
+            status=status,
+        )
+        _drop_template_if_all_rejected(app, uow, face, case.reference)
+        uow.commit()
+        return _out(row, reviews)
+
+
+def _check_may_review(app: App, username: str, candidate_id: int) -> None:
+    """Training on record and not the searcher; a refusal is audited in its own transaction."""
+    with app.unit_of_work() as uow:
+        found = uow.session.execute(
+            select(Search.requested_by, Case.reference)
+            .join(Candidate, Candidate.search_id == Search.id)
+            .join(Case, Search.case_id == Case.id)
+            .where(Candidate.id == candidate_id)
+        ).first()
+        trained_on = uow.session.scalar(
+            select(User.training_completed_on).where(User.username == username)
+        )
+    if found is None:
+        raise NotFoundError(f"no candidate {candidate_id}")
+    requested_by, case_reference = found
+    try:
+        check_reviewer(username, trained_on, requested_by)
+    except AuthorisationError as exc:
+        app.audit_refusal(Action.REVIEW_DECIDE, str(exc), case_reference)
+        raise
+
+
+def _drop_template_if_all_rejected(app: App, uow: UnitOfWork, face: Face, case_ref: str) -> None:
+    """Reviewed non-matches are deleted at review (their probe template; the face row stays)."""
+    ids = list(uow.session.scalars(select(Candidate.id).where(Candidate.face_id == face.id)))
+    reviews = _reviews_of(uow, ids)
+    if all(
+        candidate_status((r.reviewer, r.outcome) for r in reviews[i]) == "no-match" for i in ids
+    ):
+        deleted = delete_probe_templates(uow, [face.id])
+        if deleted:
+            app.audit(
+                uow.session,
+                action="probe.deleted",
+                object_type="face",
+                object_id=face.id,
+                case_reference=case_ref,
+                reason="every candidate reviewed as no match",
+                templates_deleted=deleted,
+            )
+
+
+def _joined():  # type: ignore[no-untyped-def]
+    return (
+        select(*_ROW)
+        .join(Face, Candidate.face_id == Face.id)
+        .join(MediaItem, Face.media_item_id == MediaItem.id)
+        .join(Search, Candidate.search_id == Search.id)
+        .join(Case, Search.case_id == Case.id)
+        .join(Subject, Candidate.subject_id == Subject.id)
+        .join(Gallery, Search.gallery_id == Gallery.id)
+    )
+
+
+def _reviews_of(uow: UnitOfWork, candidate_ids: list[int]) -> dict[int, list[Review]]:
+    found: dict[int, list[Review]] = defaultdict(list)
+    if candidate_ids:
+        for review in uow.session.scalars(
+            select(Review).where(Review.candidate_id.in_(candidate_ids)).order_by(Review.id)
+        ):
+            found[review.candidate_id].append(review)
+    return found
+
+
+def _out(row: tuple, reviews: list[Review]) -> CandidateReview:  # type: ignore[type-arg]
+    candidate, face, media, search, case, subject, gallery = row
+    return CandidateReview(
+        candidate_id=candidate.id,
+        search_id=search.id,
+        case=case.reference,
+        gallery=gallery.name,
+        gallery_version=search.gallery_version,
+        source=media.source_path,
+        sha256=media.sha256,
+        frame=face.frame_index,
+        timestamp_s=face.timestamp_s,
+        box=face.box,
+        probe_quality=round(face.quality, 3),
+        subject=subject.name,
+        subject_id=subject.id,
+        record_id=subject.external_ref,
+        rank=candidate.rank,
+        score=round(candidate.score, 4),
+        threshold=search.threshold,
+        model=f"{search.model_name}@{search.model_version}",
+        searched_by=search.requested_by,
+        status=candidate_status((r.reviewer, r.outcome) for r in reviews),
+        reviews=[
+            ReviewOut(reviewer=r.reviewer, outcome=r.outcome, reason=r.reason, at=r.created_at)
+            for r in reviews
+        ],
+    )

@@ -1,0 +1,191 @@
+"""Measure a threshold on a labelled dataset, sign it, and register it before it is used.
+
+``calibrate`` runs the deployment's own engine over a folder-per-identity
+dataset (as ``eval identification`` does), picks the lowest threshold whose
+false-positive identification rate meets the target in every operator-
+labelled group, and returns the record signed with the deployment's key.
+``register_calibration`` checks the signature and that the record measured
+the model this deployment runs, then stores it; from then on the admin may
+set a threshold floor it covers, and searches may run with that model.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel
+
+from retroface.errors import InvalidInputError
+from retroface.eval.calibration import threshold_for_target_fpir
+from retroface.eval.identification import fnir_at, fpir_at
+from retroface.faces.model_files import RESNET_FILE, file_digest, packaged_model_path
+from retroface.governance.calibration_policy import (
+    CalibratedPoint,
+    sign_calibration,
+    verified_calibration,
+)
+from retroface.governance.roles import Action
+from retroface.services.app import App
+from retroface.services.evaluation.identification import (
+    group_rates,
+    read_group_labels,
+    score_dataset,
+)
+from retroface.services.oversight.audit_log import load_signing_key
+from retroface.services.progress import Progress
+from retroface.settings import DEFAULT_THRESHOLD
+from retroface.store.models import CalibrationRecord
+from retroface.store.unit_of_work import UnitOfWork
+
+SHIPPED = "shipped default"
+
+
+class CalibrationOut(BaseModel):
+    id: str
+    model: str
+    threshold: float
+    target_fpir: float
+    worst_group: str | None
+    dataset: str
+    dataset_sha256: str
+    created_at: str
+    registered_by: str | None = None
+
+
+def calibrate(
+    app: App,
+    dataset: Path,
+    *,
+    target_fpir: float,
+    key: bytes,
+    labels: Path | None = None,
+    enrol: int = 1,
+    held_out_share: float = 0.25,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """A signed calibration record (a JSON-ready dict) for the running model on ``dataset``."""
+    if not 0.0 < target_fpir <= 1.0:
+        raise InvalidInputError(f"the target FPIR is a share in (0, 1], got {target_fpir}")
+    scored = score_dataset(
+        app, dataset, enrol=enrol, held_out_share=held_out_share, progress=progress
+    )
+    group_of = read_group_labels(labels) if labels else {}
+    if not scored.non_mated_names:
+        raise InvalidInputError(
+            f"{dataset}: calibration needs non-mated probes; hold out a share of identities"
+        )
+    groups = np.array([group_of.get(n, "") for n in scored.non_mated_names]) if group_of else None
+    if groups is not None and not all(groups):
+        unlabelled = sorted({n for n in scored.non_mated_names if n not in group_of})
+        raise InvalidInputError(
+            f"{labels}: {len(unlabelled)} held-out identities have no group "
+            f"(first: {unlabelled[0]}); label every identity or none"
+        )
+    chosen = threshold_for_target_fpir(scored.non_mated_top, groups, target_fpir)
+    threshold = chosen.threshold
+    body: dict[str, Any] = {
+        "id": str(uuid.uuid4()),
+        "model": scored.model,
+        "detector": app.engine_spec.detector,
+        "dataset": str(dataset),
+        "dataset_sha256": scored.dataset_sha256,
+        "labels": str(labels) if labels else None,
+        "created_at": app.now().isoformat(),
+        "created_by": app.actor,
+        "target_fpir": target_fpir,
+        "threshold": threshold,
+        "worst_group": chosen.worst_group,
+        "figures": {
+            "identities_enrolled": len(scored.enrolled),
+            "identities_held_out": len(scored.held_out),
+            "mated_probes": len(scored.mated_names),
+            "non_mated_probes": len(scored.non_mated_names),
+            "fnir": fnir_at(scored.mated_scores, scored.mated_truth, threshold),
+            "fpir": fpir_at(scored.non_mated_top, threshold),
+            "groups": [g.model_dump() for g in group_rates(scored, group_of, threshold)],
+            "group_thresholds": chosen.per_group,
+        },
+    }
+    return sign_calibration(body, key)
+
+
+def register_calibration(
+    app: App, document: dict[str, Any], key_file: Path | None = None
+) -> CalibrationOut:
+    """Store a verified record of the running model; audited. The key comes from
+    ``key_file`` or $RETROFACE_AUDIT_KEY, read only once the caller's role allows it."""
+    app.require(Action.DEPLOYMENT_CONFIGURE)
+    record = verified_calibration(document, load_signing_key(key_file))
+    running = app.engine.model.tag
+    if record["model"] != running:
+        raise InvalidInputError(
+            f"the record calibrated model {record['model']}, but this deployment runs {running}; "
+            "calibrate the model you run"
+        )
+    record_id = str(record.get("id") or uuid.uuid4())
+    with app.unit_of_work() as uow:
+        if uow.session.get(CalibrationRecord, record_id) is not None:
+            raise InvalidInputError(f"calibration {record_id} is already registered")
+        row = CalibrationRecord(
+            id=record_id,
+            model=str(record["model"]),
+            threshold=float(record["threshold"]),
+            target_fpir=float(record["target_fpir"]),
+            dataset_sha256=str(record["dataset_sha256"]),
+            document=record,
+            registered_by=app.actor,
+        )
+        uow.session.add(row)
+        app.audit(
+            uow.session,
+            action="calibration.registered",
+            object_type="calibration",
+            object_id=record_id,
+            model=row.model,
+            threshold=row.threshold,
+            target_fpir=row.target_fpir,
+            dataset_sha256=row.dataset_sha256,
+            worst_group=record.get("worst_group"),
+            figures=record["figures"],
+        )
+        uow.commit()
+        return _out(row)
+
+
+def list_calibrations(app: App) -> list[CalibrationOut]:
+    app.require(Action.DEPLOYMENT_READ)
+    with app.unit_of_work() as uow:
+        rows = uow.session.query(CalibrationRecord).order_by(CalibrationRecord.registered_at)
+        return [_out(r) for r in rows]
+
+
+def calibrated_points(uow: UnitOfWork) -> list[CalibratedPoint]:
+    """Registered calibrations, plus the shipped one of the default model."""
+    points = [shipped_calibration()]
+    for row in uow.session.query(CalibrationRecord):
+        points.append(CalibratedPoint(row.model, row.threshold, row.id))
+    return points
+
+
+def shipped_calibration() -> CalibratedPoint:
+    """The project's LFW measurement of the packaged dlib ResNet behind DEFAULT_THRESHOLD."""
+    digest = file_digest(packaged_model_path(RESNET_FILE))
+    return CalibratedPoint(f"dlib_resnet_v1@{digest}", DEFAULT_THRESHOLD, SHIPPED)
+
+
+def _out(row: CalibrationRecord) -> CalibrationOut:
+    doc = row.document
+    return CalibrationOut(
+        id=row.id,
+        model=row.model,
+        threshold=row.threshold,
+        target_fpir=row.target_fpir,
+        worst_group=doc.get("worst_group"),
+        dataset=str(doc.get("dataset", "")),
+        dataset_sha256=row.dataset_sha256,
+        created_at=str(doc.get("created_at", "")),
+        registered_by=row.registered_by,
+    )

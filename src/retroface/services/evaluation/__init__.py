@@ -1,0 +1,1 @@
+"""Accuracy measured with the real engine on labelled data: identification, verification, calibration."""

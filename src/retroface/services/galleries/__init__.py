@@ -1,0 +1,1 @@
+"""Galleries (watchlists) and their subjects: manage, enrol, provenance, versions, erasure."""

@@ -1,0 +1,263 @@
+"""Enroll reference images into a gallery: in bulk, on all cores, resumable.
+
+Each image commits in its own transaction together with its audit event,
+so an interrupted run keeps everything finished before the interruption;
+re-running skips images already enrolled for the same subject (matched by
+SHA-256, not by file name), so nothing is duplicated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from retroface.errors import InvalidInputError, RetrofaceError
+from retroface.faces import AnalysedFace, FileAnalysis, analyse_files
+from retroface.faces.face_choice import choose_single_face
+from retroface.governance.roles import Action
+from retroface.governance.watchlist_policy import (
+    SubjectProvenance,
+    check_capacity,
+    checked_provenance,
+)
+from retroface.media import sha256_file
+from retroface.services.app import App
+from retroface.services.biometrics.face_records import face_row, template_row
+from retroface.services.biometrics.gallery_index import update_gallery_index
+from retroface.services.deployment.demo import is_demo_deployment
+from retroface.services.galleries.enrol_plan import PlannedImage, plan_enrollment
+from retroface.services.galleries.manage import gallery_cap, get_gallery
+from retroface.services.galleries.versions import bump_version, lock_for_change
+from retroface.services.progress import Progress, SilentProgress
+from retroface.services.results import EnrollReport, FileError
+from retroface.store.models import ReferenceImage, Subject
+
+
+def enroll(
+    app: App,
+    gallery_name: str,
+    paths: list[Path],
+    *,
+    subject: str | None = None,
+    provenance: SubjectProvenance | Mapping[str, SubjectProvenance] | None = None,
+    progress: Progress | None = None,
+) -> EnrollReport:
+    """Enroll every image under ``paths`` (see :mod:`enrollment_plan` for the layouts).
+
+    Each new subject needs its provenance: one :class:`SubjectProvenance`
+    when one subject is enrolled, or a mapping by subject name for a folder
+    of people. Every rule (category, provenance, under-18 gate, the
+    gallery's cap) is checked before any image is analysed.
+    """
+    app.require(Action.GALLERY_ENROLL)
+    progress = progress or SilentProgress()
+    plan = plan_enrollment(paths, subject)
+    with app.unit_of_work() as uow:
+        gallery = get_gallery(uow, gallery_name)
+        gallery_id, start_version = gallery.id, gallery.version
+        done = uow.subjects.image_hashes(gallery.id)
+        existing = {s.name for s in uow.subjects.in_gallery(gallery.id)}
+        active, _, _ = uow.galleries.counts(gallery.id)
+        cap = gallery_cap(app, gallery)
+        demo = is_demo_deployment(uow)
+    new_subjects = sorted({item.subject for item in plan} - existing)
+    provenances = _provenance_for(new_subjects, provenance, app, demo)
+    if new_subjects:
+        check_capacity(gallery_name, active + len(new_subjects) - 1, cap)
+    skipped: list[FileError] = []
+    todo, already = _pending(plan, done, skipped)
+    by_path: dict[Path, list[str]] = {}
+    for item in todo:
+        by_path.setdefault(item.path, []).append(item.subject)
+
+    added_ids: list[int] = []
+    added_vectors: list[np.ndarray] = []
+    created = 0
+    progress.start("Enrolling", len(by_path))
+    for result in analyse_files(
+        list(by_path),
+        app.engine_spec,
+        app.limits,
+        app.settings.workers,
+        engine=app.engine if len(by_path) <= 4 else None,
+    ):
+        progress.advance()
+        if result.error:
+            skipped.append(FileError(source=str(result.path), error=result.error))
+            continue
+        chosen = choose_single_face(result.faces)
+        if isinstance(chosen, str):
+            skipped.append(FileError(source=str(result.path), error=chosen))
+            continue
+        for name in by_path[result.path]:
+            try:
+                template_id, was_created = _store_reference(
+                    app, gallery_id, name, provenances.get(name), result, chosen
+                )
+            except RetrofaceError as exc:
+                skipped.append(FileError(source=str(result.path), error=str(exc)))
+                continue
+            created += was_created
+            added_ids.append(template_id)
+            added_vectors.append(chosen.embedding)
+    progress.finish()
+
+    with app.unit_of_work() as uow:
+        gallery = get_gallery(uow, gallery_name)
+        if added_ids:
+            update_gallery_index(
+                uow,
+                app.settings.index_dir,
+                gallery,
+                app.engine.model,
+                from_version=start_version,
+                added_ids=added_ids,
+                added_vectors=added_vectors,
+                exact_max=app.settings.index_exact_max,
+            )
+    return EnrollReport(
+        gallery=gallery_name,
+        enrolled=len(added_ids),
+        already_enrolled=already,
+        subjects_created=created,
+        skipped=sorted(skipped, key=lambda e: e.source),
+    )
+
+
+def _provenance_for(
+    new_subjects: list[str],
+    given: SubjectProvenance | Mapping[str, SubjectProvenance] | None,
+    app: App,
+    demo: bool,
+) -> dict[str, SubjectProvenance]:
+    """Checked provenance for every new subject, or an error naming who lacks it."""
+    if isinstance(given, SubjectProvenance):
+        if len(new_subjects) > 1:
+            raise InvalidInputError(
+                f"{len(new_subjects)} new subjects share one provenance record; give each "
+                "its own (a provenance CSV with one row per subject)"
+            )
+        given = {name: given for name in new_subjects}
+    given = given or {}
+    missing = [name for name in new_subjects if name not in given]
+    if missing:
+        shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
+        raise InvalidInputError(
+            f"no provenance for new subject(s) {shown}: every watchlist entry needs a "
+            "category, source system, record id and holding basis"
+        )
+    today = app.now().date()
+    return {
+        name: checked_provenance(given[name], today, demo_deployment=demo) for name in new_subjects
+    }
+
+
+def _pending(
+    plan: list[PlannedImage], done: set[tuple[str, str]], skipped: list[FileError]
+) -> tuple[list[PlannedImage], int]:
+    """Drop images already enrolled for their subject; hashing is cheap next to analysis."""
+    todo: list[PlannedImage] = []
+    already = 0
+    for item in plan:
+        try:
+            digest = sha256_file(item.path)
+        except OSError as exc:
+            skipped.append(
+                FileError(source=str(item.path), error=f"cannot be read ({exc.strerror})")
+            )
+            continue
+        if (item.subject, digest) in done:
+            already += 1
+        else:
+            todo.append(item)
+    return todo, already
+
+
+def _store_reference(
+    app: App,
+    gallery_id: int,
+    subject_name: str,
+    provenance: SubjectProvenance | None,
+    result: FileAnalysis,
+    face: AnalysedFace,
+) -> tuple[int, bool]:
+    """One image → subject (created if new), reference image, face, template, audit: one commit."""
+    assert result.sha256 is not None
+    with app.unit_of_work() as uow:
+        gallery = uow.galleries.get_by_id(gallery_id)
+        assert gallery is not None
+        lock_for_change(uow, gallery)  # the cap check and the version are per gallery
+        subject = uow.subjects.get(gallery.id, subject_name)
+        created = subject is None
+        if subject is None:
+            if provenance is None:
+                raise InvalidInputError(f"no provenance for new subject {subject_name!r}")
+            active, _, _ = uow.galleries.counts(gallery.id)
+            check_capacity(gallery.name, active, gallery_cap(app, gallery))
+            subject = _new_subject(app, gallery.id, subject_name, provenance)
+            uow.session.add(subject)
+            uow.flush()
+        elif subject.removed_at is not None:
+            raise InvalidInputError(
+                f"subject {subject_name!r} was removed from {gallery.name!r}; "
+                "restore them before enrolling more images"
+            )
+        image = ReferenceImage(
+            subject_id=subject.id,
+            source_path=str(result.path.resolve()),
+            sha256=result.sha256,
+            byte_size=result.byte_size,
+            width=result.width,
+            height=result.height,
+            format=result.format or "unknown",
+            category="reference",
+            taken_on=provenance.taken_on if provenance else None,
+        )
+        uow.session.add(image)
+        uow.flush()
+        face_record = face_row(face, reference_image_id=image.id)
+        uow.session.add(face_record)
+        uow.flush()
+        template = template_row(face, face_record.id, subject.id, gallery.id, uow.cipher)
+        uow.session.add(template)
+        bump_version(
+            uow, gallery, app.actor, "subject-added" if created else "image-added", subject.id
+        )
+        uow.flush()
+        app.audit(
+            uow.session,
+            action="reference.enrolled",
+            object_type="reference_image",
+            object_id=image.id,
+            gallery=gallery.name,
+            gallery_version=gallery.version,
+            subject_id=subject.id,
+            subject_created=created,
+            category=subject.category,
+            record_id=subject.external_ref,
+            under_18_reason=subject.under_18_reason if created else None,
+            sha256=result.sha256,
+            quality=face.quality.overall,
+            model=face.model.tag,
+        )
+        uow.commit()
+        return template.id, created
+
+
+def _new_subject(app: App, gallery_id: int, name: str, provenance: SubjectProvenance) -> Subject:
+    return Subject(
+        gallery_id=gallery_id,
+        name=name,
+        category=provenance.category,
+        external_ref=provenance.record_id,
+        source_system=provenance.source_system,
+        holding_basis=provenance.holding_basis,
+        date_of_birth=provenance.date_of_birth,
+        under_18_reason=provenance.under_18_reason,
+        retention_class=provenance.retention_class,
+        review_due_on=provenance.review_due(app.now().date()),
+        labels=provenance.labels or None,
+        created_by=app.actor,
+    )

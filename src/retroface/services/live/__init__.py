@@ -1,0 +1,1 @@
+"""Live recognition: camera deployments, the live run, alert sinks."""

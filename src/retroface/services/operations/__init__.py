@@ -1,0 +1,1 @@
+"""Keeping a data directory healthy: doctor, backup and restore, key management."""

@@ -1,0 +1,1 @@
+"""What overseers read: the audit log, transparency reports, retention."""

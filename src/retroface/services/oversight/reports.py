@@ -1,0 +1,153 @@
+"""Reports for oversight: transparency statistics and the DPIA evidence pack.
+
+Both are aggregates and settings, never images or templates, so they may be
+written wherever the person asks; each is audited as it is produced.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+
+from sqlalchemy import select
+
+from retroface.errors import InvalidInputError
+from retroface.faces.model_cards import model_cards
+from retroface.governance import dpia_pack, transparency
+from retroface.governance.audit import verify_chain
+from retroface.governance.review_policy import candidate_status
+from retroface.governance.roles import Action
+from retroface.services.app import App
+from retroface.services.deployment.rules import deployment_status
+from retroface.services.galleries.manage import gallery_cap
+from retroface.services.results import ReportFiles
+from retroface.store.models import Candidate, Case, Review, Search, Subject
+
+
+def transparency_report(app: App, start: date, end: date, out_dir: Path) -> ReportFiles:
+    """Markdown and CSV figures for searches started from ``start`` to ``end`` inclusive."""
+    app.require(Action.REPORT_TRANSPARENCY)
+    if end < start:
+        raise InvalidInputError(f"--to ({end}) is before --from ({start})")
+    begin = datetime.combine(start, time.min, UTC)
+    finish = datetime.combine(end, time.max, UTC)
+    with app.unit_of_work() as uow:
+        searches = uow.session.execute(
+            select(Search, Case)
+            .join(Case, Search.case_id == Case.id)
+            .where(Search.started_at >= begin, Search.started_at <= finish)
+        ).all()
+        ids = [s.id for s, _ in searches]
+        candidates = uow.session.execute(
+            select(Candidate.id, Candidate.search_id, Subject.labels)
+            .join(Subject, Candidate.subject_id == Subject.id)
+            .where(Candidate.search_id.in_(ids))
+        ).all()
+        reviews: dict[int, list[tuple[str, str]]] = defaultdict(list)
+        for cid, reviewer, outcome in uow.session.execute(
+            select(Review.candidate_id, Review.reviewer, Review.outcome)
+            .where(Review.search_id.in_(ids))
+            .order_by(Review.id)
+        ):
+            reviews[cid].append((reviewer, outcome))
+        by_search: dict[str, list[transparency.CandidateFacts]] = defaultdict(list)
+        for cid, sid, labels in candidates:
+            by_search[sid].append(
+                transparency.CandidateFacts(candidate_status(reviews[cid]), dict(labels or {}))
+            )
+        facts = [
+            transparency.SearchFacts(
+                offence_category=case.offence_category,
+                seriousness=case.seriousness or "not recorded",
+                lawful_basis=case.lawful_basis,
+                probe_labels=dict(search.probe_labels or {}),
+                candidates=by_search[search.id],
+            )
+            for search, case in searches
+        ]
+        stats = transparency.compute(facts, start, end)
+        paths = _write(
+            out_dir,
+            {
+                f"transparency-{start}-{end}.md": transparency.to_markdown(stats),
+                f"transparency-{start}-{end}.csv": transparency.to_csv(stats),
+            },
+        )
+        app.audit(
+            uow.session,
+            action="report.transparency",
+            object_type="report",
+            object_id=f"{start}..{end}",
+            searches=len(facts),
+            files=paths,
+        )
+        uow.commit()
+    return ReportFiles(files=paths, searches=len(facts))
+
+
+def dpia_report(app: App, out: Path) -> ReportFiles:
+    app.require(Action.REPORT_DPIA)
+    status = deployment_status(app)
+    with app.unit_of_work() as uow:
+        galleries = []
+        for gallery in uow.galleries.list():
+            members = [s for s in uow.subjects.in_gallery(gallery.id) if s.removed_at is None]
+            categories: dict[str, int] = defaultdict(int)
+            for s in members:
+                categories[s.category or "not recorded"] += 1
+            galleries.append(
+                {
+                    "name": gallery.name,
+                    "version": gallery.version,
+                    "active": len(members),
+                    "cap": gallery_cap(app, gallery),
+                    "categories": dict(categories),
+                    "under_18": sum(1 for s in members if s.under_18_reason),
+                }
+            )
+        chain = verify_chain(uow.session)
+        facts = dpia_pack.DpiaFacts(
+            deployment=status.model_dump(),
+            galleries=galleries,
+            settings={
+                "detector_in_use": app.engine_spec.detector,
+                "embedder_in_use": app.engine_spec.embedder,
+                "probe_retention": status.probe_retention,
+                "removal_grace_days": app.settings.removal_grace_days,
+                "max_candidates": app.settings.max_candidates,
+                "gallery_max_subjects": app.settings.gallery_max_subjects,
+            },
+            model_cards=[c.as_dict() for c in model_cards()],
+            audit_head={
+                "events": chain.events,
+                "ok": chain.ok,
+                "head": chain.head,
+                "reason": chain.reason,
+            },
+            generated_at=app.now().isoformat(timespec="seconds"),
+        )
+        paths = _write(out.parent, {out.name: dpia_pack.render(facts)})
+        app.audit(
+            uow.session,
+            action="report.dpia",
+            object_type="report",
+            object_id="dpia",
+            audit_head=chain.head,
+            files=paths,
+        )
+        uow.commit()
+    return ReportFiles(files=paths, searches=None)
+
+
+def _write(directory: Path, files: dict[str, str]) -> list[str]:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        written = []
+        for name, text in files.items():
+            path = directory / name
+            path.write_text(text, encoding="utf-8")
+            written.append(str(path))
+    except OSError as exc:
+        raise InvalidInputError(f"{directory}: cannot write the report ({exc.strerror})") from exc
+    return written

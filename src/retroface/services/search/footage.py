@@ -1,0 +1,228 @@
+"""Search footage by sighting: candidates per appearance, and a timeline for one person.
+
+Sightings (see faces/tracking.py) are searched with their fused templates,
+so a ten-second appearance is one probe with one candidate list and a time
+range, not fifty frames to review. Candidates reference the sighting's best
+view (a ``faces`` row), so review, retention and statistics treat them like
+candidates from photos. Sighting templates stay with the case (they are what
+``video find`` and clustering read) and go when the case closes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+import numpy as np
+from sqlalchemy import select
+
+from retroface.errors import InvalidInputError, NotFoundError
+from retroface.governance.roles import Action
+from retroface.index import AnyIndex
+from retroface.services.app import App
+from retroface.services.galleries.manage import get_gallery, get_subject
+from retroface.services.results import (
+    AppearanceOut,
+    CandidateOut,
+    ProbeOut,
+    TimelineReport,
+)
+from retroface.services.search.ranking import rank_subjects
+from retroface.store.models import Candidate, Face, MediaItem, Sighting, Template, VideoSegment
+from retroface.store.unit_of_work import UnitOfWork
+
+
+def sighting_vectors(
+    uow: UnitOfWork, media_ids: Sequence[int], model_name: str, job_id: str | None = None
+) -> list[tuple[Sighting, Face, MediaItem, np.ndarray]]:
+    """Every sighting of these media items (of one ingest job, if named) with its fused
+    template, in time order."""
+    query = (
+        select(Sighting, Face, MediaItem, Template.vector)
+        .join(Face, Sighting.face_id == Face.id)
+        .join(MediaItem, Sighting.media_item_id == MediaItem.id)
+        .join(Template, Template.face_id == Face.id)
+        .where(
+            Sighting.media_item_id.in_(list(media_ids)),
+            Template.subject_id.is_(None),
+            Template.model_name == model_name,
+        )
+        .order_by(MediaItem.id, Sighting.first_s, Sighting.id)
+    )
+    if job_id is not None:
+        query = query.join(VideoSegment, Sighting.segment_id == VideoSegment.id).where(
+            VideoSegment.job_id == job_id
+        )
+    rows = uow.session.execute(query).all()
+    return [(s, f, m, uow.templates.vector_of(f.id, v)) for s, f, m, v in rows]
+
+
+def match_sightings(
+    app: App,
+    uow: UnitOfWork,
+    search_id: str,
+    media_ids: Sequence[int],
+    job_id: str,
+    index: AnyIndex,
+    threshold: float,
+    cap: int,
+) -> list[ProbeOut]:
+    """Rank every sighting of the media (from one ingest job) against the gallery; store and
+    return the candidates."""
+    probes: list[ProbeOut] = []
+    model_name = app.engine.model.name
+    for sighting, face, media, vector in sighting_vectors(uow, media_ids, model_name, job_id):
+        ranked = rank_subjects(
+            index, vector, uow.templates.subjects_of, max_candidates=cap, threshold=threshold
+        )
+        names = uow.subjects.by_ids([r.subject_id for r in ranked])
+        rows = [
+            Candidate(
+                search_id=search_id,
+                face_id=face.id,
+                subject_id=hit.subject_id,
+                template_id=hit.template_id,
+                rank=rank,
+                score=hit.score,
+            )
+            for rank, hit in enumerate(ranked, start=1)
+        ]
+        uow.session.add_all(rows)
+        uow.flush()
+        probes.append(
+            ProbeOut(
+                source=media.source_path,
+                frame=face.frame_index,
+                box=face.box,
+                quality=round(face.quality, 3),
+                sighting_id=sighting.id,
+                first_s=round(sighting.first_s, 3),
+                last_s=round(sighting.last_s, 3),
+                candidates=[
+                    CandidateOut(
+                        candidate_id=row.id,
+                        rank=row.rank,
+                        subject=names[row.subject_id].name,
+                        subject_id=row.subject_id,
+                        score=round(row.score, 4),
+                    )
+                    for row in rows
+                ],
+            )
+        )
+    return probes
+
+
+def case_video_media(uow: UnitOfWork, case_id: int, sha256s: Sequence[str] | None) -> list[int]:
+    query = select(MediaItem.id).where(
+        MediaItem.case_id == case_id, MediaItem.media_type == "video"
+    )
+    if sha256s is not None:
+        query = query.where(MediaItem.sha256.in_(list(sha256s)))
+    return list(uow.session.scalars(query.order_by(MediaItem.id)))
+
+
+def find_person(
+    app: App,
+    case_reference: str,
+    gallery_name: str,
+    subject_name: str,
+    *,
+    threshold: float | None = None,
+) -> TimelineReport:
+    """Where and when a gallery subject appears across the case's ingested footage.
+
+    Runs as a search (same gates, counted against the authorisation, audited)
+    whose candidates are the subject's appearances, so each goes to review.
+    """
+    from retroface.services.search.photos import finish_search, start_search
+
+    app.require(Action.SEARCH_RUN, case_reference=case_reference)
+    with app.unit_of_work() as uow:
+        _case_media(uow, case_reference)  # refuse before a search row exists
+    search_id, threshold, _ = start_search(
+        app, case_reference, gallery_name, threshold, 1, {}, kind="video-find"
+    )
+    model = app.engine.model
+    with app.unit_of_work() as uow:
+        gallery = get_gallery(uow, gallery_name)
+        subject = get_subject(uow, gallery, subject_name)
+        if subject.removed_at is not None:
+            raise InvalidInputError(f"{subject_name!r} is removed from {gallery_name!r}")
+        references = [
+            (t.id, uow.templates.vector_of(t.face_id, t.vector))
+            for t in uow.session.scalars(
+                select(Template).where(
+                    Template.subject_id == subject.id, Template.model_name == model.name
+                )
+            )
+        ]
+        if not references:
+            raise NotFoundError(f"{subject_name!r} has no template for model {model.tag}")
+        media_ids = _case_media(uow, case_reference)
+        ref_matrix = np.stack([v for _, v in references])
+        appearances: list[AppearanceOut] = []
+        for sighting, face, media, vector in sighting_vectors(uow, media_ids, model.name):
+            scores = ref_matrix @ vector
+            best = int(np.argmax(scores))
+            score = float(scores[best])
+            if score < threshold:
+                continue
+            row = Candidate(
+                search_id=search_id,
+                face_id=face.id,
+                subject_id=subject.id,
+                template_id=references[best][0],
+                rank=1,
+                score=score,
+            )
+            uow.session.add(row)
+            wall = (
+                media.recorded_at + timedelta(seconds=sighting.first_s)
+                if media.recorded_at
+                else None
+            )
+            appearances.append(
+                AppearanceOut(
+                    source=media.source_path,
+                    sighting_id=sighting.id,
+                    first_s=round(sighting.first_s, 3),
+                    last_s=round(sighting.last_s, 3),
+                    first_wall_time=wall,
+                    score=round(score, 4),
+                    box=face.box,
+                    frame=face.frame_index,
+                )
+            )
+        app.audit(
+            uow.session,
+            action="search.media_processed",
+            object_type="search",
+            object_id=search_id,
+            case_reference=case_reference,
+            search_id=search_id,
+            subject_id=subject.id,
+            videos=len(media_ids),
+            matches=[{"sighting_id": a.sighting_id, "score": a.score} for a in appearances],
+        )
+        uow.commit()
+    finish_search(app, search_id, case_reference, len(media_ids), len(appearances), [])
+    return TimelineReport(
+        search_id=search_id,
+        case=case_reference,
+        sought=f"{gallery_name}/{subject_name}",
+        threshold=threshold,
+        appearances=appearances,
+    )
+
+
+def _case_media(uow: UnitOfWork, case_reference: str) -> list[int]:
+    case = uow.cases.get(case_reference)
+    if case is None:  # pragma: no cover - checked by start_search
+        raise NotFoundError(f"no case {case_reference!r}")
+    media = case_video_media(uow, case.id, None)
+    if not media:
+        raise InvalidInputError(
+            f"case {case_reference} has no ingested footage; run 'retroface video ingest' first"
+        )
+    return media

@@ -1,0 +1,1 @@
+"""Footage: ingest into sightings (resumable, parallel) and clustering of unknown faces."""
