@@ -46,16 +46,22 @@ def main() -> None:
     parser.add_argument(
         "--limit", type=int, default=0, help="use only the first N pairs per fold half"
     )
-    parser.add_argument("--jitters", type=int, default=10, help="jittered copies averaged per face")
+    # The defaults are the engine's (EngineSpec), the configuration DEFAULT_THRESHOLD is for.
+    defaults = EngineSpec()
     parser.add_argument(
-        "--detector", default="cascade", help="detector backend (hog, cnn, cascade)"
+        "--jitters", type=int, default=defaults.jitters, help="jittered copies averaged per face"
+    )
+    parser.add_argument(
+        "--detector", default=defaults.detector, help="detector backend (hog, cnn, cascade)"
     )
     parser.add_argument(
         "--alignments",
-        default="5,68",
+        default=",".join(str(points) for points in defaults.alignments),
         help="landmark alignments averaged per face: 5, 68 or 5,68 (the default)",
     )
-    parser.add_argument("--embedder", default="onnx", help="embedder backend (dlib, onnx, ...)")
+    parser.add_argument(
+        "--embedder", default=defaults.embedder, help="embedder backend (dlib, onnx, ...)"
+    )
     args = parser.parse_args()
 
     pairs = read_lfw_pairs(args.data / "lfw_pairs.txt", args.data / "lfw")

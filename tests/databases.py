@@ -16,6 +16,8 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from retroface.store import open_database
+
 SERVER_URL = os.environ.get("RETROFACE_TEST_DATABASE_URL") or None
 TEMPLATE = "retroface_test_template"
 _url_by_home: dict[Path, str] = {}
@@ -41,7 +43,6 @@ def _database_url(name: str) -> str:
 def _ensure_template() -> None:
     if _template_ready:
         return
-    from retroface.store import open_database
 
     _admin_execute(
         f"DROP DATABASE IF EXISTS {TEMPLATE} WITH (FORCE)", f"CREATE DATABASE {TEMPLATE}"

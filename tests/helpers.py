@@ -14,7 +14,8 @@ from retroface.governance.watchlist_policy import SubjectProvenance
 from retroface.services import App
 from retroface.services.access.users import add_user, bootstrap_admin
 from retroface.services.cases.manage import authorise_case, open_case
-from retroface.services.deployment.calibrations import calibrate, register_calibration
+from retroface.services.deployment.calibrations import register_calibration
+from retroface.services.evaluation.calibrate import calibrate
 from retroface.services.galleries.enrol import enroll
 from retroface.services.galleries.enrol_plan import plan_enrollment
 from retroface.services.galleries.manage import create_gallery

@@ -3,16 +3,32 @@
 Values come from defaults, overridden by ``RETROFACE_*`` environment
 variables. Whatever a search used (threshold, caps, model) is recorded with
 the search, so a result can be reproduced after the settings change.
+
+``Settings()`` never reads the environment, only :meth:`Settings.from_env`
+does: tests and library callers build settings that a stray variable on the
+machine must not change.
 """
 
 from __future__ import annotations
 
 import getpass
 import os
-from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_core import ErrorDetails
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
 from retroface.errors import InvalidInputError
+from retroface.faces.engine import EngineSpec
 
 #: Cosine similarity a candidate must reach. Measured on LFW with the default
 #: engine (bench/lfw_verify.py: 5- and 68-point chips, 10 jitters each): the
@@ -21,36 +37,20 @@ from retroface.errors import InvalidInputError
 #: meets more impostors than 1:1, so the default sits above the 0.1% point.
 DEFAULT_THRESHOLD = 0.93
 
+ENV_PREFIX = "RETROFACE_"
 
-def _env_alignments(name: str, default: tuple[int, ...]) -> tuple[int, ...]:
-    """``5``, ``68``, ``5,68`` or ``5+68``: the first gives each face's landmarks."""
-    raw = os.environ.get(name)
-    if not raw:
-        return default
-    parts = [p.strip() for p in raw.replace("+", ",").split(",") if p.strip()]
-    if not parts or any(p not in ("5", "68") for p in parts) or len(set(parts)) != len(parts):
-        raise InvalidInputError(f"{name} must be 5, 68 or 5,68 (got {raw!r})")
-    return tuple(int(p) for p in parts)
+#: The engine DEFAULT_THRESHOLD was measured with: EngineSpec holds its defaults, so a library
+#: caller building an EngineSpec() and a deployment get the same templates.
+_ENGINE = EngineSpec()
 
-
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise InvalidInputError(f"{name} must be an integer, got {raw!r}") from exc
-
-
-def _env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return float(raw)
-    except ValueError as exc:
-        raise InvalidInputError(f"{name} must be a number, got {raw!r}") from exc
+#: What an environment value failing each pydantic check must be, in the words of a person.
+_EXPECTED = {
+    "int_parsing": "an integer",
+    "int_from_float": "an integer",
+    "int_type": "an integer",
+    "float_parsing": "a number",
+    "float_type": "a number",
+}
 
 
 def _default_actor() -> str:
@@ -60,29 +60,42 @@ def _default_actor() -> str:
         return "unknown"
 
 
-@dataclass(frozen=True)
-class Settings:
+def _default_workers() -> int:
+    return os.cpu_count() or 1
+
+
+class Settings(BaseSettings):
     """Deployment settings; units are in the names."""
 
-    home: Path = field(default_factory=lambda: Path("retroface-data"))
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        case_sensitive=False,
+        # An empty variable means unset (as `VAR= retroface ...` in a shell script intends).
+        env_ignore_empty=True,
+        frozen=True,
+        extra="forbid",
+    )
+
+    home: Path = Path("retroface-data")
     database_url: str | None = None
-    actor: str = field(default_factory=_default_actor)
+    actor: str = Field(default_factory=_default_actor)
     # media limits
     max_file_bytes: int = 200 * 1024 * 1024
     max_image_pixels: int = 100_000_000
     # the engine's backends (registries in faces/engine.py; `retroface models` lists them)
     #: hog, cnn, cnn-onnx or cascade.
-    detector: str = "cascade"
+    detector: str = _ENGINE.detector
     #: dlib, onnx (dlib's weights in ONNX Runtime) or onnx:PATH (an ArcFace-style model file).
-    embedder: str = "onnx"
+    embedder: str = _ENGINE.embedder
     # detection
-    min_face_px: int = 40
-    max_detect_pixels: int = 9_000_000
+    min_face_px: int = _ENGINE.min_face_px
+    max_detect_pixels: int = _ENGINE.max_detect_pixels
     #: Jittered copies averaged per face template (1 = off); see faces/jitter.py.
-    jitters: int = 10
+    jitters: int = _ENGINE.jitters
     #: Landmark alignments (5 and/or 68 points) whose chips are averaged per template;
-    #: "5" halves the template work for about 0.14 points of LFW accuracy.
-    alignments: tuple[int, ...] = (5, 68)
+    #: "5" halves the template work for about 0.14 points of LFW accuracy. NoDecode: the
+    #: variable is "5", "68", "5,68" or "5+68", not the JSON list pydantic-settings expects.
+    alignments: Annotated[tuple[int, ...], NoDecode] = _ENGINE.alignments
     # search
     threshold: float = DEFAULT_THRESHOLD
     max_candidates: int = 10
@@ -122,13 +135,36 @@ class Settings:
     #: Seconds during which further frames of the same person join an alert, not a new one.
     live_alert_cooldown_s: float = 10.0
     # parallelism
-    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    workers: int = Field(default_factory=_default_workers)
     # encryption at rest (store/data_protection.py): the key-encryption key, from outside the
     # data directory. Never logged: the master key is left out of the repr.
     #: A file holding 32 random bytes (raw or base64), e.g. from 'retroface keys generate'.
     key_file: Path | None = None
     #: The same key as base64 text, for deployments that inject secrets as variables.
-    master_key: str | None = field(default=None, repr=False)
+    master_key: str | None = Field(default=None, repr=False)
+
+    @field_validator("alignments", mode="before")
+    @classmethod
+    def _alignments_text(cls, value: Any) -> Any:
+        """``5``, ``68``, ``5,68`` or ``5+68`` (the last as engine descriptions write it)."""
+        if not isinstance(value, str):
+            return value
+        parts = [p.strip() for p in value.replace("+", ",").split(",") if p.strip()]
+        if not parts or any(p not in ("5", "68") for p in parts) or len(set(parts)) != len(parts):
+            raise ValueError("must be 5, 68, 5,68 or 5+68")
+        return tuple(int(p) for p in parts)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Only the arguments: the environment is read by :meth:`from_env` alone."""
+        return (init_settings,)
 
     @property
     def sqlite_path(self) -> Path:
@@ -143,53 +179,36 @@ class Settings:
         return self.database_url or f"sqlite:///{self.sqlite_path}"
 
     def with_(self, **changes: object) -> Settings:
-        return replace(self, **changes)  # type: ignore[arg-type]
+        """A copy with ``changes``, validated as the constructor validates (model_copy is not)."""
+        return type(self)(**{**self._values(), **changes})
+
+    def _values(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in type(self).model_fields}
 
     @classmethod
     def from_env(cls) -> Settings:
-        """Read overrides from the environment; unset values keep the defaults."""
-        base = cls()
-        home = Path(os.environ.get("RETROFACE_HOME") or base.home)
-        return cls(
-            home=home,
-            database_url=os.environ.get("RETROFACE_DATABASE_URL") or None,
-            actor=os.environ.get("RETROFACE_ACTOR") or base.actor,
-            max_file_bytes=_env_int("RETROFACE_MAX_FILE_BYTES", base.max_file_bytes),
-            max_image_pixels=_env_int("RETROFACE_MAX_IMAGE_PIXELS", base.max_image_pixels),
-            detector=os.environ.get("RETROFACE_DETECTOR") or base.detector,
-            embedder=os.environ.get("RETROFACE_EMBEDDER") or base.embedder,
-            min_face_px=_env_int("RETROFACE_MIN_FACE_PX", base.min_face_px),
-            max_detect_pixels=_env_int("RETROFACE_MAX_DETECT_PIXELS", base.max_detect_pixels),
-            jitters=_env_int("RETROFACE_JITTERS", base.jitters),
-            alignments=_env_alignments("RETROFACE_ALIGNMENTS", base.alignments),
-            threshold=_env_float("RETROFACE_THRESHOLD", base.threshold),
-            max_candidates=_env_int("RETROFACE_MAX_CANDIDATES", base.max_candidates),
-            index_exact_max=_env_int("RETROFACE_INDEX_EXACT_MAX", base.index_exact_max),
-            gallery_max_subjects=_env_int(
-                "RETROFACE_GALLERY_MAX_SUBJECTS", base.gallery_max_subjects
-            ),
-            removal_grace_days=_env_int("RETROFACE_REMOVAL_GRACE_DAYS", base.removal_grace_days),
-            login_max_failures=_env_int("RETROFACE_LOGIN_MAX_FAILURES", base.login_max_failures),
-            login_lockout_s=_env_float("RETROFACE_LOGIN_LOCKOUT_S", base.login_lockout_s),
-            login_max_failures_per_address=_env_int(
-                "RETROFACE_LOGIN_MAX_FAILURES_PER_ADDRESS", base.login_max_failures_per_address
-            ),
-            video_sampling=os.environ.get("RETROFACE_VIDEO_SAMPLING") or base.video_sampling,
-            video_detector=os.environ.get("RETROFACE_VIDEO_DETECTOR") or base.video_detector,
-            video_min_face_px=_env_int("RETROFACE_VIDEO_MIN_FACE_PX", base.video_min_face_px),
-            video_segment_s=_env_float("RETROFACE_VIDEO_SEGMENT_S", base.video_segment_s),
-            live_watchlist_max_subjects=_env_int(
-                "RETROFACE_LIVE_WATCHLIST_MAX_SUBJECTS", base.live_watchlist_max_subjects
-            ),
-            live_alert_retention_days=_env_int(
-                "RETROFACE_LIVE_ALERT_RETENTION_DAYS", base.live_alert_retention_days
-            ),
-            live_alert_cooldown_s=_env_float(
-                "RETROFACE_LIVE_ALERT_COOLDOWN_S", base.live_alert_cooldown_s
-            ),
-            workers=_env_int("RETROFACE_WORKERS", base.workers),
-            key_file=Path(os.environ["RETROFACE_KEY_FILE"])
-            if os.environ.get("RETROFACE_KEY_FILE")
-            else None,
-            master_key=os.environ.get("RETROFACE_MASTER_KEY") or None,
-        )
+        """Read overrides from the environment; unset or empty variables keep the defaults.
+
+        A bad value is the user's to fix: one line naming the variable, never a
+        pydantic traceback.
+        """
+        try:
+            return cls(**EnvSettingsSource(cls)())
+        except ValidationError as exc:
+            raise InvalidInputError(
+                "; ".join(_explained(error) for error in exc.errors())
+            ) from None
+        except SettingsError as exc:
+            raise InvalidInputError(str(exc)) from None
+
+
+def _explained(error: ErrorDetails) -> str:
+    """``RETROFACE_WORKERS must be an integer, got 'x'``, from one validation error."""
+    field = str(error["loc"][0]) if error["loc"] else ""
+    name = f"{ENV_PREFIX}{field.upper()}"
+    got = error.get("input")
+    if error["type"] in _EXPECTED:
+        return f"{name} must be {_EXPECTED[error['type']]}, got {got!r}"
+    if error["type"] == "value_error":
+        return f"{name} {error.get('ctx', {}).get('error')}, got {got!r}"
+    return f"{name}: {error['msg']}, got {got!r}"

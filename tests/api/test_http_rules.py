@@ -4,7 +4,6 @@ authentication, problem documents, upload checks, security headers, the OpenAPI 
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -275,7 +274,7 @@ def test_repeated_failed_logins_lock_the_name_then_it_unlocks(app: App) -> None:
     password is then refused with 429 and Retry-After, and audited; an unknown name locks
     the same way (no hint of who exists); others log in; the lock ends after the window and
     a success clears the count."""
-    app.settings = replace(app.settings, login_lockout_s=2.0)
+    app.settings = app.settings.with_(login_lockout_s=2.0)
     register_users(app, dict.fromkeys((OPERATOR, SUPERVISOR), PASSWORD))
     with TestClient(create_server(application=app), raise_server_exceptions=False) as http:
         _lock_and_unlock(app, http)
@@ -312,7 +311,7 @@ def test_many_failed_logins_from_one_address_throttle_that_address(app: App) -> 
     """One password tried against many names never trips a per-name lock; the address
     throttle refuses the address (even a correct log-in) once its failures reach the limit,
     on both the API and the web form, until the window has passed."""
-    app.settings = replace(app.settings, login_max_failures_per_address=3, login_lockout_s=1.5)
+    app.settings = app.settings.with_(login_max_failures_per_address=3, login_lockout_s=1.5)
     register_users(app, dict.fromkeys((OPERATOR,), PASSWORD))
     with TestClient(create_server(application=app), raise_server_exceptions=False) as http:
         for name in ("amy", "ben", "cat"):

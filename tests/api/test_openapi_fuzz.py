@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 import schemathesis
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 
 from retroface.server import create_server
@@ -24,7 +25,6 @@ _tokens: dict[str, dict[str, str]] = {}
 def server(app: App) -> Iterator[FastAPI]:
     register_users(app, dict.fromkeys(PEOPLE, PASSWORD))
     api = create_server(application=app)
-    from fastapi.testclient import TestClient
 
     with TestClient(api) as client:
         for person in (ADMIN, SUPERVISOR, OPERATOR):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 dlib = pytest.importorskip("dlib")
 pytest.importorskip("onnxruntime")
@@ -50,7 +51,6 @@ def chips() -> np.ndarray:
     """~20 aligned 150x150 chips of different people from LFW, as (N, 150, 150, 3) uint8."""
     if not LFW.is_dir():
         pytest.skip(f"LFW images not found at {LFW.resolve()}")
-    from PIL import Image
 
     detector = dlib.get_frontal_face_detector()
     landmarks = dlib.shape_predictor(str(packaged_model_path(LANDMARKS_5_FILE)))

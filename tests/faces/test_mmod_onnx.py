@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
+
+from retroface.faces.detector import CnnDetector
 
 dlib = pytest.importorskip("dlib")
 pytest.importorskip("onnxruntime")
@@ -39,7 +42,6 @@ pytestmark = pytest.mark.needs_data
 
 def _crowd_crop() -> np.ndarray:
     """A 640x360 crop of frame 50 of the CCTV-like crowd video, holding two small faces."""
-    import av
 
     with av.open(str(DATA / "video" / "covent_garden_crowd.mp4")) as container:
         for index, frame in enumerate(container.decode(video=0)):
@@ -178,7 +180,6 @@ def test_cctv_settings_keep_dlibs_faces_in_the_crowd(
 def test_default_cascade_rescues_a_face_hog_misses_where_dlibs_cnn_does(
     images: dict[str, np.ndarray],
 ) -> None:
-    from retroface.faces.detector import CnnDetector
 
     pixels = images["tilted_lfw_face"]  # HOG finds nothing in this tilted face
     cascade = FaceEngine.from_spec(EngineSpec(jitters=1)).detector

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DatabaseError
 
 from retroface.errors import InvalidInputError
 from retroface.services import App
@@ -50,7 +51,6 @@ def test_intact_chain_verifies(logged: App) -> None:
 
 
 def test_database_refuses_update_and_delete_of_audit_rows(logged: App) -> None:
-    from sqlalchemy.exc import DatabaseError
 
     with pytest.raises(DatabaseError, match="append-only"), logged.db.engine.begin() as conn:
         conn.execute(text("UPDATE audit_events SET actor = 'x' WHERE id = 1"))

@@ -12,12 +12,9 @@ from retroface.errors import AuthorisationError, InvalidInputError
 from retroface.eval.identification import fpir_at
 from retroface.governance.calibration_policy import sign_calibration
 from retroface.services import App, open_app
-from retroface.services.deployment.calibrations import (
-    calibrate,
-    list_calibrations,
-    register_calibration,
-)
+from retroface.services.deployment.calibrations import list_calibrations, register_calibration
 from retroface.services.deployment.rules import set_threshold_floor
+from retroface.services.evaluation.calibrate import calibrate
 from retroface.services.evaluation.identification import score_dataset
 from retroface.services.search.photos import search
 from retroface.store.models import AuditEvent

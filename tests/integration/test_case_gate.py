@@ -20,7 +20,7 @@ from retroface.services.deployment.rules import (
     set_threshold_floor,
 )
 from retroface.services.search.photos import search
-from retroface.store.models import AuditEvent, Face, MediaItem
+from retroface.store.models import AuditEvent, Authorisation, Face, MediaItem, Search
 from tests.conftest import ADMIN
 from tests.helpers import authorised_case, gallery_with
 
@@ -88,8 +88,6 @@ def test_search_refused_after_authorisation_expires(app: App, gallery: str, prob
     case = _open(app)
     start = app.now() - timedelta(days=3)
     with app.unit_of_work() as uow:  # an authorisation that ran out yesterday
-        from retroface.store.models import Authorisation
-
         c = uow.cases.get(case)
         assert c is not None
         uow.session.add(
@@ -163,8 +161,6 @@ def test_authorised_search_records_its_parameters(app: App, gallery: str, probe:
     report = search(app, case, gallery, [probe], threshold=0.95, max_candidates=3)
     assert report.probes[0].candidates[0].subject == "obama"
     with app.unit_of_work() as uow:
-        from retroface.store.models import Search
-
         row = uow.session.get(Search, report.search_id)
         assert row is not None
         assert (row.threshold, row.max_candidates, row.status) == (0.95, 3, "completed")

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from tests.databases import cli_env
 from tests.helpers import PASSWORD, TEST_SIGNING_KEY, att_subset
@@ -270,7 +271,6 @@ def test_verify_and_its_errors(staffed: Path, examples: Path, tmp_path: Path) ->
     )
 
     blank = tmp_path / "blank.png"
-    from PIL import Image
 
     Image.new("RGB", (200, 200), (128, 128, 128)).save(blank)
     assert_one_line_error(

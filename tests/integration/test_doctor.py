@@ -15,7 +15,8 @@ from retroface.services import App
 from retroface.services.biometrics.gallery_index import forget_held_indexes
 from retroface.services.biometrics.uploaded_files import case_upload_folder
 from retroface.services.operations.doctor import DoctorReport, run_doctor
-from retroface.services.search.photos import search, start_search
+from retroface.services.search.gate import start_search
+from retroface.services.search.photos import search
 from retroface.store.models import AuditEvent, Face, MediaItem, Search, Sighting, Template
 from tests.cli_process import run_cli, user_env
 from tests.conftest import ADMIN, OPERATOR

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -33,6 +34,7 @@ from retroface.services.galleries.manage import (
     gallery_manifest,
     list_galleries,
     remove_subject,
+    restore_subject,
     set_gallery_cap,
     set_live_watchlist,
 )
@@ -236,8 +238,6 @@ def test_role_matrix(
         _act(app, action, data, tmp_path)  # must not raise
         assert _refusals(app, who.username) == []
         if action is Action.GALLERY_REMOVE_SUBJECT:
-            from retroface.services.galleries.manage import restore_subject
-
             restore_subject(app, "g", "biden")
     else:
         with pytest.raises(AuthorisationError):
@@ -252,7 +252,6 @@ def test_admin_can_never_search_or_review_and_operator_never_authorises() -> Non
 
 
 def test_no_principal_is_refused_and_audited(deployment: App) -> None:
-    from dataclasses import replace
 
     anonymous = replace(deployment, principal=None)
     with pytest.raises(AuthorisationError, match="not logged in"):

@@ -11,6 +11,7 @@ from PIL import Image
 from retroface.faces import EngineSpec, FaceEngine
 from retroface.faces.aligner import Aligner
 from retroface.faces.detector import CascadeDetector, CnnDetector, HogDetector, RegionDetector
+from retroface.faces.mmod_detector import OnnxMmodDetector
 from retroface.media import load_image
 
 pytestmark = pytest.mark.needs_data
@@ -76,7 +77,6 @@ def test_a_minimum_face_size_between_powers_of_two_resizes_once(data: Path) -> N
 def test_region_detector_refinds_a_turned_face_with_a_few_cnn_levels(data: Path) -> None:
     """Between full scans a tracked face HOG cannot see (tilted) is re-found by the CNN
     looking close around its last box with three pyramid levels only."""
-    from retroface.faces.mmod_detector import OnnxMmodDetector
 
     pixels = load_image(data / "lfw" / "Jelena_Dokic" / "Jelena_Dokic_0004.jpg").pixels
     last = OnnxMmodDetector(scale=2.0).detect(pixels)[0].box

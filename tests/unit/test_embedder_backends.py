@@ -29,7 +29,7 @@ def test_an_arcface_style_onnx_model_plugs_in_with_its_own_identity(
     tmp_path: Path, data: Path
 ) -> None:
     model = arcface_style_onnx_model(tmp_path / "agency-model.onnx")
-    engine = FaceEngine.from_spec(EngineSpec(embedder=f"onnx:{model}", detector="hog"))
+    engine = FaceEngine.from_spec(EngineSpec(embedder=f"onnx:{model}", detector="hog", jitters=1))
     assert engine.model.dimension == 512 and engine.model.name == "agency-model"
     assert engine.model.version != OnnxResNetEmbedder().model.version
     examples = data / "face_recognition" / "examples"
@@ -42,7 +42,7 @@ def test_an_arcface_style_onnx_model_plugs_in_with_its_own_identity(
 
 def test_the_converted_dlib_model_saved_as_onnx_keeps_dlibs_identity(tmp_path: Path) -> None:
     path = save_onnx_model(convert_dlib_resnet(), tmp_path / "dlib.onnx")
-    engine = FaceEngine.from_spec(EngineSpec(embedder=f"onnx:{path}", detector="hog"))
+    engine = FaceEngine.from_spec(EngineSpec(embedder=f"onnx:{path}", detector="hog", jitters=1))
     assert engine.model.name == "dlib_resnet_v1" and engine.model.dimension == 128
 
 
@@ -50,4 +50,4 @@ def test_a_file_that_is_not_a_model_is_a_clear_error(tmp_path: Path) -> None:
     junk = tmp_path / "junk.onnx"
     junk.write_bytes(b"not a model")
     with pytest.raises(ModelError, match="not a usable ONNX model"):
-        FaceEngine.from_spec(EngineSpec(embedder=f"onnx:{junk}", detector="hog"))
+        FaceEngine.from_spec(EngineSpec(embedder=f"onnx:{junk}", detector="hog", jitters=1))

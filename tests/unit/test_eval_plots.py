@@ -18,6 +18,7 @@ from retroface.eval.curves import (
 )
 from retroface.eval.identification import cmc_curve, fnir_at, fpir_at, true_ranks
 from retroface.eval.plots import (
+    _corners,
     write_cmc,
     write_identification_tradeoff,
     write_roc_det,
@@ -332,7 +333,6 @@ def test_summary_table_rejects_rows_of_the_wrong_width() -> None:
 
 
 def test_plotted_curves_drop_only_points_inside_straight_runs() -> None:
-    from retroface.eval.plots import _corners
 
     x = np.array([0.0, 0.0, 0.0, 0.25, 0.5, 0.75, 0.75, 1.0])
     y = np.array([0.1, 0.2, 0.3, 0.3, 0.3, 0.3, 0.9, 0.9])

@@ -11,10 +11,10 @@ import typer
 from retroface.cli.context import JsonFlag, KeyFile, emit_json, err, open_cli_app, out
 from retroface.cli.progress_bar import RichProgress
 from retroface.errors import InvalidInputError
-from retroface.services.deployment.calibrations import calibrate
+from retroface.governance.audit_export import load_signing_key
+from retroface.services.evaluation.calibrate import calibrate
 from retroface.services.evaluation.identification import evaluate_identification
 from retroface.services.evaluation.verification import evaluate_verification
-from retroface.services.oversight.audit_log import load_signing_key
 
 eval_app = typer.Typer(
     help="Accuracy and bias measurement on labelled datasets.", no_args_is_help=True

@@ -35,6 +35,7 @@ from retroface.cli.server_commands import apikey_app, serve
 from retroface.cli.video_commands import video_app
 from retroface.errors import InvalidInputError, RetrofaceError
 from retroface.faces.model_cards import model_cards
+from retroface.governance.audit_export import load_signing_key
 from retroface.services.access import users as user_service
 from retroface.services.access.users import Role
 from retroface.services.galleries.provenance import parse_labels
@@ -288,9 +289,7 @@ def audit_export(
     key_file: KeyFile = None,
 ) -> None:
     """Write the whole log as JSON lines with an HMAC-SHA256 signature line."""
-    result = audit_service.export_audit(
-        open_cli_app(), out_file, audit_service.load_signing_key(key_file)
-    )
+    result = audit_service.export_audit(open_cli_app(), out_file, load_signing_key(key_file))
     out.print(f"exported {result.events} events to {result.path}; head {result.head[:16]}")
 
 
@@ -300,7 +299,7 @@ def audit_check_export(
     key_file: KeyFile = None,
 ) -> None:
     """Check an export's signature (exit 1 if it does not verify)."""
-    result = audit_service.check_export(export_file, audit_service.load_signing_key(key_file))
+    result = audit_service.check_export(export_file, load_signing_key(key_file))
     verdict = "valid" if result.signature_valid else "INVALID"
     out.print(f"signature {verdict}: {result.events} events, head {result.head[:16]}")
     if not result.signature_valid:

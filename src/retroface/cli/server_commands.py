@@ -21,9 +21,9 @@ def serve(
     Listens on localhost by default: put a TLS-terminating proxy in front of it
     before exposing it to a network.
     """
-    import uvicorn
+    import uvicorn  # noqa: PLC0415 - the web stack loads only for serve
 
-    from retroface.server import create_server
+    from retroface.server import create_server  # noqa: PLC0415
 
     application = open_cli_app(identify=False)
     out.print(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 from retroface.eval.identification import threshold_at_fpir
 
@@ -25,7 +26,7 @@ class ChosenThreshold:
 
 
 def threshold_for_target_fpir(
-    non_mated_top: np.ndarray, groups: np.ndarray | None, target_fpir: float
+    non_mated_top: NDArray[np.floating], groups: NDArray[np.generic] | None, target_fpir: float
 ) -> ChosenThreshold:
     """The lowest threshold at which FPIR <= ``target_fpir`` overall and in every group.
 
@@ -38,7 +39,7 @@ def threshold_for_target_fpir(
     if len(non_mated_top) == 0:
         raise ValueError("calibration needs non-mated searches (people not in the gallery)")
 
-    def at_target(scores: np.ndarray) -> float:
+    def at_target(scores: NDArray[np.floating]) -> float:
         if target_fpir >= 1.0:
             return LOWEST_SCORE
         return max(threshold_at_fpir(scores, target_fpir), LOWEST_SCORE)

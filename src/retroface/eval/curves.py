@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 
 @dataclass(frozen=True, eq=False)
@@ -23,12 +24,12 @@ class RocCurve:
     ``tar[i]``: share of genuine scores >= ``threshold[i]`` (FNMR is ``1 - tar``).
     """
 
-    threshold: np.ndarray
-    far: np.ndarray
-    tar: np.ndarray
+    threshold: NDArray[np.float64]
+    far: NDArray[np.float64]
+    tar: NDArray[np.float64]
 
     @property
-    def fnmr(self) -> np.ndarray:
+    def fnmr(self) -> NDArray[np.float64]:
         return 1.0 - self.tar
 
 
@@ -41,9 +42,9 @@ class ErrorTradeoff:
     subject or scores below ``threshold[i]``.
     """
 
-    threshold: np.ndarray
-    fpir: np.ndarray
-    fnir: np.ndarray
+    threshold: NDArray[np.float64]
+    fpir: NDArray[np.float64]
+    fnir: NDArray[np.float64]
 
 
 @dataclass(frozen=True, eq=False)
@@ -54,12 +55,14 @@ class ScoreHistogram:
     ``[edges[i], edges[i + 1])``, the last bin also holds its upper edge.
     """
 
-    edges: np.ndarray
-    mated: np.ndarray
-    non_mated: np.ndarray
+    edges: NDArray[np.float64]
+    mated: NDArray[np.intp]
+    non_mated: NDArray[np.intp]
 
 
-def _share_at_or_above(ascending: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+def _share_at_or_above(
+    ascending: NDArray[np.floating], thresholds: NDArray[np.float64]
+) -> NDArray[np.float64]:
     """For each threshold, the share of the (sorted ascending) scores that are >= it."""
     if len(ascending) == 0:
         return np.zeros(len(thresholds))
@@ -67,11 +70,11 @@ def _share_at_or_above(ascending: np.ndarray, thresholds: np.ndarray) -> np.ndar
     return (len(ascending) - below) / len(ascending)
 
 
-def _descending_distinct(*scores: np.ndarray) -> np.ndarray:
+def _descending_distinct(*scores: NDArray[np.floating]) -> NDArray[np.float64]:
     return np.unique(np.concatenate([np.asarray(s, dtype=float).ravel() for s in scores]))[::-1]
 
 
-def roc_points(genuine: np.ndarray, impostor: np.ndarray) -> RocCurve:
+def roc_points(genuine: NDArray[np.floating], impostor: NDArray[np.floating]) -> RocCurve:
     """FAR and TAR at every distinct score of either set (1-D arrays of similarity scores).
 
     An empty set has a rate of 0 at every threshold, as ``tar_at_far`` treats it.
@@ -87,7 +90,9 @@ def roc_points(genuine: np.ndarray, impostor: np.ndarray) -> RocCurve:
 
 
 def identification_error_curve(
-    mated_scores: np.ndarray, mated_truth: np.ndarray, non_mated_top: np.ndarray
+    mated_scores: NDArray[np.floating],
+    mated_truth: NDArray[np.integer],
+    non_mated_top: NDArray[np.floating],
 ) -> ErrorTradeoff:
     """FNIR and FPIR at every threshold where either changes.
 
@@ -125,7 +130,9 @@ def identification_error_curve(
     )
 
 
-def score_histogram(mated: np.ndarray, non_mated: np.ndarray, bins: int = 50) -> ScoreHistogram:
+def score_histogram(
+    mated: NDArray[np.floating], non_mated: NDArray[np.floating], bins: int = 50
+) -> ScoreHistogram:
     """Counts of both score sets over ``bins`` equal-width bins spanning all their scores."""
     if bins < 1:
         raise ValueError(f"bins must be at least 1, got {bins}")

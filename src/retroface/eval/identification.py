@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import NDArray
 
 FPIR_POINTS = (0.003, 0.01, 0.1)
 
@@ -37,23 +38,24 @@ class IdentificationMetrics:
     extra: dict[str, float] = field(default_factory=dict)
 
 
-def true_ranks(scores: np.ndarray, truth: np.ndarray) -> np.ndarray:
+def true_ranks(scores: NDArray[np.floating], truth: NDArray[np.integer]) -> NDArray[np.integer]:
     """1-based rank of each mated probe's true subject (ties count against it)."""
     true_scores = scores[np.arange(len(truth)), truth]
-    return (
+    ranks: NDArray[np.integer] = (
         1
         + (scores > true_scores[:, None]).sum(axis=1)
         + ((scores == true_scores[:, None]).sum(axis=1) - 1)
     )
+    return ranks
 
 
-def cmc_curve(ranks: np.ndarray, max_rank: int = 20) -> np.ndarray:
+def cmc_curve(ranks: NDArray[np.integer], max_rank: int = 20) -> NDArray[np.float64]:
     return np.array(
         [float(np.mean(ranks <= r)) if len(ranks) else 0.0 for r in range(1, max_rank + 1)]
     )
 
 
-def threshold_at_fpir(non_mated_top: np.ndarray, fpir: float) -> float:
+def threshold_at_fpir(non_mated_top: NDArray[np.floating], fpir: float) -> float:
     """Lowest threshold whose FPIR is at most ``fpir`` (scores strictly above every
     non-mated top score but the allowed share)."""
     if len(non_mated_top) == 0:
@@ -65,7 +67,9 @@ def threshold_at_fpir(non_mated_top: np.ndarray, fpir: float) -> float:
     return float(np.nextafter(ordered[allowed], np.inf))
 
 
-def fnir_at(mated_scores: np.ndarray, mated_truth: np.ndarray, threshold: float) -> float:
+def fnir_at(
+    mated_scores: NDArray[np.floating], mated_truth: NDArray[np.integer], threshold: float
+) -> float:
     if len(mated_truth) == 0:
         return 0.0
     top = mated_scores.argmax(axis=1)
@@ -73,14 +77,14 @@ def fnir_at(mated_scores: np.ndarray, mated_truth: np.ndarray, threshold: float)
     return float(1.0 - np.mean(hit))
 
 
-def fpir_at(non_mated_top: np.ndarray, threshold: float) -> float:
+def fpir_at(non_mated_top: NDArray[np.floating], threshold: float) -> float:
     return float(np.mean(non_mated_top >= threshold)) if len(non_mated_top) else 0.0
 
 
 def identification_metrics(
-    mated_scores: np.ndarray,
-    mated_truth: np.ndarray,
-    non_mated_scores: np.ndarray,
+    mated_scores: NDArray[np.floating],
+    mated_truth: NDArray[np.integer],
+    non_mated_scores: NDArray[np.floating],
     *,
     max_rank: int = 20,
     bootstrap: int = 1000,
@@ -90,7 +94,12 @@ def identification_metrics(
     ranks = true_ranks(mated_scores, mated_truth)
     non_top = non_mated_scores.max(axis=1) if non_mated_scores.size else np.zeros(0)
 
-    def point(rk: np.ndarray, ms: np.ndarray, mt: np.ndarray, nt: np.ndarray) -> np.ndarray:
+    def point(
+        rk: NDArray[np.integer],
+        ms: NDArray[np.floating],
+        mt: NDArray[np.integer],
+        nt: NDArray[np.floating],
+    ) -> NDArray[np.float64]:
         values = list(cmc_curve(rk, max_rank))
         for x in FPIR_POINTS:
             values.append(fnir_at(ms, mt, threshold_at_fpir(nt, x)))
@@ -118,7 +127,9 @@ def identification_metrics(
     )
 
 
-def tar_at_far(genuine: np.ndarray, impostor: np.ndarray, far: float) -> tuple[float, float]:
+def tar_at_far(
+    genuine: NDArray[np.floating], impostor: NDArray[np.floating], far: float
+) -> tuple[float, float]:
     """(TAR, threshold) at the lowest threshold whose false accept rate is at most ``far``."""
     threshold = threshold_at_fpir(impostor, far)
     return float(np.mean(genuine >= threshold)) if len(genuine) else 0.0, threshold

@@ -24,6 +24,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
+from numpy.typing import NDArray
 
 from retroface.eval.curves import ErrorTradeoff, RocCurve, ScoreHistogram
 
@@ -52,7 +53,7 @@ def write_atomically(path: Path, data: bytes) -> None:
         raise
 
 
-def _write_csv(path: Path, header: Sequence[str], columns: Sequence[np.ndarray]) -> Path:
+def _write_csv(path: Path, header: Sequence[str], columns: Sequence[NDArray[np.generic]]) -> Path:
     """One column per array; floats as their shortest exact text, integer arrays as integers."""
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
@@ -63,7 +64,9 @@ def _write_csv(path: Path, header: Sequence[str], columns: Sequence[np.ndarray])
     return path
 
 
-def _corners(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _corners(
+    x: NDArray[np.float64], y: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """The points of a polyline that are not in the middle of a horizontal or vertical run.
 
     Dropping them changes nothing drawn (on linear or log axes alike) but turns a
@@ -89,13 +92,13 @@ def _save_png(figure: Figure, path: Path) -> Path:
     return path
 
 
-def _log_floor(rates: np.ndarray) -> float:
+def _log_floor(rates: NDArray[np.float64]) -> float:
     """A floor for a log axis: half the smallest positive rate (the axis spans a decade or more)."""
     positive = rates[rates > 0]
     return min(float(positive.min()) / 2, 0.1) if len(positive) else DEFAULT_LOG_FLOOR
 
 
-def _plot_rates(axes: Axes, x: np.ndarray, y: np.ndarray, log_y: bool) -> None:
+def _plot_rates(axes: Axes, x: NDArray[np.float64], y: NDArray[np.float64], log_y: bool) -> None:
     """Draw y against x with a log x axis (and log y if asked), zeros clipped to each floor."""
     x_floor = _log_floor(x)
     x = np.clip(x, x_floor, None)
@@ -157,7 +160,7 @@ def write_identification_tradeoff(out_dir: Path | str, curve: ErrorTradeoff) -> 
     return [png, table]
 
 
-def write_cmc(out_dir: Path | str, cmc: np.ndarray) -> list[Path]:
+def write_cmc(out_dir: Path | str, cmc: NDArray[np.floating]) -> list[Path]:
     """``cmc.png`` and ``cmc.csv``; ``cmc[i]`` is the identification rate at rank ``i + 1``."""
     folder = _prepare(out_dir)
     rates = np.asarray(cmc, dtype=float).ravel()

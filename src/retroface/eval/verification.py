@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 
 @dataclass(frozen=True)
@@ -20,7 +21,7 @@ class FoldedAccuracy:
     fold_thresholds: list[float]
 
 
-def best_threshold(scores: np.ndarray, same: np.ndarray) -> float:
+def best_threshold(scores: NDArray[np.floating], same: NDArray[np.bool_]) -> float:
     """The similarity threshold that maximises accuracy (midpoint between sorted scores)."""
     order = np.argsort(scores)
     s, y = scores[order], same[order].astype(bool)
@@ -38,11 +39,13 @@ def best_threshold(scores: np.ndarray, same: np.ndarray) -> float:
     return float((s[i - 1] + s[i]) / 2)
 
 
-def accuracy_at(scores: np.ndarray, same: np.ndarray, threshold: float) -> float:
+def accuracy_at(scores: NDArray[np.floating], same: NDArray[np.bool_], threshold: float) -> float:
     return float(np.mean((scores >= threshold) == same.astype(bool)))
 
 
-def k_fold_accuracy(scores: np.ndarray, same: np.ndarray, folds: np.ndarray) -> FoldedAccuracy:
+def k_fold_accuracy(
+    scores: NDArray[np.floating], same: NDArray[np.bool_], folds: NDArray[np.integer]
+) -> FoldedAccuracy:
     """``folds`` gives each pair's fold number; each fold is tested with the others' threshold."""
     accs, thresholds = [], []
     for fold in np.unique(folds):

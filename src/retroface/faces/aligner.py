@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import NDArray
 
 from retroface.faces.model_files import LANDMARKS_5_FILE, LANDMARKS_68_FILE, packaged_model_path
 from retroface.faces.types import Box, Landmarks
@@ -22,7 +23,7 @@ CHIP_PADDING = 0.25
 @dataclass
 class AlignedFace:
     landmarks: Landmarks
-    chip: np.ndarray  # CHIP_SIZE_PX x CHIP_SIZE_PX x 3 uint8 RGB
+    chip: NDArray[np.uint8]  # CHIP_SIZE_PX x CHIP_SIZE_PX x 3 uint8 RGB
 
 
 #: The 68-point points that correspond to the 5-point model's (eye corners, nose base).
@@ -33,7 +34,7 @@ class Aligner:
     """dlib's shape predictor (5 points by default, or 68) then a similarity-transform crop."""
 
     def __init__(self, points: int = 5, model_path: Path | None = None) -> None:
-        import dlib
+        import dlib  # noqa: PLC0415 - dlib (and its models) load only when this backend is used
 
         if points not in (5, 68):
             raise ValueError("the aligner uses dlib's 5- or 68-point shape predictor")
@@ -43,7 +44,7 @@ class Aligner:
         default = LANDMARKS_5_FILE if points == 5 else LANDMARKS_68_FILE
         self._predictor = dlib.shape_predictor(str(model_path or packaged_model_path(default)))
 
-    def align(self, pixels: np.ndarray, box: Box) -> AlignedFace:
+    def align(self, pixels: NDArray[np.uint8], box: Box) -> AlignedFace:
         rect = self._dlib.rectangle(box.x, box.y, box.x + box.w - 1, box.y + box.h - 1)
         shape = self._predictor(pixels, rect)
         parts = shape.parts()

@@ -73,6 +73,7 @@ def analyse_batch(
     pending: list[tuple[int, LoadedImage]] = []
 
     def flush() -> None:
+        found: Sequence[list[AnalysedFace] | None]
         try:
             found = engine.analyse_many([image.pixels for _, image in pending])
         except Exception:  # a bug on one file must not sink the batch: isolate it below

@@ -14,6 +14,7 @@ import math
 
 import dlib
 import numpy as np
+from numpy.typing import NDArray
 
 #: Cosine similarity above which two sightings are linked (same-person pairs in dlib's
 #: space score above about 0.92; different people mostly below 0.88).
@@ -21,7 +22,7 @@ DEFAULT_MIN_SIMILARITY = 0.92
 
 
 def cluster_templates(
-    templates: np.ndarray, min_similarity: float = DEFAULT_MIN_SIMILARITY
+    templates: NDArray[np.float32], min_similarity: float = DEFAULT_MIN_SIMILARITY
 ) -> list[int]:
     """A cluster label per row of ``templates`` (L2-normalised), numbered from 0 by size."""
     if not 0.0 < min_similarity < 1.0:

@@ -17,8 +17,10 @@ from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
+from numpy.typing import NDArray
 from PIL import Image
 
+from retroface.faces.model_files import MMOD_FILE, packaged_model_path
 from retroface.faces.types import Box, Detection
 
 HOG_WINDOW_PX = 80
@@ -30,7 +32,7 @@ class Detector(Protocol):
 
     name: str
 
-    def detect(self, pixels: np.ndarray) -> list[Detection]: ...
+    def detect(self, pixels: NDArray[np.uint8]) -> list[Detection]: ...
 
 
 class HogDetector:
@@ -39,7 +41,7 @@ class HogDetector:
     name = "dlib_hog"
 
     def __init__(self, min_face_px: int = 40, max_detect_pixels: int = 9_000_000) -> None:
-        import dlib
+        import dlib  # noqa: PLC0415 - dlib (and its models) load only when this backend is used
 
         self._detector = dlib.get_frontal_face_detector()
         self.min_face_px = max(10, min_face_px)
@@ -68,7 +70,7 @@ class HogDetector:
             scale = math.sqrt(self.max_detect_pixels / pixels)
         return upsample, scale
 
-    def detect(self, pixels: np.ndarray) -> list[Detection]:
+    def detect(self, pixels: NDArray[np.uint8]) -> list[Detection]:
         height, width = pixels.shape[:2]
         upsample, scale = self.plan(height, width)
         work = _resize(pixels, scale) if scale != 1.0 else pixels
@@ -83,7 +85,7 @@ class HogDetector:
             for box, score in found
         ]
 
-    def _run(self, image: np.ndarray, upsample: int, offset: int) -> list[tuple[Box, float]]:
+    def _run(self, image: NDArray[np.uint8], upsample: int, offset: int) -> list[tuple[Box, float]]:
         rects, scores, _ = self._detector.run(image, upsample, 0.0)
         return [
             (Box(r.left() - offset, r.top() - offset, r.width(), r.height()), float(s))
@@ -91,7 +93,7 @@ class HogDetector:
         ]
 
 
-def _resize(pixels: np.ndarray, scale: float) -> np.ndarray:
+def _resize(pixels: NDArray[np.uint8], scale: float) -> NDArray[np.uint8]:
     height, width = pixels.shape[:2]
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     return np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.BILINEAR))
@@ -124,12 +126,12 @@ class RegionDetector:
     FALLBACK_MARGIN = 0.5
 
     def __init__(self, fallback: Detector | None = None) -> None:
-        import dlib
+        import dlib  # noqa: PLC0415 - dlib (and its models) load only when this backend is used
 
         self._detector = dlib.get_frontal_face_detector()
         self.fallback = fallback
 
-    def detect(self, region: np.ndarray, face: Box) -> list[Detection]:
+    def detect(self, region: NDArray[np.uint8], face: Box) -> list[Detection]:
         """Faces in ``region`` where the tracked ``face`` (region pixels) was last seen."""
         height, width = region.shape[:2]
         scale = min(4.0, self.FACE_PX / max(face.w, face.h, 1))
@@ -143,7 +145,7 @@ class RegionDetector:
             found = self._fallback(work, face, scale)
         return [Detection(_clip(d.box, scale, width, height), d.score, d.detector) for d in found]
 
-    def _fallback(self, work: np.ndarray, face: Box, scale: float) -> list[Detection]:
+    def _fallback(self, work: NDArray[np.uint8], face: Box, scale: float) -> list[Detection]:
         assert self.fallback is not None
         margin = self.FALLBACK_MARGIN * max(face.w, face.h)
         x0 = max(0, round((face.x - margin) * scale))
@@ -169,14 +171,12 @@ class CnnDetector:
     name = "dlib_mmod_cnn"
 
     def __init__(self, max_detect_pixels: int = 1_500_000) -> None:
-        import dlib
-
-        from retroface.faces.model_files import MMOD_FILE, packaged_model_path
+        import dlib  # noqa: PLC0415 - dlib (and its models) load only when this backend is used
 
         self._detector = dlib.cnn_face_detection_model_v1(str(packaged_model_path(MMOD_FILE)))
         self.max_detect_pixels = max_detect_pixels
 
-    def detect(self, pixels: np.ndarray) -> list[Detection]:
+    def detect(self, pixels: NDArray[np.uint8]) -> list[Detection]:
         height, width = pixels.shape[:2]
         upsample = 1 if height * width * 4 <= self.max_detect_pixels else 0
         scale = 1.0
@@ -221,5 +221,5 @@ class CascadeDetector:
             self._fallback = self._fallback()
         return self._fallback  # type: ignore[return-value]
 
-    def detect(self, pixels: np.ndarray) -> list[Detection]:
+    def detect(self, pixels: NDArray[np.uint8]) -> list[Detection]:
         return self.first.detect(pixels) or self.fallback.detect(pixels)

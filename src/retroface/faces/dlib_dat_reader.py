@@ -41,6 +41,7 @@ OIHW (dlib's own filter layout), fully connected weights as (outputs, inputs).
 
 from __future__ import annotations
 
+import builtins
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
@@ -48,6 +49,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
+from numpy.typing import NDArray
 
 from retroface.errors import ModelError
 
@@ -75,7 +77,7 @@ class _Layer:
         }
 
     @property
-    def weights(self) -> dict[str, np.ndarray]:
+    def weights(self) -> dict[str, NDArray[np.float32]]:
         """The layer's weight arrays, by field name."""
         return {
             f.name: value
@@ -100,8 +102,8 @@ class Conv(_Layer):
     """A 2-D convolution; ``weight`` is OIHW, padding is symmetric (top = bottom, left = right)."""
 
     kind: ClassVar[str] = "con"
-    weight: np.ndarray
-    bias: np.ndarray | None
+    weight: NDArray[np.float32]
+    bias: NDArray[np.float32] | None
     stride: tuple[int, int]
     padding: tuple[int, int]
     fused_relu: bool = False  # dlib's con_6 can apply a ReLU itself
@@ -120,8 +122,8 @@ class Affine(_Layer):
     """A frozen batch norm: y = gamma·x + beta, per channel (``conv`` mode) or per element (``fc``)."""
 
     kind: ClassVar[str] = "affine"
-    gamma: np.ndarray
-    beta: np.ndarray
+    gamma: NDArray[np.float32]
+    beta: NDArray[np.float32]
     mode: str  # "conv" | "fc"
     disabled: bool = False  # a disabled dlib affine layer passes its input through
 
@@ -182,8 +184,8 @@ class FullyConnected(_Layer):
     """y = W·flatten(x) (+ b); ``weight`` is (outputs, inputs)."""
 
     kind: ClassVar[str] = "fc"
-    weight: np.ndarray
-    bias: np.ndarray | None
+    weight: NDArray[np.float32]
+    bias: NDArray[np.float32] | None
 
 
 @dataclass(frozen=True, eq=False)
@@ -247,6 +249,10 @@ DlibLayer = (
 # Primitive decoding
 
 
+# A tensor's (samples, k, rows, cols). Named out here: inside _Cursor, ``int`` is its method.
+_Shape4 = tuple[int, int, int, int]
+
+
 class _Cursor:
     """Decodes dlib's primitives from a byte buffer, failing with the byte offset."""
 
@@ -288,7 +294,7 @@ class _Cursor:
             raise self.fail(f"invalid bool byte {byte!r} where {what} should be")
         return byte == b"1"
 
-    def string(self, what: str = "a layer name", limit: int = 256) -> str:
+    def string(self, what: str = "a layer name", limit: builtins.int = 256) -> str:
         length = self.int(what)
         if not 0 <= length <= limit:
             raise self.fail(f"implausible string length {length} for {what}")
@@ -309,13 +315,13 @@ class _Cursor:
             self.pos = start
         return text
 
-    def dims(self, what: str) -> tuple[int, int, int, int]:
+    def dims(self, what: str) -> _Shape4:
         n, k, rows, cols = (self.int(what) for _ in range(4))
         if min(n, k, rows, cols) < 0:
             raise self.fail(f"negative dimension in {what}")
         return n, k, rows, cols
 
-    def tensor(self, what: str) -> np.ndarray:
+    def tensor(self, what: str) -> NDArray[np.float32]:
         """A resizable tensor with its data, as a float32 array of shape (n, k, rows, cols)."""
         version = self.int(what)
         if version != 2:
@@ -325,7 +331,7 @@ class _Cursor:
         raw = self._take(4 * count, what)
         return np.frombuffer(raw, dtype="<f4").astype(np.float32).reshape(shape)
 
-    def alias(self, what: str) -> tuple[int, int, int, int]:
+    def alias(self, what: str) -> _Shape4:
         """An alias tensor: only its shape (it views part of the layer's parameter tensor)."""
         version = self.int(what)
         if version != 1:
@@ -345,8 +351,8 @@ class TagOrSkip:
 
 
 def _split(
-    params: np.ndarray, shapes: list[tuple[int, ...]], c: _Cursor, what: str
-) -> Iterator[np.ndarray]:
+    params: NDArray[np.float32], shapes: list[tuple[int, ...]], c: _Cursor, what: str
+) -> Iterator[NDArray[np.float32]]:
     """The consecutive views of a layer's parameter tensor, checked to fill it exactly."""
     flat = params.reshape(-1)
     need = sum(math.prod(shape) for shape in shapes)

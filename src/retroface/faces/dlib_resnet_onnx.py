@@ -28,10 +28,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import onnx
+from numpy.typing import NDArray
 from onnx import TensorProto, helper, numpy_helper
 
 from retroface.faces.dlib_dat_reader import (
@@ -87,14 +88,12 @@ class _Graph:
         self._count += 1
         return f"n{self._count:03d}_{stem}"
 
-    def const(self, stem: str, value: np.ndarray) -> str:
+    def const(self, stem: str, value: NDArray[np.generic]) -> str:
         name = self._name(stem)
         self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
         return name
 
-    def op(
-        self, op_type: str, inputs: list[str], output: str | None = None, **attrs: object
-    ) -> str:
+    def op(self, op_type: str, inputs: list[str], output: str | None = None, **attrs: Any) -> str:
         name = self._name(op_type.lower())
         out = output or name
         self.nodes.append(helper.make_node(op_type, inputs, [out], name=name, **attrs))
@@ -310,7 +309,7 @@ def load_onnx_session(
     model: onnx.ModelProto | Path, threads: int = 1
 ) -> onnxruntime.InferenceSession:
     """An ONNX Runtime CPU session using ``threads`` threads for each inference."""
-    import onnxruntime as ort
+    import onnxruntime as ort  # noqa: PLC0415 - ONNX Runtime loads only when an ONNX backend is used
 
     if threads < 1:
         raise ValueError("threads must be at least 1")
@@ -344,7 +343,7 @@ class OnnxResNetEmbedder:
         self._output_name = self._session.get_outputs()[0].name
         self.model = ModelInfo(name="dlib_resnet_v1", version=file_digest(weights), dimension=128)
 
-    def raw_descriptors(self, chips: list[np.ndarray]) -> np.ndarray:
+    def raw_descriptors(self, chips: list[NDArray[np.uint8]]) -> NDArray[np.float32]:
         """dlib's un-normalised descriptors of (150, 150, 3) uint8 RGB chips, as (N, 128) float32."""
         if not len(chips):
             return np.zeros((0, self.model.dimension), dtype=np.float32)
@@ -353,8 +352,10 @@ class OnnxResNetEmbedder:
             raise ValueError(f"expected RGB chips of shape (rows, cols, 3), got {batch.shape[1:]}")
         if self._float_input:
             batch = batch.astype(np.float32)
-        return self._session.run([self._output_name], {self._input_name: batch})[0]
+        outputs = self._session.run([self._output_name], {self._input_name: batch})
+        descriptors: NDArray[np.float32] = outputs[0]
+        return descriptors
 
-    def embed(self, chips: list[np.ndarray]) -> np.ndarray:
+    def embed(self, chips: list[NDArray[np.uint8]]) -> NDArray[np.float32]:
         """L2-normalised descriptors (the templates compared by cosine similarity)."""
         return l2_normalise(self.raw_descriptors(chips))

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+from numpy.typing import NDArray
 
 from retroface.faces.model_files import RESNET_FILE, file_digest, packaged_model_path
 from retroface.faces.types import ModelInfo
@@ -22,30 +23,31 @@ class Embedder(Protocol):
 
     model: ModelInfo
 
-    def embed(self, chips: list[np.ndarray]) -> np.ndarray: ...
+    def embed(self, chips: list[NDArray[np.uint8]]) -> NDArray[np.float32]: ...
 
 
-def l2_normalise(vectors: np.ndarray) -> np.ndarray:
+def l2_normalise(vectors: NDArray[np.floating]) -> NDArray[np.float32]:
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+    unit: NDArray[np.floating] = vectors / np.maximum(norms, 1e-12)
+    return unit.astype(np.float32)
 
 
 class DlibResNetEmbedder:
     """dlib's face recognition ResNet run by dlib itself (the reference backend)."""
 
     def __init__(self, model_path: Path | None = None) -> None:
-        import dlib
+        import dlib  # noqa: PLC0415 - dlib (and its models) load only when this backend is used
 
         path = model_path or packaged_model_path(RESNET_FILE)
         self._net = dlib.face_recognition_model_v1(str(path))
         self.model = ModelInfo(name="dlib_resnet_v1", version=file_digest(path), dimension=128)
 
-    def raw_descriptors(self, chips: list[np.ndarray]) -> np.ndarray:
+    def raw_descriptors(self, chips: list[NDArray[np.uint8]]) -> NDArray[np.float32]:
         """dlib's own, un-normalised descriptors (for comparing backends)."""
         if not chips:
             return np.zeros((0, self.model.dimension), dtype=np.float32)
         out = self._net.compute_face_descriptor(chips)
         return np.asarray([np.asarray(v) for v in out], dtype=np.float32)
 
-    def embed(self, chips: list[np.ndarray]) -> np.ndarray:
+    def embed(self, chips: list[NDArray[np.uint8]]) -> NDArray[np.float32]:
         return l2_normalise(self.raw_descriptors(chips))

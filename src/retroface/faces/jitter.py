@@ -17,6 +17,7 @@ import math
 from functools import cache
 
 import numpy as np
+from numpy.typing import NDArray
 from PIL import Image
 
 _SEED = 20170212  # the date dlib's face model was published; any fixed value would do
@@ -43,7 +44,7 @@ def jitter_transforms(count: int) -> tuple[tuple[float, float, float, float, boo
     return tuple(transforms)
 
 
-def jittered_chips(chip: np.ndarray, count: int) -> list[np.ndarray]:
+def jittered_chips(chip: NDArray[np.uint8], count: int) -> list[NDArray[np.uint8]]:
     """The chip and ``count - 1`` transformed copies, same size, RGB uint8."""
     if count <= 1:
         return [chip]

@@ -21,6 +21,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import NDArray
 from PIL import Image
 
 from retroface.faces.mmod_onnx import (
@@ -47,7 +48,7 @@ def _lround(value: float) -> int:
 
 
 def score_map_detections(
-    scores: np.ndarray, layout: PyramidLayout, network: MmodNetwork, threshold: float = 0.0
+    scores: NDArray[np.float32], layout: PyramidLayout, network: MmodNetwork, threshold: float = 0.0
 ) -> list[RawDetection]:
     """Every window scoring above ``threshold`` in a (rows, cols) score map, best first."""
     rows, cols = np.nonzero(scores > threshold)
@@ -134,14 +135,16 @@ class OnnxMmodDetector:
             scale = math.sqrt(self.max_detect_pixels / (height * width))
         return scale
 
-    def raw_detections(self, pixels: np.ndarray, scale: float = 1.0) -> list[RawDetection]:
+    def raw_detections(self, pixels: NDArray[np.uint8], scale: float = 1.0) -> list[RawDetection]:
         """Detections in the pixels of ``pixels`` resized by ``scale``, as dlib reports them."""
         work = pixels if scale == 1.0 else _resize(pixels, scale)
         if min(work.shape[:2]) < MIN_IMAGE_PX:
             return []  # smaller than the network's receptive field: no face can be found
         stem = self.network.input
+        rows, cols = work.shape[:2]
         layout = pyramid_layout(
-            *work.shape[:2],
+            rows,
+            cols,
             stem.padding,
             stem.outer_padding,
             level_step=self.level_step,
@@ -152,7 +155,7 @@ class OnnxMmodDetector:
         ranked = score_map_detections(scores, layout, self.network, self.threshold)
         return non_max_suppression(ranked, self.network.loss.nms_iou, self.network.loss.nms_covered)
 
-    def detect(self, pixels: np.ndarray) -> list[Detection]:
+    def detect(self, pixels: NDArray[np.uint8]) -> list[Detection]:
         height, width = pixels.shape[:2]
         scale = self.scale_for(height, width)
         found = []
@@ -165,7 +168,7 @@ class OnnxMmodDetector:
         return found
 
 
-def _resize(pixels: np.ndarray, scale: float) -> np.ndarray:
+def _resize(pixels: NDArray[np.uint8], scale: float) -> NDArray[np.uint8]:
     height, width = pixels.shape[:2]
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     return np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.BILINEAR))

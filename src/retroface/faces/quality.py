@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numpy.typing import NDArray
 
 from retroface.faces.types import Detection, Landmarks, Quality
 
@@ -33,7 +34,9 @@ class QualityAssessor:
 
     name = "retroface_quality_v1"
 
-    def assess(self, detection: Detection, landmarks: Landmarks, chip: np.ndarray) -> Quality:
+    def assess(
+        self, detection: Detection, landmarks: Landmarks, chip: NDArray[np.uint8]
+    ) -> Quality:
         parts = {
             "size": size_score(landmarks),
             "sharpness": sharpness_score(chip),
@@ -58,7 +61,7 @@ def size_score(landmarks: Landmarks) -> float:
     return float(np.clip((eye - MIN_EYE_PX) / (FULL_SIZE_EYE_PX - MIN_EYE_PX), 0.0, 1.0))
 
 
-def sharpness_score(chip: np.ndarray) -> float:
+def sharpness_score(chip: NDArray[np.uint8]) -> float:
     """Variance of a 4-neighbour Laplacian over the chip's central region."""
     h, w = chip.shape[:2]
     # Crop first, then convert: the same values at half the work (it runs on every face).

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+from numpy.typing import NDArray
 
 from retroface.faces.types import AnalysedFace, Box
 
@@ -65,15 +66,15 @@ class Observation:
 class Track:
     observations: list[Observation] = field(default_factory=list)
     #: (quality, aligned chip) of the best views only: a long track must not hold every chip.
-    best_chips: list[tuple[float, np.ndarray]] = field(default_factory=list)
-    _mean: np.ndarray | None = None
+    best_chips: list[tuple[float, NDArray[np.uint8]]] = field(default_factory=list)
+    _mean: NDArray[np.float64] | None = None
 
     @property
     def last(self) -> Observation:
         return self.observations[-1]
 
     @property
-    def appearance(self) -> np.ndarray:
+    def appearance(self) -> NDArray[np.float64]:
         assert self._mean is not None
         return self._mean / max(float(np.linalg.norm(self._mean)), 1e-12)
 
@@ -99,9 +100,9 @@ class Sighting:
     last_s: float
     detections: int
     exemplars: list[Observation]
-    template: np.ndarray  # L2-normalised, the model's dimension
+    template: NDArray[np.float32]  # L2-normalised, the model's dimension
     #: Aligned chips of the best views (for a jittered template); dropped before storage.
-    chips: list[np.ndarray] = field(default_factory=list, repr=False)
+    chips: list[NDArray[np.uint8]] = field(default_factory=list, repr=False)
 
     @property
     def best(self) -> Observation:

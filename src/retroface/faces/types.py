@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import NDArray
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ class AnalysedFace:
     detection: Detection
     landmarks: Landmarks
     quality: Quality
-    embedding: np.ndarray  # (dimension,), float32, L2-normalised
+    embedding: NDArray[np.float32]  # (dimension,), float32, L2-normalised
     model: ModelInfo
     #: The aligned chip the embedding came from; callers that keep faces drop it (memory).
-    chip: np.ndarray | None = field(default=None, repr=False)
+    chip: NDArray[np.uint8] | None = field(default=None, repr=False)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import NDArray
 
 from retroface.errors import MediaError
 from retroface.faces.detector import CascadeDetector, RegionDetector
@@ -52,7 +53,7 @@ def analyse_segment(engine: FaceEngine, task: SegmentTask) -> SegmentResult:
     started = time.perf_counter()
     result = SegmentResult(task)
     tracker = FaceTracker(task.tracker)
-    previous: np.ndarray | None = None
+    previous: NDArray[np.float32] | None = None
     next_full: float | None = None  # on a fixed grid, so skipped frames cannot make it drift
     last_fallback: float | None = None
     try:
@@ -104,7 +105,7 @@ def _jittered(engine: FaceEngine, sighting: Sighting, jitters: int) -> Sighting:
 
 
 def _full_scan(
-    engine: FaceEngine, pixels: np.ndarray, allow_fallback: bool
+    engine: FaceEngine, pixels: NDArray[np.uint8], allow_fallback: bool
 ) -> tuple[list[AnalysedFace], bool]:
     """(faces, whether the cascade's CNN ran): the CNN only when allowed and HOG found nobody."""
     detector = engine.detector
@@ -128,7 +129,7 @@ def _region_detector(engine: FaceEngine) -> RegionDetector:
     if cascade not in _region_detectors:
         fallback = None
         if cascade:
-            from retroface.faces.mmod_detector import OnnxMmodDetector
+            from retroface.faces.mmod_detector import OnnxMmodDetector  # noqa: PLC0415 - ONNX Runtime loads only when this backend is used
 
             # The region is scaled so the face is ~100 px: three pyramid levels span
             # 100 to 70 px faces in the CNN's 80 px window.
@@ -138,7 +139,7 @@ def _region_detector(engine: FaceEngine) -> RegionDetector:
 
 
 def _analyse_around(
-    engine: FaceEngine, regions: RegionDetector, pixels: np.ndarray, boxes: list[Box]
+    engine: FaceEngine, regions: RegionDetector, pixels: NDArray[np.uint8], boxes: list[Box]
 ) -> list[AnalysedFace]:
     """Detect only in regions around where faces were: most of a frame is skipped."""
     height, width = pixels.shape[:2]
@@ -165,17 +166,20 @@ def _overlap(a: Box, b: Box) -> float:
     return ix * iy / max(min(a.w * a.h, b.w * b.h), 1)
 
 
-def thumbnail(pixels: np.ndarray) -> np.ndarray:
+def thumbnail(pixels: NDArray[np.uint8]) -> NDArray[np.float32]:
     """A 32x18 grey thumbnail: enough to tell a cut from motion, cheap at any resolution."""
     grey = pixels[::, ::, 1]
     h, w = grey.shape
     ys = np.linspace(0, h - 1, 18).astype(int)
     xs = np.linspace(0, w - 1, 32).astype(int)
     small = grey[np.ix_(ys, xs)].astype(np.float32)
-    return (small - small.mean()) / (small.std() + 1e-6)
+    normalised: NDArray[np.float32] = (small - small.mean()) / (small.std() + 1e-6)
+    return normalised
 
 
-def is_shot_change(before: np.ndarray, after: np.ndarray, min_correlation: float = 0.2) -> bool:
+def is_shot_change(
+    before: NDArray[np.float32], after: NDArray[np.float32], min_correlation: float = 0.2
+) -> bool:
     """Edited footage cuts between cameras; a face at the same place after a cut is someone else."""
     return float((before * after).mean()) < min_correlation
 

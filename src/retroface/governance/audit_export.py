@@ -10,12 +10,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
 from retroface.errors import InvalidInputError
 from retroface.governance.audit import GENESIS, canonical_json
 from retroface.store.models import AuditEvent
+
+#: Where the HMAC signing key may come from when no key file is named.
+KEY_ENV = "RETROFACE_AUDIT_KEY"
 
 ALGORITHM = "HMAC-SHA256"
 MIN_KEY_BYTES = 16
@@ -78,3 +82,17 @@ def check_signed_export(path: Path, key: bytes) -> tuple[bool, int, str]:
     valid = hmac.compare_digest(mac, str(trailer.get("signature", "")))
     valid = valid and trailer.get("events") == len(lines) - 1
     return valid, int(trailer.get("events", 0)), str(trailer.get("head", ""))
+
+
+def load_signing_key(key_file: Path | None) -> bytes:
+    """The deployment's HMAC signing key (audit exports, calibration records): a file, or
+    $RETROFACE_AUDIT_KEY."""
+    if key_file is not None:
+        try:
+            return key_file.read_bytes().strip()
+        except OSError as exc:
+            raise InvalidInputError(f"{key_file}: cannot read the key ({exc.strerror})") from exc
+    value = os.environ.get(KEY_ENV, "")
+    if not value:
+        raise InvalidInputError(f"give --key-file or set {KEY_ENV} to sign or check a record")
+    return value.encode("utf-8")

@@ -7,6 +7,7 @@ statistics can be grouped by them and nobody can type "because".
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from retroface.errors import AuthorisationError, InvalidInputError
@@ -49,7 +50,7 @@ SERIOUSNESS: dict[str, str] = {
 }
 
 
-def check_choice(value: str, choices: dict[str, str], what: str) -> str:
+def check_choice(value: str, choices: Mapping[str, object], what: str) -> str:
     """The normalised key of a fixed-list value, or an error that lists the choices."""
     key = value.strip().lower()
     if key not in choices:

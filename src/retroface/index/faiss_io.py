@@ -16,6 +16,7 @@ from typing import Any
 
 import faiss
 import numpy as np
+from numpy.typing import NDArray
 
 from retroface.errors import RetrofaceError
 from retroface.index.vector_index import BlobCipher, SearchHits
@@ -24,13 +25,13 @@ META_SUFFIX = ".json"
 
 
 def checked_batch(
-    ids: np.ndarray, vectors: np.ndarray, dimension: int
-) -> tuple[np.ndarray, np.ndarray]:
-    vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, dimension)
-    ids = np.ascontiguousarray(ids, dtype=np.int64).reshape(-1)
-    if len(ids) != len(vectors):
+    ids: NDArray[np.integer], vectors: NDArray[np.floating], dimension: int
+) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
+    rows = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, dimension)
+    keys = np.ascontiguousarray(ids, dtype=np.int64).reshape(-1)
+    if len(keys) != len(rows):
         raise ValueError("ids and vectors differ in length")
-    return ids, vectors
+    return keys, rows
 
 
 def no_hits(queries: int) -> SearchHits:

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import cast
 
 import faiss
 import numpy as np
+from numpy.typing import NDArray
 
 from retroface.index.faiss_io import (
     META_SUFFIX,
@@ -41,15 +43,15 @@ class FlatIndex:
     def __len__(self) -> int:
         return int(self._index.ntotal)
 
-    def ids(self) -> np.ndarray:
+    def ids(self) -> NDArray[np.int64]:
         return faiss.vector_to_array(self._index.id_map).astype(np.int64)
 
-    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+    def add(self, ids: NDArray[np.integer], vectors: NDArray[np.floating]) -> None:
         ids, vectors = checked_batch(ids, vectors, self.dimension)
         if len(ids):
             self._index.add_with_ids(vectors, ids)
 
-    def remove(self, ids: np.ndarray) -> int:
+    def remove(self, ids: NDArray[np.integer]) -> int:
         ids = np.ascontiguousarray(ids, dtype=np.int64).reshape(-1)
         if not len(ids):
             return 0
@@ -58,10 +60,11 @@ class FlatIndex:
     def copy(self) -> FlatIndex:
         """An independent copy (to change while others still search the original)."""
         twin = FlatIndex(self.dimension)
-        twin._index = faiss.clone_index(self._index)
+        # FAISS's wrappers return the concrete class (its stubs say only Index)
+        twin._index = cast(faiss.IndexIDMap2, faiss.clone_index(self._index))
         return twin
 
-    def search(self, queries: np.ndarray, k: int) -> SearchHits:
+    def search(self, queries: NDArray[np.floating], k: int) -> SearchHits:
         queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dimension)
         k = max(1, min(k, len(self))) if len(self) else 1
         if len(self) == 0:
@@ -93,5 +96,6 @@ class FlatIndex:
         if raw.d != dimension or meta.get("config") != cls.config or raw.ntotal != meta.get("n"):
             return None
         index = cls(dimension)
-        index._index = raw  # read_index returns the concrete IndexIDMap2, owning its memory
+        # read_index returns the concrete IndexIDMap2, owning its memory
+        index._index = cast(faiss.IndexIDMap2, raw)
         return index, str(meta.get("state", ""))

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import faiss
 import numpy as np
+from numpy.typing import NDArray
 
 from retroface.index.faiss_io import read_index_file
 from retroface.index.flat_index import FlatIndex
@@ -43,8 +44,8 @@ def ivf_lists(n: int) -> int:
 
 
 def build_index(
-    ids: np.ndarray,
-    vectors: np.ndarray,
+    ids: NDArray[np.integer],
+    vectors: NDArray[np.floating],
     dimension: int,
     *,
     exact_max: int = EXACT_MAX,
@@ -69,8 +70,8 @@ def build_index(
 
 def tune_nprobe(
     index: IvfIndex,
-    ids: np.ndarray,
-    vectors: np.ndarray,
+    ids: NDArray[np.integer],
+    vectors: NDArray[np.floating],
     target_recall: float,
     rng: np.random.Generator,
     k: int = 10,

@@ -14,9 +14,11 @@ directory is encrypted: a sealed file is decrypted into memory, see faiss_io).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import faiss
 import numpy as np
+from numpy.typing import NDArray
 
 from retroface.index.faiss_io import checked_batch, no_hits, save_atomically
 from retroface.index.vector_index import BlobCipher, SearchHits
@@ -32,8 +34,8 @@ class IvfIndex:
             quantizer, dimension, nlist, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT
         )
         index.own_fields = True
-        quantizer.this.disown()  # the IVF index owns and frees its quantizer
-        index.set_direct_map_type(faiss.DirectMap.Hashtable)
+        quantizer.this.disown()  # type: ignore[attr-defined]  # the IVF index owns and frees its quantizer
+        index.set_direct_map_type(faiss.DirectMap.Hashtable)  # type: ignore[attr-defined]
         index.cp.niter = 10  # k-means rounds: enough for IVF, a third of FAISS's default cost
         index.nprobe = nprobe
         self._index = index
@@ -57,11 +59,12 @@ class IvfIndex:
     def __len__(self) -> int:
         return int(self._index.ntotal)
 
-    def train(self, vectors: np.ndarray) -> None:
+    def train(self, vectors: NDArray[np.floating]) -> None:
         self._index.train(np.ascontiguousarray(vectors, dtype=np.float32))
 
-    def ids(self) -> np.ndarray:
+    def ids(self) -> NDArray[np.int64]:
         invlists = self._index.invlists
+        assert invlists is not None  # an IVF index always has its inverted lists
         found = [
             faiss.rev_swig_ptr(invlists.get_ids(i), invlists.list_size(i)).copy()
             for i in range(self.nlist)
@@ -69,18 +72,18 @@ class IvfIndex:
         ]
         return np.concatenate(found).astype(np.int64) if found else np.zeros(0, np.int64)
 
-    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+    def add(self, ids: NDArray[np.integer], vectors: NDArray[np.floating]) -> None:
         ids, vectors = checked_batch(ids, vectors, self.dimension)
         if len(ids):
             self._index.add_with_ids(vectors, ids)
 
-    def remove(self, ids: np.ndarray) -> int:
+    def remove(self, ids: NDArray[np.integer]) -> int:
         ids = np.ascontiguousarray(ids, dtype=np.int64).reshape(-1)
         if not len(ids):
             return 0
         return int(self._index.remove_ids(faiss.IDSelectorArray(ids)))
 
-    def search(self, queries: np.ndarray, k: int) -> SearchHits:
+    def search(self, queries: NDArray[np.floating], k: int) -> SearchHits:
         queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dimension)
         if len(self) == 0:
             return no_hits(len(queries))
@@ -90,7 +93,8 @@ class IvfIndex:
     def copy(self) -> IvfIndex:
         twin = IvfIndex.__new__(IvfIndex)
         twin.dimension = self.dimension
-        twin._index = faiss.clone_index(self._index)
+        # FAISS's wrappers return the concrete class (its stubs say only Index)
+        twin._index = cast(faiss.IndexIVFScalarQuantizer, faiss.clone_index(self._index))
         return twin
 
     def save(self, path: Path, state: str, cipher: BlobCipher | None = None) -> None:
@@ -105,6 +109,6 @@ class IvfIndex:
         index.dimension = dimension
         # read_index already returns the concrete class; re-wrapping it (downcast_index)
         # would leave the owning wrapper to be collected and free the index under us.
-        index._index = raw
+        index._index = cast(faiss.IndexIVFScalarQuantizer, raw)
         index._index.nprobe = nprobe
         return index

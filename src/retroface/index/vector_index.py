@@ -7,14 +7,15 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+from numpy.typing import NDArray
 
 
 @dataclass(frozen=True)
 class SearchHits:
     """Top-k results per query; ids of -1 mark empty slots (fewer than k entries)."""
 
-    scores: np.ndarray  # (Q, k) float32, inner product = cosine for unit vectors
-    ids: np.ndarray  # (Q, k) int64
+    scores: NDArray[np.float32]  # (Q, k) float32, inner product = cosine for unit vectors
+    ids: NDArray[np.int64]  # (Q, k) int64
 
 
 class BlobCipher(Protocol):
@@ -39,10 +40,10 @@ class VectorIndex(Protocol):
 
     def __len__(self) -> int: ...
 
-    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None: ...
+    def add(self, ids: NDArray[np.integer], vectors: NDArray[np.floating]) -> None: ...
 
-    def remove(self, ids: np.ndarray) -> int: ...
+    def remove(self, ids: NDArray[np.integer]) -> int: ...
 
-    def search(self, queries: np.ndarray, k: int) -> SearchHits: ...
+    def search(self, queries: NDArray[np.floating], k: int) -> SearchHits: ...
 
     def save(self, path: Path, state: str, cipher: BlobCipher | None = None) -> None: ...

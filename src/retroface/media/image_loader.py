@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import NDArray
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from retroface.errors import MediaError, MediaTooLargeError
@@ -73,7 +74,7 @@ class MediaLimits:
 class LoadedImage:
     """Decoded pixels plus the provenance every face found in them inherits."""
 
-    pixels: np.ndarray  # H x W x 3, uint8, RGB, C-contiguous
+    pixels: NDArray[np.uint8]  # H x W x 3, uint8, RGB, C-contiguous
     sha256: str
     source: str
     format: str
@@ -126,7 +127,9 @@ def load_image(path: str | Path, limits: MediaLimits | None = None) -> LoadedIma
     )
 
 
-def decode_image_bytes(data: bytes, name: str, limits: MediaLimits) -> tuple[np.ndarray, str]:
+def decode_image_bytes(
+    data: bytes, name: str, limits: MediaLimits
+) -> tuple[NDArray[np.uint8], str]:
     """Decode bytes to an RGB array; ``name`` only labels error messages."""
     if not data:
         raise MediaError(f"{name}: the file is empty")
@@ -190,7 +193,7 @@ def _check_pixels(size: tuple[int, int], name: str, limits: MediaLimits) -> None
         )
 
 
-def _to_rgb8(image: Image.Image) -> np.ndarray:
+def _to_rgb8(image: Image.Image) -> NDArray[np.uint8]:
     """Any Pillow mode to 8-bit RGB, keeping the tonal range of 16-bit and float images."""
     mode = image.mode
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):

@@ -18,10 +18,11 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import cast
 
 import av
 import numpy as np
+from numpy.typing import NDArray
 
 from retroface.errors import MediaError
 
@@ -33,7 +34,7 @@ class LiveFrame:
     sequence: int  # 0-based count of decoded frames
     stream_s: float  # seconds since the first frame
     captured: float  # time.monotonic() when the frame became available
-    pixels: np.ndarray  # RGB uint8
+    pixels: NDArray[np.uint8]  # RGB uint8
 
 
 @dataclass(frozen=True)
@@ -87,10 +88,10 @@ class LiveSource:
         self._ended = False
         self._stop = threading.Event()
         self._cond = threading.Condition()
-        self._container: Any = self._open()
+        self._container: av.container.InputContainer | None = self._open()
         self._thread = threading.Thread(target=self._decode, name="live-decoder", daemon=True)
 
-    def _open(self) -> Any:
+    def _open(self) -> av.container.InputContainer:
         try:
             container = av.open(
                 self.spec.url, mode="r", format=self.spec.format, options=self.spec.options
@@ -141,12 +142,14 @@ class LiveSource:
             self._cond.notify_all()
 
     def _decode(self) -> None:
-        stream = self._container.streams.video[0]
+        container = self._container
+        assert container is not None  # stop() drops it only after joining this thread
+        stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         started = time.monotonic()
         first: float | None = None
         try:
-            for frame in self._container.decode(stream):
+            for frame in container.decode(stream):
                 if self._stop.is_set():
                     break
                 pts = float(frame.time) if frame.time is not None else None
@@ -158,7 +161,7 @@ class LiveSource:
                     wait = started + stream_s - time.monotonic()
                     if wait > 0 and self._stop.wait(wait):
                         break
-                pixels = frame.to_ndarray(format="rgb24")
+                pixels = cast(NDArray[np.uint8], frame.to_ndarray(format="rgb24"))  # rgb24: uint8
                 self._publish(LiveFrame(self.decoded, stream_s, time.monotonic(), pixels))
                 self.decoded += 1
         except (av.error.FFmpegError, OSError) as exc:

@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 import av
 import numpy as np
+from numpy.typing import NDArray
 
 from retroface.errors import MediaError, MediaTooLargeError
 from retroface.media.evidence_hash import sha256_file
@@ -107,7 +108,7 @@ class VideoInfo:
 class VideoFrame:
     index: int  # position among decoded frames (0-based), stable across sampling policies
     time_s: float  # presentation time from the start of the stream
-    pixels: np.ndarray  # H x W x 3 uint8 RGB
+    pixels: NDArray[np.uint8]  # H x W x 3 uint8 RGB
 
     def wall_time(self, info: VideoInfo) -> datetime | None:
         return None if info.start_time is None else info.start_time + timedelta(seconds=self.time_s)
@@ -215,7 +216,8 @@ def iter_frames(
                     continue
                 step = 1.0 / policy.value
                 next_sample = max(next_sample + step, time_s + step * 0.5)
-            yield VideoFrame(index=index, time_s=time_s, pixels=frame.to_ndarray(format="rgb24"))
+            pixels = cast(NDArray[np.uint8], frame.to_ndarray(format="rgb24"))  # rgb24: uint8
+            yield VideoFrame(index=index, time_s=time_s, pixels=pixels)
     except av.error.FFmpegError as exc:
         raise VideoDecodeError(
             f"{file_path}: decoding failed after {decoded} frames"
@@ -228,7 +230,12 @@ def iter_frames(
         container.close()
     if decoded == 0:
         raise VideoDecodeError(f"{file_path}: no frame could be decoded", 0, None)
-    if end_s is None and last_time is not None and _ends_early(last_time, declared, frame_step):
+    if (
+        end_s is None
+        and last_time is not None
+        and declared is not None
+        and _ends_early(last_time, declared, frame_step)
+    ):
         raise VideoDecodeError(
             f"{file_path}: the video ends at {last_time:.2f} s but declares {declared[0]:.2f} s; "
             "the file is probably truncated",

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
+
+from retroface.store.models import AuditEvent
 
 LEAD_NOTICE = "investigative lead — not an identification"
 
@@ -259,3 +262,31 @@ class ClusterReport(BaseModel):
     notice: str = LEAD_NOTICE
     case: str
     clusters: list[ClusterOut]
+
+
+class AuditEventOut(BaseModel):
+    id: int
+    occurred_at: datetime
+    actor: str
+    role: str | None
+    action: str
+    object_type: str
+    object_id: str
+    case_reference: str | None
+    details: dict[str, Any]
+    event_hash: str | None
+
+
+def event_out(event: AuditEvent) -> AuditEventOut:
+    return AuditEventOut(
+        id=event.id,
+        occurred_at=event.occurred_at,
+        actor=event.actor,
+        role=event.role,
+        action=event.action,
+        object_type=event.object_type,
+        object_id=event.object_id,
+        case_reference=event.case_reference,
+        details=event.details,
+        event_hash=event.event_hash,
+    )

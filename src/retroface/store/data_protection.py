@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from numpy.typing import NDArray
 from sqlalchemy.orm import Session
 
 from retroface.errors import DataIntegrityError, DataKeyError
@@ -381,13 +382,13 @@ def _what(associated: bytes) -> str:
     return f"the file {rest}"
 
 
-def seal_template(cipher: DataCipher, face_id: int, vector: np.ndarray) -> bytes:
+def seal_template(cipher: DataCipher, face_id: int, vector: NDArray[np.floating]) -> bytes:
     return cipher.encrypt(
         np.asarray(vector, dtype=np.float32).tobytes(), template_associated(face_id)
     )
 
 
-def open_template(cipher: DataCipher, face_id: int, blob: bytes) -> np.ndarray:
+def open_template(cipher: DataCipher, face_id: int, blob: bytes) -> NDArray[np.float32]:
     return np.frombuffer(cipher.decrypt(blob, template_associated(face_id)), dtype=np.float32)
 
 

@@ -200,6 +200,9 @@ class Search(Base):
     max_candidates: Mapped[int] = mapped_column(Integer)
     model_name: Mapped[str] = mapped_column(String(100))
     model_version: Mapped[str] = mapped_column(String(100))
+    #: The probe templates' engine description (faces/engine_description.py): the model
+    #: version alone does not say how faces reached it. None on searches before 0009.
+    engine: Mapped[str | None] = mapped_column(String(300))
     index_config: Mapped[str] = mapped_column(String(200))
     parameters: Mapped[dict[str, Any]] = mapped_column(default=dict)
     requested_by: Mapped[str] = mapped_column(String(200))
@@ -275,6 +278,9 @@ class Template(Base):
     gallery_id: Mapped[int | None] = mapped_column(ForeignKey("galleries.id"))
     model_name: Mapped[str] = mapped_column(String(100))
     model_version: Mapped[str] = mapped_column(String(100))
+    #: How the face became this vector (faces/engine_description.py), so templates made with
+    #: other detector, alignment or jitter settings can be told apart. None before 0009.
+    engine: Mapped[str | None] = mapped_column(String(300))
     dimension: Mapped[int] = mapped_column(Integer)
     vector: Mapped[bytes] = mapped_column(LargeBinary)
     quality: Mapped[float] = mapped_column(Float)

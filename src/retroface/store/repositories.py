@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
+from numpy.typing import NDArray
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from retroface.errors import NotFoundError
 from retroface.store.data_protection import DataCipher, open_template, template_associated
 from retroface.store.models import (
     Case,
@@ -25,6 +27,15 @@ class GalleryRepository:
 
     def get(self, name: str) -> Gallery | None:
         return self.session.scalar(select(Gallery).where(Gallery.name == name))
+
+    def require(self, name: str) -> Gallery:
+        """The gallery, or an error that tells the person how to find the right name."""
+        gallery = self.get(name)
+        if gallery is None:
+            raise NotFoundError(
+                f"no gallery named {name!r}; 'retroface gallery list' shows the galleries"
+            )
+        return gallery
 
     def get_by_id(self, gallery_id: int) -> Gallery | None:
         return self.session.get(Gallery, gallery_id)
@@ -65,6 +76,12 @@ class SubjectRepository:
             select(Subject).where(Subject.gallery_id == gallery_id, Subject.name == name)
         )
 
+    def require(self, gallery: Gallery, name: str) -> Subject:
+        subject = self.get(gallery.id, name)
+        if subject is None:
+            raise NotFoundError(f"gallery {gallery.name!r} has no subject named {name!r}")
+        return subject
+
     def by_ids(self, ids: Sequence[int]) -> dict[int, Subject]:
         if not ids:
             return {}
@@ -101,6 +118,15 @@ class CaseRepository:
     def get(self, reference: str) -> Case | None:
         return self.session.scalar(select(Case).where(Case.reference == reference))
 
+    def require(self, reference: str) -> Case:
+        """The case, or an error that says how to open it."""
+        case = self.get(reference)
+        if case is None:
+            raise NotFoundError(
+                f"no case {reference!r}; open it with 'retroface case open {reference} ...'"
+            )
+        return case
+
     def add(self, case: Case) -> Case:
         self.session.add(case)
         self.session.flush()
@@ -119,13 +145,13 @@ class TemplateRepository:
         self.session = session
         self._cipher = cipher
 
-    def vector_of(self, face_id: int, blob: bytes) -> np.ndarray:
+    def vector_of(self, face_id: int, blob: bytes) -> NDArray[np.float32]:
         """A stored template's vector (decrypted where the directory is encrypted)."""
         return open_template(self._cipher(), face_id, blob)
 
     def gallery_vectors(
         self, gallery_id: int, model_name: str, model_version: str, dimension: int
-    ) -> tuple[np.ndarray, np.ndarray]:
+    ) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
         """(template ids, vectors) of the active subjects of a gallery for one model."""
         rows = self.session.execute(
             select(Template.id, Template.face_id, Template.vector)

@@ -43,15 +43,6 @@ def seriousness_levels() -> list[str]:
     return list(SERIOUSNESS)
 
 
-def get_case(uow: UnitOfWork, reference: str) -> Case:
-    case = uow.cases.get(reference)
-    if case is None:
-        raise NotFoundError(
-            f"no case {reference!r}; open it with 'retroface case open {reference} ...'"
-        )
-    return case
-
-
 def open_case(
     app: App,
     reference: str,
@@ -139,7 +130,7 @@ def authorise_case(
     if scope is not None and not scope:
         raise InvalidInputError("a gallery scope must name at least one gallery")
     with app.unit_of_work() as uow:
-        case = get_case(uow, reference)
+        case = uow.cases.require(reference)
         check_authoriser(case, by)
         if case.status != "open":
             raise InvalidInputError(f"case {reference} is {case.status}; it cannot be authorised")
@@ -179,7 +170,7 @@ def record_judicial_authorisation(app: App, reference: str, judicial_reference: 
     if not judicial_reference.strip():
         raise InvalidInputError("the judicial or administrative authorisation reference is empty")
     with app.unit_of_work() as uow:
-        case = get_case(uow, reference)
+        case = uow.cases.require(reference)
         case.judicial_reference = judicial_reference.strip()
         case.judicial_recorded_at = app.now()
         app.audit(
@@ -201,7 +192,7 @@ def close_case(app: App, reference: str, reason: str) -> CaseDetail:
     if not reason.strip():
         raise InvalidInputError("closing a case needs a reason")
     with app.unit_of_work() as uow:
-        case = get_case(uow, reference)
+        case = uow.cases.require(reference)
         if case.status != "open":
             raise InvalidInputError(f"case {reference} is already {case.status}")
         now = app.now()
@@ -239,7 +230,7 @@ def list_cases(app: App, *, status: str | None = None) -> list[CaseDetail]:
 def show_case(app: App, reference: str) -> CaseDetail:
     app.require(Action.CASE_READ, case_reference=reference)
     with app.unit_of_work() as uow:
-        return _detail(uow, get_case(uow, reference), app.now())
+        return _detail(uow, uow.cases.require(reference), app.now())
 
 
 def _detail(uow: UnitOfWork, case: Case, now: datetime) -> CaseDetail:

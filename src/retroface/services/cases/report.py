@@ -27,10 +27,15 @@ from retroface.governance.roles import Action
 from retroface.services.app import App
 from retroface.services.biometrics.face_views import FacePair, candidate_views
 from retroface.services.biometrics.sealed_files import write_protected_file
-from retroface.services.cases.manage import get_case, show_case
+from retroface.services.cases.manage import show_case
 from retroface.services.cases.review import review_queue
-from retroface.services.oversight.audit_log import AuditEventOut, event_out
-from retroface.services.results import LEAD_NOTICE, CandidateReview, CaseDetail
+from retroface.services.results import (
+    LEAD_NOTICE,
+    AuditEventOut,
+    CandidateReview,
+    CaseDetail,
+    event_out,
+)
 from retroface.store.models import AuditEvent, Gallery, Search
 from retroface.store.unit_of_work import UnitOfWork
 
@@ -54,7 +59,7 @@ def case_report(app: App, reference: str) -> CaseReportFiles:
     case = show_case(app, reference)
     reviews = review_queue(app, case_reference=reference)
     with app.unit_of_work() as uow:
-        case_row = get_case(uow, reference)
+        case_row = uow.cases.require(reference)
         case_id = case_row.id
         searches = [
             {

@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from pydantic import BaseModel
 
 from retroface.errors import InvalidInputError
 from retroface.eval.identification import (
@@ -28,6 +26,13 @@ from retroface.eval.identification import (
     fpir_at,
     identification_metrics,
 )
+from retroface.eval.results import (
+    FnirPoint,
+    GroupRates,
+    IdentificationEval,
+    IntervalOut,
+    ScoredDataset,
+)
 from retroface.faces import analyse_files
 from retroface.media.csv_sheets import read_sheet
 from retroface.services.app import App
@@ -35,47 +40,6 @@ from retroface.services.galleries.enrol_plan import plan_enrollment
 from retroface.services.progress import Progress, SilentProgress
 
 REPORTED_RANKS = (1, 5, 10, 20)
-
-
-class IntervalOut(BaseModel):
-    value: float
-    low: float
-    high: float
-
-
-class FnirPoint(BaseModel):
-    fpir: float
-    fnir: IntervalOut
-    threshold: float
-
-
-class GroupRates(BaseModel):
-    group: str
-    mated: int
-    non_mated: int
-    fnir: float
-    fpir: float
-
-
-class IdentificationEval(BaseModel):
-    dataset: str
-    dataset_sha256: str  # of the sorted file list with sizes: which data the figures describe
-    model: str
-    identities_enrolled: int
-    identities_held_out: int
-    mated_probes: int
-    non_mated_probes: int
-    images_without_face: int
-    cmc: dict[int, IntervalOut]
-    fnir_at_fpir: list[FnirPoint]
-    threshold: float
-    fnir_at_threshold: float
-    fpir_at_threshold: float
-    groups: list[GroupRates]
-    fnir_worst_to_best: float | None
-    fpir_worst_to_best: float | None
-    note: str = "groups come only from the operator's labels; none is inferred from images"
-    report_files: list[str] = []
 
 
 def _interval(i: Interval) -> IntervalOut:
@@ -114,35 +78,6 @@ def _ratio(values: list[float]) -> float | None:
     if len(values) < 2 or min(values) <= 0:
         return None
     return max(values) / min(values)
-
-
-@dataclass
-class ScoredDataset:
-    """Every probe of a folder-per-identity dataset scored against its in-memory gallery.
-
-    Row i of ``mated_scores`` is a probe of ``mated_names[i]`` (gallery column
-    ``mated_truth[i]``); row j of ``non_mated_scores`` a probe of held-out
-    ``non_mated_names[j]``. Evaluation and calibration read the same numbers.
-    """
-
-    dataset: Path
-    dataset_sha256: str
-    model: str
-    enrolled: list[str]
-    held_out: set[str]
-    files: int
-    embedded: int
-    mated_names: list[str]
-    mated_scores: np.ndarray
-    mated_truth: np.ndarray
-    non_mated_names: list[str]
-    non_mated_scores: np.ndarray
-
-    @property
-    def non_mated_top(self) -> np.ndarray:
-        if not len(self.non_mated_scores):
-            return np.zeros(0)
-        return np.asarray(self.non_mated_scores.max(axis=1))
 
 
 def score_dataset(
@@ -295,7 +230,7 @@ def evaluate_identification(
     if report_dir is not None:
         # Plotting loads matplotlib (0.3 s): only for the runs that ask for plots, not at
         # every command's start.
-        from retroface.services.evaluation.report import write_identification_report
+        from retroface.eval.report import write_identification_report  # noqa: PLC0415 - matplotlib only when a report is asked for
 
         files = write_identification_report(report_dir, report, scored, app.now().isoformat())
         report.report_files = [str(f) for f in files]

@@ -11,11 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from pydantic import BaseModel
 
 from retroface.errors import InvalidInputError
 from retroface.eval.identification import tar_at_far
 from retroface.eval.lfw_protocol import read_lfw_pairs
+from retroface.eval.results import TarPoint, VerificationEval
 from retroface.eval.verification import k_fold_accuracy
 from retroface.media.csv_sheets import read_sheet
 from retroface.services.app import App
@@ -25,26 +25,6 @@ from retroface.services.progress import Progress
 FAR_POINTS = (1e-3, 1e-4)
 _TRUE = {"1", "true", "yes", "same", "y"}
 _FALSE = {"0", "false", "no", "different", "n"}
-
-
-class TarPoint(BaseModel):
-    far: float
-    tar: float
-    threshold: float
-    impostor_pairs: int  # FAR below 1/impostor_pairs cannot be measured: read with care
-
-
-class VerificationEval(BaseModel):
-    source: str
-    model: str
-    pairs: int
-    pairs_without_face: int
-    genuine: int
-    impostor: int
-    accuracy: float
-    accuracy_std: float
-    tar_at_far: list[TarPoint]
-    report_files: list[str] = []
 
 
 Pair = tuple[Path, Path, bool, int]  # first, second, same person, fold
@@ -111,7 +91,7 @@ def evaluate_verification(
     if report_dir is not None:
         # Plotting loads matplotlib (0.3 s): only for the runs that ask for plots, not at
         # every command's start.
-        from retroface.services.evaluation.report import write_verification_report
+        from retroface.eval.report import write_verification_report  # noqa: PLC0415 - matplotlib only when a report is asked for
 
         files = write_verification_report(
             report_dir, report, scores[same], scores[~same], app.now().isoformat()

@@ -28,7 +28,7 @@ from retroface.services.biometrics.face_records import face_row, template_row
 from retroface.services.biometrics.gallery_index import update_gallery_index
 from retroface.services.deployment.demo import is_demo_deployment
 from retroface.services.galleries.enrol_plan import PlannedImage, plan_enrollment
-from retroface.services.galleries.manage import gallery_cap, get_gallery
+from retroface.services.galleries.manage import gallery_cap
 from retroface.services.galleries.versions import bump_version, lock_for_change
 from retroface.services.progress import Progress, SilentProgress
 from retroface.services.results import EnrollReport, FileError
@@ -55,7 +55,7 @@ def enroll(
     progress = progress or SilentProgress()
     plan = plan_enrollment(paths, subject)
     with app.unit_of_work() as uow:
-        gallery = get_gallery(uow, gallery_name)
+        gallery = uow.galleries.require(gallery_name)
         gallery_id, start_version = gallery.id, gallery.version
         done = uow.subjects.image_hashes(gallery.id)
         existing = {s.name for s in uow.subjects.in_gallery(gallery.id)}
@@ -105,7 +105,7 @@ def enroll(
     progress.finish()
 
     with app.unit_of_work() as uow:
-        gallery = get_gallery(uow, gallery_name)
+        gallery = uow.galleries.require(gallery_name)
         if added_ids:
             update_gallery_index(
                 uow,

@@ -20,7 +20,7 @@ from retroface.errors import InvalidInputError
 from retroface.governance.roles import Action
 from retroface.services.app import App
 from retroface.services.biometrics.gallery_index import discard_gallery_indexes
-from retroface.services.galleries.manage import get_gallery, get_subject, purge_subject_data
+from retroface.services.galleries.manage import purge_subject_data
 from retroface.services.galleries.versions import bump_version
 from retroface.services.results import ErasureReport
 from retroface.store.models import Gallery, Subject
@@ -35,7 +35,7 @@ def erase_subject(
     if not reference:
         raise InvalidInputError("an erasure needs the reference of the request it answers")
     with app.unit_of_work() as uow:
-        named = get_subject(uow, get_gallery(uow, gallery_name), subject_name)
+        named = uow.subjects.require(uow.galleries.require(gallery_name), subject_name)
         if named.erased_at is not None:
             raise InvalidInputError(f"{subject_name!r} has already been erased")
         same_person = [named]

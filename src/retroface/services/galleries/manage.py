@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import delete, event, select, update
 
-from retroface.errors import AlreadyExistsError, InvalidInputError, NotFoundError
+from retroface.errors import AlreadyExistsError, InvalidInputError
 from retroface.governance.roles import Action
 from retroface.governance.watchlist_policy import renewed_review_date
 from retroface.services.app import App
@@ -31,15 +31,6 @@ from retroface.store.models import (
 from retroface.store.unit_of_work import UnitOfWork
 
 MAX_GALLERY_NAME = 200
-
-
-def get_gallery(uow: UnitOfWork, name: str) -> Gallery:
-    gallery = uow.galleries.get(name)
-    if gallery is None:
-        raise NotFoundError(
-            f"no gallery named {name!r}; 'retroface gallery list' shows the galleries"
-        )
-    return gallery
 
 
 def gallery_cap(app: App, gallery: Gallery) -> int:
@@ -87,7 +78,7 @@ def set_gallery_cap(app: App, name: str, max_subjects: int) -> GallerySummary:
     app.require(Action.GALLERY_CONFIGURE)
     _check_cap(max_subjects)
     with app.unit_of_work() as uow:
-        gallery = get_gallery(uow, name)
+        gallery = uow.galleries.require(name)
         before = gallery.max_subjects
         gallery.max_subjects = max_subjects
         app.audit(
@@ -107,7 +98,7 @@ def set_live_watchlist(app: App, name: str, enabled: bool) -> GallerySummary:
     holds at most the deployment's live cap of active subjects, checked here and at enrolment."""
     app.require(Action.GALLERY_CONFIGURE)
     with app.unit_of_work() as uow:
-        gallery = get_gallery(uow, name)
+        gallery = uow.galleries.require(name)
         if enabled:
             subjects, _, _ = uow.galleries.counts(gallery.id)
             live_cap = app.settings.live_watchlist_max_subjects
@@ -134,7 +125,7 @@ def gallery_manifest(app: App, name: str, version: int | None = None) -> Gallery
     """Who was searchable in a gallery at a version: ids and source records, no images."""
     app.require(Action.GALLERY_MANIFEST)
     with app.unit_of_work() as uow:
-        gallery = get_gallery(uow, name)
+        gallery = uow.galleries.require(name)
         wanted = gallery.version if version is None else version
         ids = members_at(uow, gallery, wanted)
         subjects = uow.subjects.by_ids(ids)
@@ -176,7 +167,7 @@ def list_galleries(app: App) -> list[GallerySummary]:
 def show_gallery(app: App, name: str) -> GalleryDetail:
     app.require(Action.GALLERY_READ)
     with app.unit_of_work() as uow:
-        gallery = get_gallery(uow, name)
+        gallery = uow.galleries.require(name)
         members = [
             SubjectSummary(
                 name=s.name,
@@ -199,8 +190,8 @@ def remove_subject(app: App, gallery_name: str, subject_name: str, *, final: boo
     """
     app.require(Action.GALLERY_REMOVE_SUBJECT)
     with app.unit_of_work() as uow:
-        gallery = get_gallery(uow, gallery_name)
-        subject = get_subject(uow, gallery, subject_name)
+        gallery = uow.galleries.require(gallery_name)
+        subject = uow.subjects.require(gallery, subject_name)
         details: dict[str, int | bool] = {"final": final}
         if final:
             details.update(purge_subject_data(uow, subject, app))
@@ -232,8 +223,8 @@ def remove_subject(app: App, gallery_name: str, subject_name: str, *, final: boo
 def restore_subject(app: App, gallery_name: str, subject_name: str) -> None:
     app.require(Action.GALLERY_REMOVE_SUBJECT)
     with app.unit_of_work() as uow:
-        gallery = get_gallery(uow, gallery_name)
-        subject = get_subject(uow, gallery, subject_name)
+        gallery = uow.galleries.require(gallery_name)
+        subject = uow.subjects.require(gallery, subject_name)
         if subject.removed_at is None:
             raise InvalidInputError(f"{subject_name!r} is not removed")
         if subject.erased_at is not None or not uow.subjects.has_images(subject.id):
@@ -258,13 +249,6 @@ def restore_subject(app: App, gallery_name: str, subject_name: str) -> None:
         )
         uow.commit()
     discard_gallery_indexes(app.settings.index_dir, gallery.id)
-
-
-def get_subject(uow: UnitOfWork, gallery: Gallery, name: str) -> Subject:
-    subject = uow.subjects.get(gallery.id, name)
-    if subject is None:
-        raise NotFoundError(f"gallery {gallery.name!r} has no subject named {name!r}")
-    return subject
 
 
 def purge_subject_data(uow: UnitOfWork, subject: Subject, app: App) -> dict[str, int]:

@@ -25,7 +25,7 @@ from retroface.services.app import App
 from retroface.services.biometrics.face_views import subject_reference_png
 from retroface.services.deployment.calibrations import calibrated_points
 from retroface.services.deployment.rules import search_rules
-from retroface.services.galleries.manage import gallery_cap, get_gallery
+from retroface.services.galleries.manage import gallery_cap
 from retroface.store.data_protection import DataCipher, alert_crop_associated
 from retroface.store.models import Gallery, LiveAlert, LiveDeployment, Subject
 from retroface.store.unit_of_work import UnitOfWork
@@ -120,7 +120,7 @@ def create_live_deployment(
     with app.unit_of_work() as uow:
         if uow.session.get(LiveDeployment, deployment_id) is not None:
             raise AlreadyExistsError(f"a live deployment {deployment_id!r} already exists")
-        gallery = get_gallery(uow, watchlist)
+        gallery = uow.galleries.require(watchlist)
         subjects, _, templates = uow.galleries.counts(gallery.id)
         _check_watchlist(app, gallery, subjects, templates)
         rules = search_rules(uow, app.settings.threshold)

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import os
-from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import select
 
 from retroface.errors import InvalidInputError
 from retroface.governance.audit import verify_chain
-from retroface.governance.audit_export import check_signed_export, write_signed_export
+from retroface.governance.audit_export import (
+    check_signed_export,
+    write_signed_export,
+)
 from retroface.governance.roles import Action
 from retroface.services.app import App
+from retroface.services.results import AuditEventOut, event_out
 from retroface.store.models import AuditEvent
-
-KEY_ENV = "RETROFACE_AUDIT_KEY"
 
 
 class ChainStatus(BaseModel):
@@ -35,35 +34,7 @@ class ExportResult(BaseModel):
     signature_valid: bool | None = None
 
 
-class AuditEventOut(BaseModel):
-    id: int
-    occurred_at: datetime
-    actor: str
-    role: str | None
-    action: str
-    object_type: str
-    object_id: str
-    case_reference: str | None
-    details: dict[str, Any]
-    event_hash: str | None
-
-
 MAX_AUDIT_PAGE = 1000
-
-
-def event_out(event: AuditEvent) -> AuditEventOut:
-    return AuditEventOut(
-        id=event.id,
-        occurred_at=event.occurred_at,
-        actor=event.actor,
-        role=event.role,
-        action=event.action,
-        object_type=event.object_type,
-        object_id=event.object_id,
-        case_reference=event.case_reference,
-        details=event.details,
-        event_hash=event.event_hash,
-    )
 
 
 def list_audit_events(
@@ -101,20 +72,6 @@ def list_audit_events(
         )
         uow.commit()
     return events
-
-
-def load_signing_key(key_file: Path | None) -> bytes:
-    """The deployment's HMAC signing key (audit exports, calibration records): a file, or
-    $RETROFACE_AUDIT_KEY."""
-    if key_file is not None:
-        try:
-            return key_file.read_bytes().strip()
-        except OSError as exc:
-            raise InvalidInputError(f"{key_file}: cannot read the key ({exc.strerror})") from exc
-    value = os.environ.get(KEY_ENV, "")
-    if not value:
-        raise InvalidInputError(f"give --key-file or set {KEY_ENV} to sign or check a record")
-    return value.encode("utf-8")
 
 
 def verify_audit(app: App) -> ChainStatus:

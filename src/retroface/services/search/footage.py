@@ -20,41 +20,16 @@ from retroface.errors import InvalidInputError, NotFoundError
 from retroface.governance.roles import Action
 from retroface.index import AnyIndex
 from retroface.services.app import App
-from retroface.services.galleries.manage import get_gallery, get_subject
+from retroface.services.biometrics.sighting_templates import case_video_media, sighting_vectors
 from retroface.services.results import (
     AppearanceOut,
-    CandidateOut,
     ProbeOut,
     TimelineReport,
 )
-from retroface.services.search.ranking import rank_subjects
-from retroface.store.models import Candidate, Face, MediaItem, Sighting, Template, VideoSegment
+from retroface.services.search.gate import finish_search, record_candidates, start_search
+from retroface.services.search.ranking import RankedSubject, rank_subjects
+from retroface.store.models import Template
 from retroface.store.unit_of_work import UnitOfWork
-
-
-def sighting_vectors(
-    uow: UnitOfWork, media_ids: Sequence[int], model_name: str, job_id: str | None = None
-) -> list[tuple[Sighting, Face, MediaItem, np.ndarray]]:
-    """Every sighting of these media items (of one ingest job, if named) with its fused
-    template, in time order."""
-    query = (
-        select(Sighting, Face, MediaItem, Template.vector)
-        .join(Face, Sighting.face_id == Face.id)
-        .join(MediaItem, Sighting.media_item_id == MediaItem.id)
-        .join(Template, Template.face_id == Face.id)
-        .where(
-            Sighting.media_item_id.in_(list(media_ids)),
-            Template.subject_id.is_(None),
-            Template.model_name == model_name,
-        )
-        .order_by(MediaItem.id, Sighting.first_s, Sighting.id)
-    )
-    if job_id is not None:
-        query = query.join(VideoSegment, Sighting.segment_id == VideoSegment.id).where(
-            VideoSegment.job_id == job_id
-        )
-    rows = uow.session.execute(query).all()
-    return [(s, f, m, uow.templates.vector_of(f.id, v)) for s, f, m, v in rows]
 
 
 def match_sightings(
@@ -75,20 +50,7 @@ def match_sightings(
         ranked = rank_subjects(
             index, vector, uow.templates.subjects_of, max_candidates=cap, threshold=threshold
         )
-        names = uow.subjects.by_ids([r.subject_id for r in ranked])
-        rows = [
-            Candidate(
-                search_id=search_id,
-                face_id=face.id,
-                subject_id=hit.subject_id,
-                template_id=hit.template_id,
-                rank=rank,
-                score=hit.score,
-            )
-            for rank, hit in enumerate(ranked, start=1)
-        ]
-        uow.session.add_all(rows)
-        uow.flush()
+        candidates = record_candidates(uow, search_id, face.id, ranked)
         probes.append(
             ProbeOut(
                 source=media.source_path,
@@ -98,28 +60,10 @@ def match_sightings(
                 sighting_id=sighting.id,
                 first_s=round(sighting.first_s, 3),
                 last_s=round(sighting.last_s, 3),
-                candidates=[
-                    CandidateOut(
-                        candidate_id=row.id,
-                        rank=row.rank,
-                        subject=names[row.subject_id].name,
-                        subject_id=row.subject_id,
-                        score=round(row.score, 4),
-                    )
-                    for row in rows
-                ],
+                candidates=candidates,
             )
         )
     return probes
-
-
-def case_video_media(uow: UnitOfWork, case_id: int, sha256s: Sequence[str] | None) -> list[int]:
-    query = select(MediaItem.id).where(
-        MediaItem.case_id == case_id, MediaItem.media_type == "video"
-    )
-    if sha256s is not None:
-        query = query.where(MediaItem.sha256.in_(list(sha256s)))
-    return list(uow.session.scalars(query.order_by(MediaItem.id)))
 
 
 def find_person(
@@ -135,8 +79,6 @@ def find_person(
     Runs as a search (same gates, counted against the authorisation, audited)
     whose candidates are the subject's appearances, so each goes to review.
     """
-    from retroface.services.search.photos import finish_search, start_search
-
     app.require(Action.SEARCH_RUN, case_reference=case_reference)
     with app.unit_of_work() as uow:
         _case_media(uow, case_reference)  # refuse before a search row exists
@@ -145,8 +87,8 @@ def find_person(
     )
     model = app.engine.model
     with app.unit_of_work() as uow:
-        gallery = get_gallery(uow, gallery_name)
-        subject = get_subject(uow, gallery, subject_name)
+        gallery = uow.galleries.require(gallery_name)
+        subject = uow.subjects.require(gallery, subject_name)
         if subject.removed_at is not None:
             raise InvalidInputError(f"{subject_name!r} is removed from {gallery_name!r}")
         references = [
@@ -168,15 +110,9 @@ def find_person(
             score = float(scores[best])
             if score < threshold:
                 continue
-            row = Candidate(
-                search_id=search_id,
-                face_id=face.id,
-                subject_id=subject.id,
-                template_id=references[best][0],
-                rank=1,
-                score=score,
+            record_candidates(
+                uow, search_id, face.id, [RankedSubject(subject.id, references[best][0], score)]
             )
-            uow.session.add(row)
             wall = (
                 media.recorded_at + timedelta(seconds=sighting.first_s)
                 if media.recorded_at

@@ -24,9 +24,8 @@ from retroface.governance.roles import Action
 from retroface.services.app import App
 from retroface.services.biometrics.face_views import face_image
 from retroface.services.biometrics.sealed_files import write_protected_file
-from retroface.services.cases.manage import get_case
+from retroface.services.biometrics.sighting_templates import case_video_media, sighting_vectors
 from retroface.services.results import ClusterMember, ClusterOut, ClusterReport
-from retroface.services.search.footage import case_video_media, sighting_vectors
 from retroface.store.models import Case, FaceCluster, MediaItem, Sighting
 from retroface.store.unit_of_work import UnitOfWork
 
@@ -42,7 +41,7 @@ def cluster_case(
     if not 0.5 <= min_similarity < 1.0:
         raise InvalidInputError(f"--min-similarity must be in [0.5, 1), got {min_similarity}")
     with app.unit_of_work() as uow:
-        case = get_case(uow, case_reference)
+        case = uow.cases.require(case_reference)
         rows = sighting_vectors(uow, case_video_media(uow, case.id, None), app.engine.model.name)
         if not rows:
             raise InvalidInputError(
@@ -80,7 +79,7 @@ def cluster_case(
 def list_clusters(app: App, case_reference: str) -> ClusterReport:
     app.require(Action.VIDEO_CLUSTER, case_reference=case_reference)
     with app.unit_of_work() as uow:
-        return _report(uow, get_case(uow, case_reference))
+        return _report(uow, uow.cases.require(case_reference))
 
 
 def merge_clusters(app: App, case_reference: str, into: int, other: int) -> ClusterReport:
@@ -89,7 +88,7 @@ def merge_clusters(app: App, case_reference: str, into: int, other: int) -> Clus
     if into == other:
         raise InvalidInputError("name two different clusters to merge")
     with app.unit_of_work() as uow:
-        case = get_case(uow, case_reference)
+        case = uow.cases.require(case_reference)
         target, source = _cluster(uow, case, into), _cluster(uow, case, other)
         moved = list(uow.session.scalars(select(Sighting.id).where(Sighting.cluster_id == other)))
         uow.session.execute(
@@ -118,7 +117,7 @@ def split_cluster(
     if not wanted:
         raise InvalidInputError("name the sightings to split off (--sighting, repeatable)")
     with app.unit_of_work() as uow:
-        case = get_case(uow, case_reference)
+        case = uow.cases.require(case_reference)
         cluster = _cluster(uow, case, cluster_id)
         members = set(
             uow.session.scalars(select(Sighting.id).where(Sighting.cluster_id == cluster.id))
@@ -154,7 +153,7 @@ def contact_sheet(app: App, case_reference: str, cluster_id: int) -> Path:
     the data directory is encrypted: it is a sheet of face crops)."""
     app.require(Action.VIDEO_CLUSTER, case_reference=case_reference)
     with app.unit_of_work() as uow:
-        case = get_case(uow, case_reference)
+        case = uow.cases.require(case_reference)
         _cluster(uow, case, cluster_id)
         rows = uow.session.execute(
             select(Sighting, MediaItem)

@@ -41,11 +41,10 @@ from retroface.governance.roles import Action
 from retroface.media.video_reader import SamplingPolicy, VideoInfo, is_video_path, probe_video
 from retroface.services.app import App
 from retroface.services.biometrics.face_records import face_row, template_row
-from retroface.services.cases.manage import get_case
 from retroface.services.deployment.rules import search_rules
+from retroface.services.evidence_files import expand_evidence
 from retroface.services.progress import Progress, SilentProgress
 from retroface.services.results import FileError, VideoFileOut, VideoIngestReport
-from retroface.services.search.evidence_files import expand_evidence
 from retroface.settings import Settings
 from retroface.store.models import Face, MediaItem, Sighting, VideoJob, VideoSegment
 
@@ -82,7 +81,7 @@ def check_case_open_and_authorised(app: App, case_reference: str) -> None:
     """The search gates that apply to processing evidence (not the search count)."""
     with app.unit_of_work() as uow:
         search_rules(uow, app.settings.threshold).check_ready(app.now().date())
-        check_case_searchable(get_case(uow, case_reference), app.now())
+        check_case_searchable(uow.cases.require(case_reference), app.now())
 
 
 def video_spec(app: App) -> EngineSpec:
@@ -188,7 +187,7 @@ def _with_case_defaults(app: App, case_reference: str, options: IngestOptions) -
     with app.unit_of_work() as uow:
         job = uow.session.scalar(
             select(VideoJob)
-            .where(VideoJob.case_id == get_case(uow, case_reference).id)
+            .where(VideoJob.case_id == uow.cases.require(case_reference).id)
             .order_by(VideoJob.started_at.desc())
             .limit(1)
         )
@@ -224,7 +223,7 @@ def _open_job(
 ) -> tuple[str, bool, dict[str, int], set[tuple[int, float]]]:
     """The case's job for these parameters (new or resumed), media ids, and windows done."""
     with app.unit_of_work() as uow:
-        case = get_case(uow, case_reference)
+        case = uow.cases.require(case_reference)
         fingerprint = hashlib.sha256(
             json.dumps([case.id, app.engine.model.tag, parameters], sort_keys=True).encode()
         ).hexdigest()
@@ -315,8 +314,8 @@ def _execute(
 
 def _on_dask(spec: EngineSpec, tasks: list[SegmentTask], address: str) -> Iterator[SegmentResult]:
     try:
-        from distributed import Client
-        from distributed import as_completed as dask_completed
+        from distributed import Client  # noqa: PLC0415 - Dask only for a cluster run
+        from distributed import as_completed as dask_completed  # noqa: PLC0415
     except ImportError as exc:  # pragma: no cover - distributed is a pinned dependency
         raise InvalidInputError("--dask needs the 'distributed' package") from exc
     try:

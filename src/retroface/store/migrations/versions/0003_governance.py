@@ -11,6 +11,8 @@ tables that other rows reference, and the audit table's triggers.
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -19,7 +21,7 @@ down_revision = "0002"
 branch_labels = None
 depends_on = None
 
-_NEW_COLUMNS: dict[str, list[sa.Column]] = {
+_NEW_COLUMNS: dict[str, list[sa.Column[Any]]] = {
     "galleries": [sa.Column("max_subjects", sa.Integer(), nullable=True)],
     "subjects": [
         sa.Column("source_system", sa.String(length=200), nullable=True),

@@ -7,7 +7,6 @@ template or an image, so it may be shared with an oversight body.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,11 +18,8 @@ from retroface.eval.plots import (
     write_roc_det,
     write_score_distributions,
 )
+from retroface.eval.results import IdentificationEval, ScoredDataset, VerificationEval
 from retroface.eval.summary_page import SummaryTable, write_summary_page
-
-if TYPE_CHECKING:  # the evaluations call these writers; only their types are needed here
-    from retroface.services.evaluation.identification import IdentificationEval, ScoredDataset
-    from retroface.services.evaluation.verification import VerificationEval
 
 
 def write_identification_report(

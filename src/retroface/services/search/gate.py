@@ -1,0 +1,199 @@
+"""The gate every search passes, and the one way candidates are written.
+
+A search of photos, of footage sightings, a ``video find`` and a 1:1
+comparison are all searches: each starts here (the deployment's rules, the
+case's authorisation and its search count, the gallery, the threshold floor
+and a calibration that covers the model), gets a ``searches`` row that
+records everything that shaped it, and ends here. A refusal is audited
+before it is raised, so the log shows every attempt, not only those that ran.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+
+from retroface.errors import AuthorisationError, InvalidInputError, NotFoundError
+from retroface.governance import check_case_searchable
+from retroface.governance.calibration_policy import check_operating_point_calibrated
+from retroface.governance.case_policy import check_authorisation_covers
+from retroface.governance.deployment_policy import check_threshold
+from retroface.services.app import App
+from retroface.services.biometrics.gallery_index import load_gallery_index
+from retroface.services.deployment.calibrations import calibrated_points
+from retroface.services.deployment.rules import search_rules
+from retroface.services.results import CandidateOut, FileError, ProbeOut
+from retroface.services.search.ranking import RankedSubject
+from retroface.store.models import Candidate, Search, Subject
+from retroface.store.unit_of_work import UnitOfWork
+
+#: The longest candidate list any search may ask for (the API and the CLI check the same).
+MAX_CANDIDATES_LIMIT = 50
+
+
+def start_search(
+    app: App,
+    case_reference: str,
+    gallery_name: str,
+    threshold: float | None,
+    cap: int,
+    labels: dict[str, str],
+    *,
+    kind: str = "photos-and-footage",
+) -> tuple[str, float, bool]:
+    """Check every gate, then create the search row; a refusal is audited and re-raised.
+
+    Returns (search id, threshold used, whether to keep probe templates of
+    faces without a lead until case closure).
+    """
+    now = app.now()
+    try:
+        with app.unit_of_work() as uow:
+            rules = search_rules(uow, app.settings.threshold)
+            rules.check_ready(now.date())
+            threshold = check_threshold(
+                max(app.settings.threshold, rules.threshold_floor)
+                if threshold is None
+                else threshold,
+                rules.threshold_floor,
+            )
+            case = uow.cases.require(case_reference)
+            gallery = uow.galleries.require(gallery_name)
+            auth = check_case_searchable(case, now)
+            done = uow.session.scalar(
+                select(func.count(Search.id)).where(Search.authorisation_id == auth.id)
+            )
+            check_authorisation_covers(case, auth, gallery.name, int(done or 0))
+            subjects, _, templates = uow.galleries.counts(gallery.id)
+            if templates == 0:
+                raise NotFoundError(f"gallery {gallery.name!r} has no enrolled faces to search")
+            model = app.engine.model
+            check_operating_point_calibrated(
+                model.tag, rules.threshold_floor, calibrated_points(uow)
+            )
+            index = load_gallery_index(
+                uow, app.settings.index_dir, gallery, model, app.settings.index_exact_max
+            )
+            search_row = Search(
+                id=str(uuid.uuid4()),
+                case_id=case.id,
+                gallery_id=gallery.id,
+                gallery_version=gallery.version,
+                threshold=threshold,
+                max_candidates=cap,
+                model_name=model.name,
+                model_version=model.version,
+                index_config=index.config,
+                parameters={
+                    "detector": app.engine_spec.detector,
+                    "embedder": app.engine_spec.embedder,
+                    "min_face_px": app.engine_spec.min_face_px,
+                    "max_detect_pixels": app.engine_spec.max_detect_pixels,
+                    "jitters": app.engine_spec.jitters,
+                    "subject_score": "max over the subject's templates",
+                    "kind": kind,
+                },
+                requested_by=app.actor,
+                authorisation_id=auth.id,
+                probe_labels=labels or None,
+                started_at=now,
+            )
+            uow.session.add(search_row)
+            app.audit(
+                uow.session,
+                action="search.started",
+                object_type="search",
+                object_id=search_row.id,
+                case_reference=case.reference,
+                gallery=gallery.name,
+                gallery_version=gallery.version,
+                gallery_subjects=subjects,
+                authorisation_id=auth.id,
+                threshold=threshold,
+                threshold_floor=rules.threshold_floor,
+                max_candidates=cap,
+                model=model.tag,
+                dpia=rules.dpia.identifier if rules.dpia else None,
+                eu_mode=rules.eu_mode,
+            )
+            uow.commit()
+            return search_row.id, threshold, rules.probe_retention == "case-closure"
+    except (AuthorisationError, NotFoundError, InvalidInputError) as exc:
+        with app.unit_of_work() as uow:
+            app.audit(
+                uow.session,
+                action="search.refused",
+                object_type="case",
+                object_id=case_reference,
+                case_reference=case_reference,
+                gallery=gallery_name,
+                reason=str(exc),
+            )
+            uow.commit()
+        raise
+
+
+def record_candidates(
+    uow: UnitOfWork, search_id: str, face_id: int, ranked: Sequence[RankedSubject]
+) -> list[CandidateOut]:
+    """Write one candidate row per ranked subject of one probe face (or sighting's best
+    view), in rank order, and return them as shown to people."""
+    names: dict[int, Subject] = uow.subjects.by_ids([r.subject_id for r in ranked])
+    rows = [
+        Candidate(
+            search_id=search_id,
+            face_id=face_id,
+            subject_id=hit.subject_id,
+            template_id=hit.template_id,
+            rank=rank,
+            score=hit.score,
+        )
+        for rank, hit in enumerate(ranked, start=1)
+    ]
+    uow.session.add_all(rows)
+    uow.flush()
+    return [
+        CandidateOut(
+            candidate_id=row.id,
+            rank=row.rank,
+            subject=names[row.subject_id].name,
+            subject_id=row.subject_id,
+            score=round(row.score, 4),
+        )
+        for row in rows
+    ]
+
+
+def finish_search(
+    app: App,
+    search_id: str,
+    case_reference: str,
+    files: int,
+    probes: list[ProbeOut] | int,
+    errors: list[FileError],
+) -> None:
+    """Mark the search completed; ``probes`` is the probe list or, for a timeline, a count."""
+    faces = probes if isinstance(probes, int) else len(probes)
+    candidates = probes if isinstance(probes, int) else sum(len(p.candidates) for p in probes)
+    with app.unit_of_work() as uow:
+        row = uow.session.get(Search, search_id)
+        assert row is not None
+        row.status = "completed"
+        row.finished_at = app.now()
+        app.audit(
+            uow.session,
+            action="search.completed",
+            object_type="search",
+            object_id=search_id,
+            case_reference=case_reference,
+            # EU AI Act Art 12(3)(a): the period of each use.
+            started_at=row.started_at.isoformat(),
+            finished_at=row.finished_at.isoformat(),
+            files=files,
+            faces=faces,
+            candidates=candidates,
+            errors=len(errors),
+        )
+        uow.commit()
