@@ -28,14 +28,10 @@ from pydantic_settings import (
 )
 
 from retroface.errors import InvalidInputError
-from retroface.faces.engine import EngineSpec
 
-#: Cosine similarity a candidate must reach. Measured on LFW with the default
-#: engine (bench/lfw_verify.py: 5- and 68-point chips, 10 jitters each): the
-#: accuracy-optimal 10-fold thresholds are 0.916, and 0.925 lets through 0.1% of
-#: the 3,000 different-person pairs (97.6% of same-person pairs pass). 1:N search
-#: meets more impostors than 1:1, so the default sits above the 0.1% point.
-DEFAULT_THRESHOLD = 0.93
+# DEFAULT_THRESHOLD lives beside the engine it was measured with, so the library functions
+# (faces/public.py) and a deployment share one value; services still import it from here.
+from retroface.faces.engine import DEFAULT_THRESHOLD, EngineSpec
 
 ENV_PREFIX = "RETROFACE_"
 
@@ -83,6 +79,10 @@ class Settings(BaseSettings):
     max_file_bytes: int = 200 * 1024 * 1024
     max_image_pixels: int = 100_000_000
     # the engine's backends (registries in faces/engine.py; `retroface models` lists them)
+    #: The whole engine as one description string (faces/engine_description.py), e.g.
+    #: "cascade|onnx|min40|maxpx9000000|align5+68|jit10"; when set it replaces the six
+    #: fields below, so a recorded search's engine can be rerun exactly.
+    engine: str | None = None
     #: hog, cnn, cnn-onnx or cascade.
     detector: str = _ENGINE.detector
     #: dlib, onnx (dlib's weights in ONNX Runtime) or onnx:PATH (an ArcFace-style model file).

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from retroface.errors import AuthorisationError, InvalidInputError, NotFoundError
+from retroface.faces.engine_description import parse as parse_engine
 from retroface.governance.deployment_policy import DpiaRecord
 from retroface.services import App
 from retroface.services.cases.manage import authorise_case, open_case, show_case
@@ -20,7 +21,7 @@ from retroface.services.deployment.rules import (
     set_threshold_floor,
 )
 from retroface.services.search.photos import search
-from retroface.store.models import AuditEvent, Authorisation, Face, MediaItem, Search
+from retroface.store.models import AuditEvent, Authorisation, Face, MediaItem, Search, Template
 from tests.conftest import ADMIN
 from tests.helpers import authorised_case, gallery_with
 
@@ -165,6 +166,16 @@ def test_authorised_search_records_its_parameters(app: App, gallery: str, probe:
         assert row is not None
         assert (row.threshold, row.max_candidates, row.status) == (0.95, 3, "completed")
         assert row.model_name == "dlib_resnet_v1" and row.gallery_version >= 2
+        # The whole engine is recorded, so the search can be rerun exactly from its record.
+        assert row.engine == app.engine_description
+        assert parse_engine(row.engine) == app.engine_spec
+        probe_templates = uow.session.scalars(
+            select(Template.engine)
+            .join(Face, Template.face_id == Face.id)
+            .join(MediaItem, Face.media_item_id == MediaItem.id)
+            .where(MediaItem.search_id == report.search_id)
+        ).all()
+        assert probe_templates and set(probe_templates) == {row.engine}
         actions = [
             e.action
             for e in uow.session.scalars(

@@ -17,7 +17,17 @@ from tests.helpers import PASSWORD, TEST_SIGNING_KEY, att_subset
 
 pytestmark = pytest.mark.needs_data
 
-SEARCH_KEYS = {"notice", "search_id", "case", "gallery", "threshold", "model", "probes", "errors"}
+SEARCH_KEYS = {
+    "notice",
+    "search_id",
+    "case",
+    "gallery",
+    "threshold",
+    "model",
+    "engine",
+    "probes",
+    "errors",
+}
 CANDIDATE_KEYS = {"candidate_id", "rank", "subject", "subject_id", "score"}
 PROBE_KEYS = {"source", "frame", "box", "quality", "candidates", "sighting_id", "first_s", "last_s"}
 

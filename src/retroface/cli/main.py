@@ -34,16 +34,19 @@ from retroface.cli.progress_bar import RichProgress
 from retroface.cli.server_commands import apikey_app, serve
 from retroface.cli.video_commands import video_app
 from retroface.errors import InvalidInputError, RetrofaceError
+from retroface.faces.engine_description import describe
 from retroface.faces.model_cards import model_cards
 from retroface.governance.audit_export import load_signing_key
 from retroface.services.access import users as user_service
 from retroface.services.access.users import Role
+from retroface.services.app import engine_spec_of
 from retroface.services.galleries.provenance import parse_labels
 from retroface.services.oversight import audit_log as audit_service
 from retroface.services.quickstart import quickstart as quickstart_service
 from retroface.services.results import SearchReport
 from retroface.services.search.photos import search as search_service
 from retroface.services.search.verify import verify as verify_service
+from retroface.settings import Settings
 
 app = typer.Typer(
     help="retroface: accountable retrospective face search. Candidates are investigative "
@@ -124,6 +127,10 @@ def models(json_out: JsonFlag = False) -> None:
     if json_out:
         sys.stdout.write(json.dumps([c.as_dict() for c in cards], indent=2) + "\n")
         return
+    engine = describe(engine_spec_of(Settings.from_env()))
+    out.print(
+        f"[bold]engine[/bold] (these settings; recorded with every template and search): {engine}"
+    )
     for card in cards:
         out.print(f"[bold]{card.key}[/bold] ({card.kind}): {card.name}")
         for label in (

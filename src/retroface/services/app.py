@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session
 
 from retroface.errors import AuthorisationError, DataKeyError
 from retroface.faces import EngineSpec, FaceEngine
+from retroface.faces.engine_description import describe
+from retroface.faces.engine_description import parse as parse_engine
 from retroface.governance import record_event
 from retroface.governance.identity import Principal
 from retroface.governance.roles import Action, is_allowed
@@ -49,6 +51,11 @@ class App:
     def engine(self) -> FaceEngine:
         """Models load on first use, so commands that need no faces start instantly."""
         return self.engine_for(self.engine_spec)
+
+    @property
+    def engine_description(self) -> str:
+        """The still-image engine as one string, stored with every template and search."""
+        return describe(self.engine_spec)
 
     def engine_for(self, spec: EngineSpec) -> FaceEngine:
         """An engine for another configuration (e.g. footage), loaded once per process."""
@@ -129,11 +136,11 @@ class App:
         self.db.close()
 
 
-def open_app(
-    settings: Settings, engine_spec: EngineSpec | None = None, principal: Principal | None = None
-) -> App:
-    """Open (creating and migrating if needed) the data directory named by the settings."""
-    spec = engine_spec or EngineSpec(
+def engine_spec_of(settings: Settings) -> EngineSpec:
+    """The engine the settings ask for: the one description string when given, else the fields."""
+    if settings.engine:
+        return parse_engine(settings.engine)
+    return EngineSpec(
         detector=settings.detector,
         embedder=settings.embedder,
         min_face_px=settings.min_face_px,
@@ -141,6 +148,14 @@ def open_app(
         jitters=settings.jitters,
         alignments=settings.alignments,
     )
+
+
+def open_app(
+    settings: Settings, engine_spec: EngineSpec | None = None, principal: Principal | None = None
+) -> App:
+    """Open (creating and migrating if needed) the data directory named by the settings."""
+    spec = engine_spec or engine_spec_of(settings)
+    describe(spec)  # a model path that cannot be recorded fails here, not at the first template
     settings.home.mkdir(parents=True, exist_ok=True)
     if settings.key_file is not None and settings.key_file.resolve().is_relative_to(
         settings.home.resolve()

@@ -44,6 +44,8 @@ class SearchReport(BaseModel):
     gallery: str
     threshold: float
     model: str
+    #: The engine description string (faces/engine_description.py): rerun with it to reproduce.
+    engine: str = ""
     probes: list[ProbeOut]
     errors: list[FileError]
 

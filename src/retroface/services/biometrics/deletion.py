@@ -1,4 +1,11 @@
-"""Deleting probe biometrics: the one place that knows what a probe leaves behind.
+"""Deleting biometric data: the one place that knows what each kind leaves behind.
+
+Three kinds of biometric data are deleted, each for its own reason: probe
+templates (retention after review or case closure), a subject's reference
+images, faces and templates (a final removal or an erasure), and the face
+crop of a live alert past its retention. The rows that record that
+something happened (a search's faces, candidates, an alert's adjudication)
+stay; the biometric goes.
 
 A probe face leaves a ``faces`` row (box, quality, provenance: kept, it is
 the record of what was searched) and, where it produced a lead, a template
@@ -12,9 +19,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, event, select, update
 
-from retroface.store.models import Candidate, Face, MediaItem, Review, Search, Template
+from retroface.services.app import App
+from retroface.services.biometrics.uploaded_files import remove_files, uploaded_files_among
+from retroface.store.models import (
+    Candidate,
+    Face,
+    LiveAlert,
+    MediaItem,
+    ReferenceImage,
+    Review,
+    Search,
+    Subject,
+    Template,
+)
 from retroface.store.unit_of_work import UnitOfWork
 
 
@@ -72,3 +91,62 @@ def purge_search_results(uow: UnitOfWork, search: Search, now: datetime) -> dict
         "reviews_deleted": int(reviews.rowcount or 0),  # type: ignore[attr-defined]
         "probe_templates_deleted": templates,
     }
+
+
+def purge_subject_data(uow: UnitOfWork, subject: Subject, app: App) -> dict[str, int]:
+    """Delete a subject's images, faces and templates (final); the caller audits the counts."""
+    session = uow.session
+    image_ids = list(
+        session.scalars(select(ReferenceImage.id).where(ReferenceImage.subject_id == subject.id))
+    )
+    face_ids = list(session.scalars(select(Face.id).where(Face.reference_image_id.in_(image_ids))))
+    # Photos uploaded over HTTP are ours to delete (a CLI user's own files are not), once
+    # the deletion of their rows has committed.
+    uploaded = uploaded_files_among(
+        app.settings.home,
+        session.scalars(select(ReferenceImage.source_path).where(ReferenceImage.id.in_(image_ids))),
+    )
+    if uploaded:
+        event.listen(session, "after_commit", lambda _: remove_files(uploaded), once=True)
+    template_ids = list(
+        session.scalars(select(Template.id).where(Template.subject_id == subject.id))
+    )
+    # Past candidate lists keep their rows (the search happened) but lose the template link.
+    session.execute(
+        update(Candidate).where(Candidate.template_id.in_(template_ids)).values(template_id=None)
+    )
+    session.execute(delete(Template).where(Template.id.in_(template_ids)))
+    session.execute(delete(Face).where(Face.id.in_(face_ids)))
+    session.execute(delete(ReferenceImage).where(ReferenceImage.id.in_(image_ids)))
+    # Live alerts keep their adjudication (the statistics) but lose the face they showed.
+    session.execute(
+        update(LiveAlert)
+        .where(LiveAlert.subject_id == subject.id, LiveAlert.purged_at.is_(None))
+        .values(crop_jpeg=None, box=[], purged_at=app.now())
+    )
+    subject.removed_at = subject.removed_at or app.now()
+    return {
+        "images_deleted": len(image_ids),
+        "faces_deleted": len(face_ids),
+        "templates_deleted": len(template_ids),
+        "uploaded_files_deleted": len(uploaded),
+    }
+
+
+def purge_expired_alerts(app: App, uow: UnitOfWork) -> int:
+    """Delete the face crop and box of alerts past retention (in the caller's transaction)."""
+    now = app.now()
+    expired = uow.session.scalars(
+        select(LiveAlert).where(LiveAlert.purge_after <= now, LiveAlert.purged_at.is_(None))
+    ).all()
+    for alert in expired:
+        alert.crop_jpeg, alert.box, alert.purged_at = None, [], now
+    if expired:
+        app.audit(
+            uow.session,
+            action="live.alerts_purged",
+            object_type="live_alert",
+            object_id=",".join(str(a.id) for a in expired[:50]),
+            alerts=len(expired),
+        )
+    return len(expired)

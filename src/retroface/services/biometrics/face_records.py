@@ -39,8 +39,16 @@ def template_row(
     subject_id: int | None,
     gallery_id: int | None,
     cipher: DataCipher,
+    *,
+    engine: str,
 ) -> Template:
-    """The template row; its vector is sealed to its face when the directory is encrypted."""
+    """The template row; its vector is sealed to its face when the directory is encrypted.
+
+    ``engine`` is the description string of the engine that made it (faces/
+    engine_description.py): model name and version say which space a vector is
+    in, the engine says how it was made (alignments, jitters), which the
+    threshold was measured for.
+    """
     return Template(
         face_id=face_id,
         subject_id=subject_id,
@@ -50,4 +58,5 @@ def template_row(
         dimension=face.model.dimension,
         vector=seal_template(cipher, face_id, face.embedding),
         quality=face.quality.overall,
+        engine=engine,
     )

@@ -70,6 +70,7 @@ def case_report(app: App, reference: str) -> CaseReportFiles:
                 "gallery_version": s.gallery_version,
                 "threshold": s.threshold,
                 "model": f"{s.model_name}@{s.model_version[:12]}",
+                "engine": s.engine or "not recorded (before migration 0009)",
                 "status": s.status,
             }
             for s, gallery in uow.session.execute(

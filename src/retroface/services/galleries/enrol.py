@@ -220,7 +220,9 @@ def _store_reference(
         face_record = face_row(face, reference_image_id=image.id)
         uow.session.add(face_record)
         uow.flush()
-        template = template_row(face, face_record.id, subject.id, gallery.id, uow.cipher)
+        template = template_row(
+            face, face_record.id, subject.id, gallery.id, uow.cipher, engine=app.engine_description
+        )
         uow.session.add(template)
         bump_version(
             uow, gallery, app.actor, "subject-added" if created else "image-added", subject.id

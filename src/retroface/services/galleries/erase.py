@@ -19,8 +19,8 @@ from sqlalchemy import select, text
 from retroface.errors import InvalidInputError
 from retroface.governance.roles import Action
 from retroface.services.app import App
+from retroface.services.biometrics.deletion import purge_subject_data
 from retroface.services.biometrics.gallery_index import discard_gallery_indexes
-from retroface.services.galleries.manage import purge_subject_data
 from retroface.services.galleries.versions import bump_version
 from retroface.services.results import ErasureReport
 from retroface.store.models import Gallery, Subject

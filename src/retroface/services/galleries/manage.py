@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, event, select, update
-
 from retroface.errors import AlreadyExistsError, InvalidInputError
 from retroface.governance.roles import Action
 from retroface.governance.watchlist_policy import renewed_review_date
 from retroface.services.app import App
+from retroface.services.biometrics.deletion import purge_subject_data
 from retroface.services.biometrics.gallery_index import discard_gallery_indexes
-from retroface.services.biometrics.uploaded_files import remove_files, uploaded_files_among
 from retroface.services.galleries.versions import bump_version, members_at
 from retroface.services.results import (
     GalleryDetail,
@@ -19,14 +17,8 @@ from retroface.services.results import (
     SubjectSummary,
 )
 from retroface.store.models import (
-    Candidate,
-    Face,
     Gallery,
     GalleryChange,
-    LiveAlert,
-    ReferenceImage,
-    Subject,
-    Template,
 )
 from retroface.store.unit_of_work import UnitOfWork
 
@@ -249,46 +241,6 @@ def restore_subject(app: App, gallery_name: str, subject_name: str) -> None:
         )
         uow.commit()
     discard_gallery_indexes(app.settings.index_dir, gallery.id)
-
-
-def purge_subject_data(uow: UnitOfWork, subject: Subject, app: App) -> dict[str, int]:
-    """Delete a subject's images, faces and templates (final); the caller audits the counts."""
-    session = uow.session
-    image_ids = list(
-        session.scalars(select(ReferenceImage.id).where(ReferenceImage.subject_id == subject.id))
-    )
-    face_ids = list(session.scalars(select(Face.id).where(Face.reference_image_id.in_(image_ids))))
-    # Photos uploaded over HTTP are ours to delete (a CLI user's own files are not), once
-    # the deletion of their rows has committed.
-    uploaded = uploaded_files_among(
-        app.settings.home,
-        session.scalars(select(ReferenceImage.source_path).where(ReferenceImage.id.in_(image_ids))),
-    )
-    if uploaded:
-        event.listen(session, "after_commit", lambda _: remove_files(uploaded), once=True)
-    template_ids = list(
-        session.scalars(select(Template.id).where(Template.subject_id == subject.id))
-    )
-    # Past candidate lists keep their rows (the search happened) but lose the template link.
-    session.execute(
-        update(Candidate).where(Candidate.template_id.in_(template_ids)).values(template_id=None)
-    )
-    session.execute(delete(Template).where(Template.id.in_(template_ids)))
-    session.execute(delete(Face).where(Face.id.in_(face_ids)))
-    session.execute(delete(ReferenceImage).where(ReferenceImage.id.in_(image_ids)))
-    # Live alerts keep their adjudication (the statistics) but lose the face they showed.
-    session.execute(
-        update(LiveAlert)
-        .where(LiveAlert.subject_id == subject.id, LiveAlert.purged_at.is_(None))
-        .values(crop_jpeg=None, box=[], purged_at=app.now())
-    )
-    subject.removed_at = subject.removed_at or app.now()
-    return {
-        "images_deleted": len(image_ids),
-        "faces_deleted": len(face_ids),
-        "templates_deleted": len(template_ids),
-        "uploaded_files_deleted": len(uploaded),
-    }
 
 
 def _summary(uow: UnitOfWork, gallery: Gallery, app: App) -> GallerySummary:

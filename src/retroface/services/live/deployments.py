@@ -325,25 +325,6 @@ def live_publication(app: App, deployment_id: str) -> LivePublication:
         )
 
 
-def purge_expired_alerts(app: App, uow: UnitOfWork) -> int:
-    """Delete the face crop and box of alerts past retention (in the caller's transaction)."""
-    now = app.now()
-    expired = uow.session.scalars(
-        select(LiveAlert).where(LiveAlert.purge_after <= now, LiveAlert.purged_at.is_(None))
-    ).all()
-    for alert in expired:
-        alert.crop_jpeg, alert.box, alert.purged_at = None, [], now
-    if expired:
-        app.audit(
-            uow.session,
-            action="live.alerts_purged",
-            object_type="live_alert",
-            object_id=",".join(str(a.id) for a in expired[:50]),
-            alerts=len(expired),
-        )
-    return len(expired)
-
-
 def alert_purge_after(raised_at: datetime, retention_days: int) -> datetime:
     return raised_at + timedelta(days=retention_days)
 

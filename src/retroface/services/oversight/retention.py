@@ -13,12 +13,15 @@ from sqlalchemy import select
 from retroface.governance.retention import eu_search_overdue, listing_expired, removal_final
 from retroface.governance.roles import Action
 from retroface.services.app import App
-from retroface.services.biometrics.deletion import purge_search_probes, purge_search_results
+from retroface.services.biometrics.deletion import (
+    purge_expired_alerts,
+    purge_search_probes,
+    purge_search_results,
+    purge_subject_data,
+)
 from retroface.services.biometrics.gallery_index import discard_gallery_indexes
 from retroface.services.deployment.rules import search_rules
-from retroface.services.galleries.manage import purge_subject_data
 from retroface.services.galleries.versions import bump_version
-from retroface.services.live.deployments import purge_expired_alerts
 from retroface.services.results import RetentionReport
 from retroface.store.models import Case, Gallery, ReferenceImage, Search, Subject
 

@@ -85,6 +85,7 @@ def start_search(
                 max_candidates=cap,
                 model_name=model.name,
                 model_version=model.version,
+                engine=app.engine_description,
                 index_config=index.config,
                 parameters={
                     "detector": app.engine_spec.detector,
@@ -92,6 +93,7 @@ def start_search(
                     "min_face_px": app.engine_spec.min_face_px,
                     "max_detect_pixels": app.engine_spec.max_detect_pixels,
                     "jitters": app.engine_spec.jitters,
+                    "alignments": list(app.engine_spec.alignments),
                     "subject_score": "max over the subject's templates",
                     "kind": kind,
                 },
@@ -115,6 +117,7 @@ def start_search(
                 threshold_floor=rules.threshold_floor,
                 max_candidates=cap,
                 model=model.tag,
+                engine=app.engine_description,
                 dpia=rules.dpia.identifier if rules.dpia else None,
                 eu_mode=rules.eu_mode,
             )

@@ -105,6 +105,7 @@ def search(
         gallery=gallery_name,
         threshold=threshold,
         model=model.tag,
+        engine=app.engine_description,
         probes=probes,
         errors=sorted(errors, key=lambda e: e.source),
     )
@@ -194,7 +195,11 @@ def _store_file(
             if ranked or keep_all_templates:
                 # Data minimisation: by default a probe template is kept only when it
                 # produced a lead; the others are never written (deleted "at once").
-                uow.session.add(template_row(face, record.id, None, None, uow.cipher))
+                uow.session.add(
+                    template_row(
+                        face, record.id, None, None, uow.cipher, engine=app.engine_description
+                    )
+                )
             candidates = record_candidates(uow, search_id, record.id, ranked)
             probes.append(
                 ProbeOut(

@@ -29,6 +29,7 @@ from sqlalchemy import select
 
 from retroface.errors import InvalidInputError, NotFoundError, RetrofaceError
 from retroface.faces import EngineSpec
+from retroface.faces.engine_description import describe
 from retroface.faces.video_analysis import (
     SegmentResult,
     SegmentTask,
@@ -153,7 +154,7 @@ def run_ingest(
     frames = 0
     for result in _execute(app, spec, tasks, options.dask_address):
         source = str(result.task.path)
-        _store_segment(app, job_id, case_reference, media_ids[source], result)
+        _store_segment(app, job_id, case_reference, media_ids[source], result, describe(spec))
         out = outs[source]
         out.frames_sampled += result.frames_sampled
         out.sightings += len(result.sightings)
@@ -329,7 +330,7 @@ def _on_dask(spec: EngineSpec, tasks: list[SegmentTask], address: str) -> Iterat
 
 
 def _store_segment(
-    app: App, job_id: str, case_reference: str, media_id: int, result: SegmentResult
+    app: App, job_id: str, case_reference: str, media_id: int, result: SegmentResult, engine: str
 ) -> None:
     """One window: its segment row, and per sighting a face, a fused template and a sighting."""
     with app.unit_of_work() as uow:
@@ -354,7 +355,7 @@ def _store_segment(
             uow.session.add(face)
             uow.flush()
             fused = replace(best.face, embedding=sighting.template)
-            uow.session.add(template_row(fused, face.id, None, None, uow.cipher))
+            uow.session.add(template_row(fused, face.id, None, None, uow.cipher, engine=engine))
             uow.session.add(
                 Sighting(
                     media_item_id=media_id,
