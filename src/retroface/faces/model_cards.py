@@ -110,7 +110,7 @@ MODEL_CARDS: tuple[ModelCard, ...] = (
         training_data="as 'dlib'",
         published_accuracy="as 'dlib' (99.38% on LFW)",
         measured_accuracy="max |difference| to dlib's descriptor <= 3e-7 on real faces "
-        "(tests/unit/test_dlib_resnet_onnx.py); LFW as 'dlib' (identical descriptors)",
+        "(tests/faces/test_dlib_resnet_onnx.py); LFW as 'dlib' (identical descriptors)",
         notes="Templates are interchangeable with the 'dlib' backend (same model version).",
     ),
 )
