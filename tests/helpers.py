@@ -33,7 +33,6 @@ def authorised_case(app: App, reference: str = "CASE-1", days: int = 7) -> str:
         lawful_basis="law-enforcement",
         offence="robbery",
         seriousness="indictable-only",
-        requester="detective-a",
     )
     authorise_case(app.acting_as(SUPERVISOR), reference, until=app.now() + timedelta(days=days))
     return reference

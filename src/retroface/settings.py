@@ -31,7 +31,7 @@ from retroface.errors import InvalidInputError
 
 # DEFAULT_THRESHOLD lives beside the engine it was measured with, so the library functions
 # (faces/public.py) and a deployment share one value; services still import it from here.
-from retroface.faces.engine import DEFAULT_THRESHOLD, EngineSpec
+from retroface.faces.engine_spec import DEFAULT_THRESHOLD, EngineSpec
 
 ENV_PREFIX = "RETROFACE_"
 
@@ -78,7 +78,7 @@ class Settings(BaseSettings):
     # media limits
     max_file_bytes: int = 200 * 1024 * 1024
     max_image_pixels: int = 100_000_000
-    # the engine's backends (registries in faces/engine.py; `retroface models` lists them)
+    # the engine's backends (registries in faces/engine_spec.py; `retroface models` lists them)
     #: The whole engine as one description string (faces/engine_description.py), e.g.
     #: "cascade|onnx|min40|maxpx9000000|align5+68|jit10"; when set it replaces the six
     #: fields below, so a recorded search's engine can be rerun exactly.
@@ -100,6 +100,12 @@ class Settings(BaseSettings):
     threshold: float = DEFAULT_THRESHOLD
     max_candidates: int = 10
     # governance
+    #: Longest authorisation a supervisor may give; a case needing more is authorised again.
+    authorisation_max_days: int = 90
+    #: How far in the past an authorisation's start may lie (clocks disagree a little).
+    clock_skew_s: float = 300.0
+    #: A reviewer's face-comparison training counts for this many days (refresher period).
+    reviewer_training_valid_days: int = 3 * 365
     #: Active subjects a gallery may hold unless a supervisor sets its own cap.
     gallery_max_subjects: int = 100_000
     #: Galleries up to this many templates are searched exactly; larger ones by a tuned IVF

@@ -4,6 +4,7 @@ authentication, problem documents, upload checks, security headers, the OpenAPI 
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,9 @@ from tests.api.conftest import login
 from tests.conftest import ADMIN, AUDITOR, OPERATOR, REVIEWER, SUPERVISOR
 from tests.helpers import PASSWORD, register_users
 
+#: An authorisation end inside the longest window a deployment allows (90 days by default).
+UNTIL = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+
 pytestmark = pytest.mark.needs_data
 API = "/api/v1"
 JPEG = ("probe.jpg", b"\xff\xd8\xff\xe0 not really a photo", "image/jpeg")
@@ -29,7 +33,6 @@ CASE = {
     "lawful_basis": "law-enforcement",
     "offence": "robbery",
     "seriousness": "indictable-only",
-    "requester": "detective-a",
 }
 SUBJECT_FORM = {
     "subject": "s",
@@ -57,7 +60,7 @@ ENDPOINTS: list[tuple[str, str, dict, Action]] = [
     (
         "POST",
         "/cases/RM-1/authorisation",
-        {"json": {"until": "2099-01-01T00:00:00Z"}},
+        {"json": {"until": UNTIL}},
         Action.CASE_AUTHORISE,
     ),
     (
@@ -224,7 +227,7 @@ def test_uploads_are_checked_before_anything_is_kept(
     client.post(f"{API}/cases", json=CASE, headers=operator)
     client.post(
         f"{API}/cases/RM-1/authorisation",
-        json={"until": "2099-01-01T00:00:00Z"},
+        json={"until": UNTIL},
         headers=supervisor,
     )
     client.post(f"{API}/galleries", json={"name": "rm"}, headers=supervisor)

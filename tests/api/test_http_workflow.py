@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,9 @@ from retroface.services.biometrics.uploaded_files import case_upload_folder, upl
 from retroface.store.models import ApiKey
 from tests.api.conftest import SECOND_REVIEWER, login
 from tests.conftest import ADMIN, AUDITOR, OPERATOR, REVIEWER, SUPERVISOR
+
+#: An authorisation end inside the longest window a deployment allows (90 days by default).
+UNTIL = (datetime.now(UTC) + timedelta(days=30)).isoformat()
 
 pytestmark = pytest.mark.needs_data
 API = "/api/v1"
@@ -45,10 +49,9 @@ def _open_case(client: TestClient, operator: dict[str, str], supervisor: dict[st
         "lawful_basis": "law-enforcement",
         "offence": "robbery",
         "seriousness": "indictable-only",
-        "requester": "detective-a",
     }
     assert client.post(f"{API}/cases", json=case, headers=operator).status_code == 201
-    window = {"until": "2099-01-01T00:00:00Z", "galleries": ["custody"], "max_searches": 5}
+    window = {"until": UNTIL, "galleries": ["custody"], "max_searches": 5}
     response = client.post(f"{API}/cases/OP-HTTP-1/authorisation", json=window, headers=supervisor)
     assert response.status_code == 200, response.text
     return "OP-HTTP-1"

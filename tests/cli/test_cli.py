@@ -17,6 +17,8 @@ from tests.helpers import PASSWORD, TEST_SIGNING_KEY, att_subset
 
 pytestmark = pytest.mark.needs_data
 
+#: An authorisation end inside the longest window a deployment allows (90 days by default).
+UNTIL = (date.today() + timedelta(days=30)).isoformat()
 SEARCH_KEYS = {
     "notice",
     "search_id",
@@ -85,7 +87,7 @@ def staffed(home: Path) -> Path:
 
 
 def _review_due(args: tuple[str, ...]) -> tuple[str, ...]:
-    return ("--review-due", "2999-01-01") if args[0] == "dpia" else ()
+    return ("--review-due", UNTIL) if args[0] == "dpia" else ()
 
 
 @pytest.fixture
@@ -168,16 +170,13 @@ def test_full_workflow_and_refusals(staffed: Path, examples: Path, tmp_path: Pat
     )
     assert_one_line_error(refused, "no authorisation")
     assert_one_line_error(
-        run_cli(home, "case", "authorise", "OP-7", "--until", "2999-01-01", user=op),
+        run_cli(home, "case", "authorise", "OP-7", "--until", UNTIL, user=op),
         "may not case authorise",
     )
     assert_one_line_error(
         run_cli(home, "case", "authorise", "OP-7", "--until", "next week", user=sup), "not a date"
     )
-    assert (
-        run_cli(home, "case", "authorise", "OP-7", "--until", "2999-01-01", user=sup).returncode
-        == 0
-    )
+    assert run_cli(home, "case", "authorise", "OP-7", "--until", UNTIL, user=sup).returncode == 0
     assert_one_line_error(
         run_cli(
             home,
@@ -256,27 +255,50 @@ def test_login_session_and_logout(staffed: Path) -> None:
 @pytest.mark.cli_workflow
 def test_verify_and_its_errors(staffed: Path, examples: Path, tmp_path: Path) -> None:
     home = staffed
-    same = run_cli(
-        home, "verify", examples / "obama.jpg", examples / "obama2.jpg", "--json", user="officer-1"
+    pair = (examples / "obama.jpg", examples / "obama2.jpg")
+    # A 1:1 comparison is a search: no case, no comparison (and nothing is analysed).
+    missing = run_cli(home, "verify", *pair, user="officer-1")
+    assert missing.returncode == 2 and "Missing option '--case'" in missing.stderr
+    assert_one_line_error(
+        run_cli(home, "verify", *pair, "--case", "V-1", user="officer-1"), "no case 'V-1'"
     )
+    opened = run_cli(
+        home, "case", "open", "V-1", "--purpose", "1:1 check", "--basis", "law-enforcement",
+        "--offence", "robbery", "--seriousness", "indictable-only", user="officer-1",
+    )  # fmt: skip
+    assert opened.returncode == 0, opened.stderr
+    assert_one_line_error(
+        run_cli(home, "verify", *pair, "--case", "V-1", user="officer-1"), "no authorisation"
+    )
+    authorised = run_cli(home, "case", "authorise", "V-1", "--until", UNTIL, user="sgt-2")
+    assert authorised.returncode == 0, authorised.stderr
+    for too_low in ("0.1", "-1"):
+        assert_one_line_error(
+            run_cli(
+                home, "verify", *pair, "--case", "V-1", "--threshold", too_low, user="officer-1"
+            ),
+            "below the deployment's floor",
+        )
+    same = run_cli(home, "verify", *pair, "--case", "V-1", "--json", user="officer-1")
     assert same.returncode == 0, same.stderr
     assert json.loads(same.stdout)["same_person_above_threshold"] is True
     different = run_cli(
-        home, "verify", examples / "obama.jpg", examples / "biden.jpg", "--json", user="officer-1"
-    )
+        home, "verify", examples / "obama.jpg", examples / "biden.jpg", "--case", "V-1", "--json",
+        user="officer-1",
+    )  # fmt: skip
     assert json.loads(different.stdout)["same_person_above_threshold"] is False
 
     # The backends are a registry chosen per run: dlib's own HOG and ResNet agree.
-    pair = (examples / "obama.jpg", examples / "obama2.jpg")
     dlib_run = run_cli(
-        home, "--detector", "hog", "--embedder", "dlib", "verify", *pair, "--json", user="officer-1"
-    )
+        home, "--detector", "hog", "--embedder", "dlib", "verify", *pair, "--case", "V-1",
+        "--json", user="officer-1",
+    )  # fmt: skip
     assert dlib_run.returncode == 0, dlib_run.stderr
     assert json.loads(dlib_run.stdout)["score"] == pytest.approx(
         json.loads(same.stdout)["score"], abs=0.02
     )
     assert_one_line_error(
-        run_cli(home, "--detector", "sonar", "verify", *pair, user="officer-1"),
+        run_cli(home, "--detector", "sonar", "verify", *pair, "--case", "V-1", user="officer-1"),
         "unknown detector 'sonar' (available: cascade, cnn, cnn-onnx, hog)",
     )
 
@@ -284,12 +306,14 @@ def test_verify_and_its_errors(staffed: Path, examples: Path, tmp_path: Path) ->
 
     Image.new("RGB", (200, 200), (128, 128, 128)).save(blank)
     assert_one_line_error(
-        run_cli(home, "verify", examples / "obama.jpg", blank, user="officer-1"), "no face found"
+        run_cli(home, "verify", examples / "obama.jpg", blank, "--case", "V-1", user="officer-1"),
+        "no face found",
     )
     notes = tmp_path / "notes.jpg"
     notes.write_text("hello")
     assert_one_line_error(
-        run_cli(home, "verify", notes, examples / "obama.jpg", user="officer-1"), "not an image"
+        run_cli(home, "verify", notes, examples / "obama.jpg", "--case", "V-1", user="officer-1"),
+        "not an image",
     )
 
 
@@ -421,7 +445,7 @@ def test_governance_commands_end_to_end(
         "authorise",
         "C-1",
         "--until",
-        "2999-01-01",
+        UNTIL,
         "--gallery",
         "g",
         "--max-searches",

@@ -112,7 +112,6 @@ def _act(app: App, action: Action, data: Path, tmp: Path) -> object:
             lawful_basis="law-enforcement",
             offence="theft",
             seriousness="either-way",
-            requester="someone-else",
         ),
         Action.CASE_AUTHORISE: lambda: authorise_case(
             app, _operator_case(app, n), until=app.now() + timedelta(days=1)
@@ -125,7 +124,9 @@ def _act(app: App, action: Action, data: Path, tmp: Path) -> object:
         Action.GALLERY_REMOVE_SUBJECT: lambda: remove_subject(app, "g", "biden"),
         Action.GALLERY_READ: lambda: list_galleries(app),
         Action.SEARCH_RUN: lambda: search(app, "AUTHORISED", "g", [examples / "obama2.jpg"]),
-        Action.VERIFY_RUN: lambda: verify(app, examples / "obama.jpg", examples / "obama2.jpg"),
+        Action.VERIFY_RUN: lambda: verify(
+            app, "AUTHORISED", examples / "obama.jpg", examples / "obama2.jpg"
+        ),
         Action.AUDIT_READ: lambda: verify_audit(app),
         Action.AUDIT_EXPORT: lambda: export_audit(app, tmp / f"audit-{n}.jsonl", PASSWORD.encode()),
         Action.USER_MANAGE: lambda: list_users(app),

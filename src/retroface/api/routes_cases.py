@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Request, Response, UploadFile
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from retroface.governance.roles import Action
 from retroface.services.biometrics.sealed_files import read_protected_file
@@ -31,12 +31,15 @@ router = APIRouter(tags=["cases"])
 
 
 class CaseIn(BaseModel):
+    """A new case; its requester is the logged-in operator (a named requester is refused)."""
+
+    model_config = ConfigDict(extra="forbid")
+
     reference: str = Field(min_length=1, max_length=200)
     purpose: str = Field(min_length=1, max_length=2000)
     lawful_basis: str
     offence: str
     seriousness: str
-    requester: str | None = Field(default=None, max_length=200)
 
 
 class AuthorisationIn(BaseModel):
@@ -74,7 +77,6 @@ def post_case(body: CaseIn, application: Acting) -> CaseDetail:
         lawful_basis=body.lawful_basis,
         offence=body.offence,
         seriousness=body.seriousness,
-        requester=body.requester,
     )
 
 

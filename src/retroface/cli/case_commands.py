@@ -8,7 +8,7 @@ import typer
 
 from retroface.cli import render
 from retroface.cli.context import JsonFlag, emit_json, open_cli_app, out, parse_until
-from retroface.services.cases import manage as case_service
+from retroface.governance.case_policy import LAWFUL_BASES, OFFENCE_CATEGORIES, SERIOUSNESS
 
 case_app = typer.Typer(help="Cases and their authorisations.", no_args_is_help=True)
 
@@ -17,18 +17,15 @@ case_app = typer.Typer(help="Cases and their authorisations.", no_args_is_help=T
 def case_open(
     reference: str,
     purpose: Annotated[str, typer.Option(help="Why the search is needed.")],
-    basis: Annotated[
-        str, typer.Option(help=f"Lawful basis: {', '.join(case_service.lawful_bases())}.")
-    ],
+    basis: Annotated[str, typer.Option(help=f"Lawful basis: {', '.join(LAWFUL_BASES)}.")],
     offence: Annotated[
-        str, typer.Option(help=f"Offence category: {', '.join(case_service.offence_categories())}.")
+        str, typer.Option(help=f"Offence category: {', '.join(OFFENCE_CATEGORIES)}.")
     ],
-    seriousness: Annotated[
-        str, typer.Option(help=f"Seriousness: {', '.join(case_service.seriousness_levels())}.")
-    ],
-    requester: Annotated[str | None, typer.Option(help="Who asks (default: you).")] = None,
+    seriousness: Annotated[str, typer.Option(help=f"Seriousness: {', '.join(SERIOUSNESS)}.")],
 ) -> None:
-    """Open a case; it needs an authorisation before any search."""
+    """Open a case as its requester (you, an operator); it needs an authorisation before any search."""
+    from retroface.services.cases import manage as case_service  # noqa: PLC0415 - loaded only by this command
+
     detail = case_service.open_case(
         open_cli_app(),
         reference,
@@ -36,7 +33,6 @@ def case_open(
         lawful_basis=basis,
         offence=offence,
         seriousness=seriousness,
-        requester=requester,
     )
     out.print(f"Opened case {detail.reference}; it needs an authorisation before searching")
 
@@ -58,6 +54,8 @@ def case_authorise(
     ] = None,
 ) -> None:
     """Record who authorised searching under a case: until when, which galleries, how many."""
+    from retroface.services.cases import manage as case_service  # noqa: PLC0415 - loaded only by this command
+
     detail = case_service.authorise_case(
         open_cli_app(),
         reference,
@@ -77,6 +75,8 @@ def case_judicial(
     ],
 ) -> None:
     """Record the judicial/administrative authorisation (needed within 48 h in EU mode)."""
+    from retroface.services.cases import manage as case_service  # noqa: PLC0415 - loaded only by this command
+
     detail = case_service.record_judicial_authorisation(open_cli_app(), reference, authorisation)
     render.render_case(out, detail)
 
@@ -84,6 +84,8 @@ def case_judicial(
 @case_app.command("show")
 def case_show(reference: str, json_out: JsonFlag = False) -> None:
     """Show a case and its authorisations."""
+    from retroface.services.cases import manage as case_service  # noqa: PLC0415 - loaded only by this command
+
     detail = case_service.show_case(open_cli_app(), reference)
     if json_out:
         emit_json(detail)
@@ -96,5 +98,7 @@ def case_close(
     reference: str, reason: Annotated[str, typer.Option(help="Why the case is closed.")]
 ) -> None:
     """Close a case: no more searches; every probe template of the case is deleted."""
+    from retroface.services.cases import manage as case_service  # noqa: PLC0415 - loaded only by this command
+
     detail = case_service.close_case(open_cli_app(), reference, reason)
     out.print(f"Closed case {detail.reference}; its probe templates are deleted")

@@ -5,16 +5,18 @@ from __future__ import annotations
 import sys
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import BaseModel
 from rich.console import Console
 
 from retroface.cli import session_file
 from retroface.errors import InvalidInputError
-from retroface.services import App, open_app
-from retroface.settings import Settings
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from retroface.services import App
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -43,6 +45,9 @@ state = State()
 
 
 def open_cli_app(*, identify: bool = True) -> App:
+    from retroface.services import open_app  # noqa: PLC0415 - loaded only by commands that open the app
+    from retroface.settings import Settings  # noqa: PLC0415 - loaded only by commands that open the app
+
     settings = Settings.from_env()
     if state.home is not None:
         settings = settings.with_(home=state.home)

@@ -11,10 +11,6 @@ import typer
 from retroface.cli.context import JsonFlag, KeyFile, emit_json, err, open_cli_app, out
 from retroface.cli.progress_bar import RichProgress
 from retroface.errors import InvalidInputError
-from retroface.governance.audit_export import load_signing_key
-from retroface.services.evaluation.calibrate import calibrate
-from retroface.services.evaluation.identification import evaluate_identification
-from retroface.services.evaluation.verification import evaluate_verification
 
 eval_app = typer.Typer(
     help="Accuracy and bias measurement on labelled datasets.", no_args_is_help=True
@@ -56,6 +52,8 @@ def eval_identification(
 ) -> None:
     """Closed- and open-set 1:N accuracy: CMC, FNIR at FPIR 0.3/1/10% (95% bootstrap
     intervals), and per-group error rates at the working threshold."""
+    from retroface.services.evaluation.identification import evaluate_identification  # noqa: PLC0415 - loaded only by this command
+
     report = evaluate_identification(
         open_cli_app(identify=False),
         dataset,
@@ -113,6 +111,8 @@ def eval_verification(
     json_out: JsonFlag = False,
 ) -> None:
     """1:1 accuracy on labelled pairs: 10-fold accuracy and TAR at FAR 0.1% and 0.01%."""
+    from retroface.services.evaluation.verification import evaluate_verification  # noqa: PLC0415 - loaded only by this command
+
     report = evaluate_verification(
         open_cli_app(identify=False),
         pairs_csv=pairs,
@@ -150,6 +150,9 @@ def eval_calibrate(
 ) -> None:
     """Choose the lowest threshold meeting the target FPIR in the worst group; write it as a
     signed calibration record for 'deployment calibration register'."""
+    from retroface.governance.audit_export import load_signing_key  # noqa: PLC0415 - loaded only by this command
+    from retroface.services.evaluation.calibrate import calibrate  # noqa: PLC0415 - loaded only by this command
+
     key = load_signing_key(key_file)
     document = calibrate(
         open_cli_app(identify=False),

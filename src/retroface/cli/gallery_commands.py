@@ -11,10 +11,6 @@ from retroface.cli import render
 from retroface.cli.context import JsonFlag, emit_json, err, open_cli_app, out, parse_day
 from retroface.cli.progress_bar import RichProgress
 from retroface.errors import InvalidInputError
-from retroface.services.galleries import manage as gallery_service
-from retroface.services.galleries.enrol import enroll as enroll_service
-from retroface.services.galleries.erase import erase_subject
-from retroface.services.galleries.provenance import parse_labels, read_provenance_csv
 from retroface.services.galleries.watchlist_terms import (
     DEFAULT_RETENTION_CLASS,
     SubjectProvenance,
@@ -35,6 +31,8 @@ def gallery_create(
     ] = None,
 ) -> None:
     """Create an empty gallery."""
+    from retroface.services.galleries import manage as gallery_service  # noqa: PLC0415 - loaded only by this command
+
     summary = gallery_service.create_gallery(
         open_cli_app(), name, description, max_subjects=max_subjects
     )
@@ -44,6 +42,8 @@ def gallery_create(
 @gallery_app.command("set-cap")
 def gallery_set_cap(name: str, max_subjects: int) -> None:
     """Change the most active subjects a gallery may hold."""
+    from retroface.services.galleries import manage as gallery_service  # noqa: PLC0415 - loaded only by this command
+
     summary = gallery_service.set_gallery_cap(open_cli_app(), name, max_subjects)
     out.print(f"Gallery {summary.name}: cap {summary.max_subjects}, {summary.subjects} subjects")
 
@@ -53,6 +53,8 @@ def gallery_live_watchlist(
     name: str, state: Annotated[str, typer.Argument(help="on | off")]
 ) -> None:
     """Mark a gallery as a watchlist live deployments may use (its live cap applies)."""
+    from retroface.services.galleries import manage as gallery_service  # noqa: PLC0415 - loaded only by this command
+
     if state.lower() not in {"on", "off"}:
         raise InvalidInputError("give 'on' or 'off'")
     summary = gallery_service.set_live_watchlist(open_cli_app(), name, state.lower() == "on")
@@ -65,6 +67,8 @@ def gallery_live_watchlist(
 @gallery_app.command("list")
 def gallery_list(json_out: JsonFlag = False) -> None:
     """List galleries with their sizes."""
+    from retroface.services.galleries import manage as gallery_service  # noqa: PLC0415 - loaded only by this command
+
     galleries = gallery_service.list_galleries(open_cli_app())
     if json_out:
         emit_json(list(galleries))
@@ -75,6 +79,8 @@ def gallery_list(json_out: JsonFlag = False) -> None:
 @gallery_app.command("show")
 def gallery_show(name: str, json_out: JsonFlag = False) -> None:
     """Show a gallery's subjects."""
+    from retroface.services.galleries import manage as gallery_service  # noqa: PLC0415 - loaded only by this command
+
     detail = gallery_service.show_gallery(open_cli_app(), name)
     if json_out:
         emit_json(detail)
@@ -132,6 +138,9 @@ def gallery_enroll(
     A new subject needs its provenance: the options for one subject, or
     --provenance for many.
     """
+    from retroface.services.galleries.enrol import enroll as enroll_service  # noqa: PLC0415 - loaded only by this command
+    from retroface.services.galleries.provenance import parse_labels, read_provenance_csv  # noqa: PLC0415 - loaded only by this command
+
     given: SubjectProvenance | dict[str, SubjectProvenance] | None = None
     if provenance_csv is not None:
         given = read_provenance_csv(provenance_csv)
@@ -162,6 +171,8 @@ def gallery_manifest(
     version: Annotated[int | None, typer.Option(help="Gallery version (default: current).")] = None,
 ) -> None:
     """Print (as JSON) who was searchable in a gallery at a version: ids and source records."""
+    from retroface.services.galleries import manage as gallery_service  # noqa: PLC0415 - loaded only by this command
+
     emit_json(gallery_service.gallery_manifest(open_cli_app(), name, version))
 
 
@@ -175,6 +186,8 @@ def gallery_remove_subject(
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Take a subject out of search (reversible), or delete their data with --final."""
+    from retroface.services.galleries import manage as gallery_service  # noqa: PLC0415 - loaded only by this command
+
     _confirm(final and not yes, f"Permanently delete every image and template of {subject!r}?")
     action = gallery_service.remove_subject(open_cli_app(), name, subject, final=final)
     if action == "subject.purged":
@@ -186,6 +199,8 @@ def gallery_remove_subject(
 @gallery_app.command("restore-subject")
 def gallery_restore_subject(name: str, subject: str) -> None:
     """Undo a (non-final) removal."""
+    from retroface.services.galleries import manage as gallery_service  # noqa: PLC0415 - loaded only by this command
+
     gallery_service.restore_subject(open_cli_app(), name, subject)
     out.print(f"Restored {subject} in {name}")
 
@@ -198,6 +213,8 @@ def gallery_erase_subject(
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Erase a person everywhere they are listed (same source record), for good."""
+    from retroface.services.galleries.erase import erase_subject  # noqa: PLC0415 - loaded only by this command
+
     _confirm(not yes, f"Erase {subject!r} from every gallery, for good?")
     report = erase_subject(open_cli_app(), name, subject, request)
     out.print(

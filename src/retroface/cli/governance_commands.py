@@ -4,21 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from retroface.cli import render
 from retroface.cli.context import JsonFlag, KeyFile, emit_json, open_cli_app, out, parse_day
 from retroface.errors import InvalidInputError
-from retroface.services.cases.report import case_report
-from retroface.services.cases.review import record_review, review_queue
-from retroface.services.deployment import rules as deployment_service
-from retroface.services.deployment.calibrations import list_calibrations, register_calibration
-from retroface.services.deployment.rules import DpiaRecord
-from retroface.services.oversight.reports import dpia_report, transparency_report
-from retroface.services.oversight.retention import run_retention
-from retroface.services.results import DeploymentStatus
+
+if TYPE_CHECKING:
+    from retroface.services.results import DeploymentStatus
 
 deployment_app = typer.Typer(
     help="Deployment safeguards: DPIA, policy, threshold floor, EU mode (admin).",
@@ -46,6 +41,8 @@ def _show(status: DeploymentStatus, json_out: bool = False) -> None:
 @deployment_app.command("show")
 def deployment_show(json_out: JsonFlag = False) -> None:
     """Show the registered DPIA and policy, the threshold floor, EU mode, and whether searching is allowed."""
+    from retroface.services.deployment import rules as deployment_service  # noqa: PLC0415 - loaded only by this command
+
     _show(deployment_service.deployment_status(open_cli_app()), json_out)
 
 
@@ -57,6 +54,9 @@ def deployment_dpia(
     review_due: Annotated[str, typer.Option(help="Review date, YYYY-MM-DD.")],
 ) -> None:
     """Register the DPIA searching is done under (searching is refused without one in date)."""
+    from retroface.services.deployment import rules as deployment_service  # noqa: PLC0415 - loaded only by this command
+    from retroface.services.deployment.rules import DpiaRecord  # noqa: PLC0415 - loaded only by this command
+
     record = DpiaRecord(
         identifier,
         version,
@@ -72,12 +72,16 @@ def deployment_policy(
     title: Annotated[str, typer.Option(help="Its title.")] = "",
 ) -> None:
     """Register the published policy document on face search."""
+    from retroface.services.deployment import rules as deployment_service  # noqa: PLC0415 - loaded only by this command
+
     _show(deployment_service.register_policy(open_cli_app(), reference, title))
 
 
 @deployment_app.command("threshold-floor")
 def deployment_threshold_floor(floor: float) -> None:
     """Set the lowest threshold any search may use."""
+    from retroface.services.deployment import rules as deployment_service  # noqa: PLC0415 - loaded only by this command
+
     _show(deployment_service.set_threshold_floor(open_cli_app(), floor))
 
 
@@ -88,6 +92,8 @@ def calibration_register(
     json_out: JsonFlag = False,
 ) -> None:
     """Check a calibration record's signature and register it for the running model."""
+    from retroface.services.deployment.calibrations import register_calibration  # noqa: PLC0415 - loaded only by this command
+
     try:
         document = json.loads(record.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -108,6 +114,8 @@ def calibration_register(
 @calibration_app.command("list")
 def calibration_list(json_out: JsonFlag = False) -> None:
     """The registered calibration records (the shipped default is not listed)."""
+    from retroface.services.deployment.calibrations import list_calibrations  # noqa: PLC0415 - loaded only by this command
+
     records = list_calibrations(open_cli_app())
     if json_out:
         emit_json(records)
@@ -124,6 +132,8 @@ def calibration_list(json_out: JsonFlag = False) -> None:
 @deployment_app.command("eu-mode")
 def deployment_eu_mode(state: Annotated[str, typer.Argument(help="on | off")]) -> None:
     """EU mode: searches without a judicial authorisation are suspended after 48 hours."""
+    from retroface.services.deployment import rules as deployment_service  # noqa: PLC0415 - loaded only by this command
+
     if state.lower() not in {"on", "off"}:
         raise InvalidInputError(f"eu-mode takes 'on' or 'off', not {state!r}")
     _show(deployment_service.set_eu_mode(open_cli_app(), state.lower() == "on"))
@@ -134,6 +144,8 @@ def deployment_probe_retention(
     when: Annotated[str, typer.Argument(help="immediate | case-closure")],
 ) -> None:
     """When probe templates of faces without a candidate are deleted."""
+    from retroface.services.deployment import rules as deployment_service  # noqa: PLC0415 - loaded only by this command
+
     _show(deployment_service.set_probe_retention(open_cli_app(), when))
 
 
@@ -147,6 +159,8 @@ def review_list(
     json_out: JsonFlag = False,
 ) -> None:
     """Candidates of a case or search, with their reviews (this read is audited)."""
+    from retroface.services.cases.review import review_queue  # noqa: PLC0415 - loaded only by this command
+
     items = review_queue(
         open_cli_app(), case_reference=case, search_id=search, pending_only=pending
     )
@@ -164,6 +178,8 @@ def review_decide(
     json_out: JsonFlag = False,
 ) -> None:
     """Record your decision on a candidate; two reviewers agreeing on a possible match confirm it."""
+    from retroface.services.cases.review import record_review  # noqa: PLC0415 - loaded only by this command
+
     item = record_review(open_cli_app(), candidate, outcome, reason)
     if json_out:
         emit_json(item)
@@ -174,6 +190,8 @@ def review_decide(
 @retention_app.command("run")
 def retention_run(json_out: JsonFlag = False) -> None:
     """Apply the retention schedule now (idempotent; safe from cron)."""
+    from retroface.services.oversight.retention import run_retention  # noqa: PLC0415 - loaded only by this command
+
     report = run_retention(open_cli_app())
     if json_out:
         emit_json(report)
@@ -190,6 +208,8 @@ def report_transparency(
     ),
 ) -> None:
     """Write transparency statistics (Markdown + CSV) for searches in a period."""
+    from retroface.services.oversight.reports import transparency_report  # noqa: PLC0415 - loaded only by this command
+
     result = transparency_report(
         open_cli_app(), parse_day(start, "--from"), parse_day(end, "--to"), out_dir
     )
@@ -203,6 +223,8 @@ def report_dpia(
     ),
 ) -> None:
     """Write the DPIA evidence pack (data flows, categories, retention, thresholds, models, audit head)."""
+    from retroface.services.oversight.reports import dpia_report  # noqa: PLC0415 - loaded only by this command
+
     result = dpia_report(open_cli_app(), out_file)
     out.print(f"wrote {', '.join(result.files)}")
 
@@ -210,6 +232,8 @@ def report_dpia(
 @report_app.command("case")
 def report_case(reference: str, json_out: JsonFlag = False) -> None:
     """Write the case report (HTML + PDF, inside the data directory: it holds faces)."""
+    from retroface.services.cases.report import case_report  # noqa: PLC0415 - loaded only by this command
+
     result = case_report(open_cli_app(), reference)
     if json_out:
         emit_json(result)

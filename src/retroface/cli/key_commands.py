@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from retroface.cli.context import JsonFlag, emit_json, open_cli_app, out, state
 from retroface.errors import InvalidInputError
-from retroface.services.biometrics.sealed_files import decrypt_protected_file
-from retroface.services.operations import keys
-from retroface.settings import Settings
-from retroface.store.data_protection import load_key_encryption_key
+
+if TYPE_CHECKING:
+    from retroface.services.operations import keys
 
 keys_app = typer.Typer(
     help="Encryption at rest: templates, index files and face files (admin).",
@@ -48,6 +47,8 @@ def _show(status: keys.KeyStatus) -> None:
 @keys_app.command("status")
 def keys_status(json_out: JsonFlag = False) -> None:
     """Whether this data directory is encrypted, its key ids, and what is sealed."""
+    from retroface.services.operations import keys  # noqa: PLC0415 - loaded only by this command
+
     status = keys.key_status(open_cli_app())
     if json_out:
         emit_json(status)
@@ -60,6 +61,9 @@ def keys_generate(
     path: Annotated[Path, typer.Argument(help="New key file (outside the data directory).")],
 ) -> None:
     """Write a new random key-encryption key file (mode 0600) for RETROFACE_KEY_FILE."""
+    from retroface.services.operations import keys  # noqa: PLC0415 - loaded only by this command
+    from retroface.settings import Settings  # noqa: PLC0415 - loaded only by this command
+
     home = state.home or Settings.from_env().home
     keys.write_new_key_file(path, home)
     out.print(f"wrote a new key to {path}: keep it (and a copy) outside the data directory")
@@ -69,6 +73,8 @@ def keys_generate(
 def keys_init(json_out: JsonFlag = False) -> None:
     """Encrypt this data directory with the configured key (RETROFACE_KEY_FILE or
     RETROFACE_MASTER_KEY), sealing everything stored so far; run again to resume."""
+    from retroface.services.operations import keys  # noqa: PLC0415 - loaded only by this command
+
     report = keys.encrypt_data_directory(open_cli_app(), progress=None if json_out else _say)
     if json_out:
         emit_json(report)
@@ -93,6 +99,9 @@ def keys_rotate(
     json_out: JsonFlag = False,
 ) -> None:
     """Rotate the key-encryption key (cheap) or the data key (re-encrypts; resumable)."""
+    from retroface.services.operations import keys  # noqa: PLC0415 - loaded only by this command
+    from retroface.store.data_protection import load_key_encryption_key  # noqa: PLC0415 - loaded only by this command
+
     if (new_key_file is None) == (not new_data_key):
         raise InvalidInputError("give exactly one of --new-key-file PATH and --new-data-key")
     application = open_cli_app()
@@ -125,5 +134,7 @@ def keys_decrypt(
 ) -> None:
     """Write a plaintext copy of a sealed contact sheet or case report (for those allowed to
     read it; audited: the copy is outside the data directory's protection)."""
+    from retroface.services.biometrics.sealed_files import decrypt_protected_file  # noqa: PLC0415 - loaded only by this command
+
     written = decrypt_protected_file(open_cli_app(), path, out_file)
     out.print(f"wrote {written}: it holds faces; delete it when done")

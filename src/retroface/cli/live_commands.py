@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from retroface.cli.context import JsonFlag, emit_json, err, open_cli_app, out, parse_moment
 from retroface.errors import InvalidInputError
-from retroface.services.live.alert_sinks import JsonLinesSink, WebhookSink
-from retroface.services.live.deployments import (
-    LiveAlertOut,
-    LiveDeploymentOut,
-    adjudicate_alert,
-    create_live_deployment,
-    list_live_alerts,
-    list_live_deployments,
-    live_publication,
-)
-from retroface.services.live.run import AlertSink, LiveOptions, LiveStatus, run_live
+
+if TYPE_CHECKING:
+    from retroface.services.live.deployments import LiveAlertOut, LiveDeploymentOut
+    from retroface.services.live.run import AlertSink, LiveStatus
 
 lfr_app = typer.Typer(
     help="Live deployments: authorise, list alerts, adjudicate, publish.", no_args_is_help=True
@@ -62,6 +55,9 @@ def live(
 ) -> None:
     """Compare every face in SOURCE with the deployment's watchlist; raise alerts; keep nothing
     of anyone else. Frames are dropped (and counted) rather than lag behind the stream."""
+    from retroface.services.live.alert_sinks import JsonLinesSink, WebhookSink  # noqa: PLC0415 - loaded only by this command
+    from retroface.services.live.run import LiveOptions, run_live  # noqa: PLC0415 - loaded only by this command
+
     if simulate_slow_ms < 0:
         raise InvalidInputError("--simulate-slow-ms cannot be negative")
     sinks: list[AlertSink] = [TerminalSink()]
@@ -120,6 +116,8 @@ def lfr_create(
     json_out: JsonFlag = False,
 ) -> None:
     """Authorise a live deployment (supervisor: you are its authorising officer)."""
+    from retroface.services.live.deployments import create_live_deployment  # noqa: PLC0415 - loaded only by this command
+
     created = create_live_deployment(
         open_cli_app(),
         deployment,
@@ -141,6 +139,8 @@ def lfr_create(
 @lfr_app.command("list")
 def lfr_list(json_out: JsonFlag = False) -> None:
     """Live deployments, earliest first."""
+    from retroface.services.live.deployments import list_live_deployments  # noqa: PLC0415 - loaded only by this command
+
     deployments = list_live_deployments(open_cli_app())
     if json_out:
         emit_json(deployments)
@@ -156,6 +156,8 @@ def lfr_alerts(
     json_out: JsonFlag = False,
 ) -> None:
     """A deployment's alerts, newest first (face crops are in the web UI's queue)."""
+    from retroface.services.live.deployments import list_live_alerts  # noqa: PLC0415 - loaded only by this command
+
     alerts = list_live_alerts(open_cli_app(), deployment, pending_only=pending)
     if json_out:
         emit_json(alerts)
@@ -183,6 +185,8 @@ def lfr_adjudicate(
     json_out: JsonFlag = False,
 ) -> None:
     """Record an officer's decision on one alert."""
+    from retroface.services.live.deployments import adjudicate_alert  # noqa: PLC0415 - loaded only by this command
+
     decided = adjudicate_alert(open_cli_app(), alert, engaged=engaged, outcome=outcome, note=note)
     if json_out:
         emit_json(decided)
@@ -193,6 +197,8 @@ def lfr_adjudicate(
 @lfr_app.command("report")
 def lfr_report(deployment: str, json_out: JsonFlag = False) -> None:
     """The deployment's figures for publication: counts only, nobody named."""
+    from retroface.services.live.deployments import live_publication  # noqa: PLC0415 - loaded only by this command
+
     record = live_publication(open_cli_app(), deployment)
     if json_out:
         emit_json(record)

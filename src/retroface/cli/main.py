@@ -6,7 +6,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -34,19 +34,15 @@ from retroface.cli.progress_bar import RichProgress
 from retroface.cli.server_commands import apikey_app, serve
 from retroface.cli.video_commands import video_app
 from retroface.errors import InvalidInputError, RetrofaceError
-from retroface.faces.engine_description import describe
 from retroface.faces.model_cards import model_cards
-from retroface.governance.audit_export import load_signing_key
-from retroface.services.access import users as user_service
-from retroface.services.access.users import Role
-from retroface.services.app import engine_spec_of
-from retroface.services.galleries.provenance import parse_labels
-from retroface.services.oversight import audit_log as audit_service
-from retroface.services.quickstart import quickstart as quickstart_service
-from retroface.services.results import SearchReport
-from retroface.services.search.photos import search as search_service
-from retroface.services.search.verify import verify as verify_service
-from retroface.settings import Settings
+from retroface.governance.roles import Role
+
+if TYPE_CHECKING:
+    from retroface.services.results import SearchReport
+
+# Each command imports the services it calls: loading them all here (and the libraries behind
+# them: the database, the face engine, FAISS, the PDF writer) would make --help and every short
+# command pay for every one of them (bench/cli_start.py measures it).
 
 app = typer.Typer(
     help="retroface: accountable retrospective face search. Candidates are investigative "
@@ -113,6 +109,8 @@ def init(
     ] = None,
 ) -> None:
     """Create the data directory and database, and optionally the first admin."""
+    from retroface.services.access import users as user_service  # noqa: PLC0415 - loaded only by this command
+
     application = open_cli_app(identify=False)
     if admin is not None:
         user_service.bootstrap_admin(application, admin, session_file.ask_password())
@@ -127,6 +125,10 @@ def models(json_out: JsonFlag = False) -> None:
     if json_out:
         sys.stdout.write(json.dumps([c.as_dict() for c in cards], indent=2) + "\n")
         return
+    from retroface.faces.engine_description import describe  # noqa: PLC0415 - loaded only by this command
+    from retroface.services.app import engine_spec_of  # noqa: PLC0415 - loaded only by this command
+    from retroface.settings import Settings  # noqa: PLC0415 - loaded only by this command
+
     engine = describe(engine_spec_of(Settings.from_env()))
     out.print(
         f"[bold]engine[/bold] (these settings; recorded with every template and search): {engine}"
@@ -150,6 +152,8 @@ def models(json_out: JsonFlag = False) -> None:
 @app.command()
 def login(username: str) -> None:
     """Log in; the session lasts 8 hours and is kept in the data directory."""
+    from retroface.services.access import users as user_service  # noqa: PLC0415 - loaded only by this command
+
     application = open_cli_app(identify=False)
     token, principal = user_service.login(application, username, session_file.ask_password())
     session_file.save_token(application, token)
@@ -159,6 +163,8 @@ def login(username: str) -> None:
 @app.command()
 def logout() -> None:
     """End the saved session."""
+    from retroface.services.access import users as user_service  # noqa: PLC0415 - loaded only by this command
+
     application = open_cli_app(identify=False)
     token = session_file.read_token(application)
     if token:
@@ -186,6 +192,8 @@ def user_add(
     ] = None,
 ) -> None:
     """Add a user (admin only); the password is read from a prompt or $RETROFACE_NEW_PASSWORD."""
+    from retroface.services.access import users as user_service  # noqa: PLC0415 - loaded only by this command
+
     application = open_cli_app()
     password = os.environ.get("RETROFACE_NEW_PASSWORD") or session_file.ask_password(
         "New user's password: "
@@ -205,6 +213,8 @@ def user_add(
 @user_app.command("list")
 def user_list(json_out: JsonFlag = False) -> None:
     """List users (admin only)."""
+    from retroface.services.access import users as user_service  # noqa: PLC0415 - loaded only by this command
+
     users = user_service.list_users(open_cli_app())
     if json_out:
         emit_json(list(users))
@@ -227,6 +237,9 @@ def search(
     json_out: JsonFlag = False,
 ) -> None:
     """Search every face in the evidence against a gallery under an authorised case."""
+    from retroface.services.galleries.provenance import parse_labels  # noqa: PLC0415 - loaded only by this command
+    from retroface.services.search.photos import search as search_service  # noqa: PLC0415 - loaded only by this command
+
     report = search_service(
         open_cli_app(),
         case,
@@ -242,10 +255,18 @@ def search(
 
 @app.command()
 def verify(
-    first: Path, second: Path, threshold: Threshold = None, json_out: JsonFlag = False
+    first: Path,
+    second: Path,
+    case: Annotated[
+        str, typer.Option("--case", help="Case reference (authorised; counts as a search).")
+    ],
+    threshold: Threshold = None,
+    json_out: JsonFlag = False,
 ) -> None:
-    """1:1: compare the main face in two images."""
-    report = verify_service(open_cli_app(), first, second, threshold=threshold)
+    """1:1: compare the main face in two images, under an authorised case."""
+    from retroface.services.search.verify import verify as verify_service  # noqa: PLC0415 - loaded only by this command
+
+    report = verify_service(open_cli_app(), case, first, second, threshold=threshold)
     if json_out:
         emit_json(report)
     else:
@@ -263,6 +284,8 @@ def quickstart(
     json_out: JsonFlag = False,
 ) -> None:
     """Enroll KNOWN into a demo gallery and search EVIDENCE under a demo case, in one go."""
+    from retroface.services.quickstart import quickstart as quickstart_service  # noqa: PLC0415 - loaded only by this command
+
     enrolled, report = quickstart_service(
         open_cli_app(identify=False),
         known,
@@ -279,6 +302,8 @@ def quickstart(
 @audit_app.command("verify")
 def audit_verify(json_out: JsonFlag = False) -> None:
     """Check the hash chain; exit 1 and name the first bad event if it was tampered with."""
+    from retroface.services.oversight import audit_log as audit_service  # noqa: PLC0415 - loaded only by this command
+
     status = audit_service.verify_audit(open_cli_app())
     if json_out:
         emit_json(status)
@@ -296,6 +321,9 @@ def audit_export(
     key_file: KeyFile = None,
 ) -> None:
     """Write the whole log as JSON lines with an HMAC-SHA256 signature line."""
+    from retroface.governance.audit_export import load_signing_key  # noqa: PLC0415 - loaded only by this command
+    from retroface.services.oversight import audit_log as audit_service  # noqa: PLC0415 - loaded only by this command
+
     result = audit_service.export_audit(open_cli_app(), out_file, load_signing_key(key_file))
     out.print(f"exported {result.events} events to {result.path}; head {result.head[:16]}")
 
@@ -306,6 +334,9 @@ def audit_check_export(
     key_file: KeyFile = None,
 ) -> None:
     """Check an export's signature (exit 1 if it does not verify)."""
+    from retroface.governance.audit_export import load_signing_key  # noqa: PLC0415 - loaded only by this command
+    from retroface.services.oversight import audit_log as audit_service  # noqa: PLC0415 - loaded only by this command
+
     result = audit_service.check_export(export_file, load_signing_key(key_file))
     verdict = "valid" if result.signature_valid else "INVALID"
     out.print(f"signature {verdict}: {result.events} events, head {result.head[:16]}")

@@ -1,6 +1,6 @@
 """``retroface doctor`` and ``retroface backup create|verify|restore`` (admin).
 
-Each command is one call into ``services.doctor`` or ``services.backup``;
+Each command is one call into ``services.operations.doctor`` or ``services.operations.backup``;
 the exit code is 1 while a problem remains (doctor) or a backup does not
 verify, so both can run from cron and alert.
 """
@@ -9,22 +9,23 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from retroface.cli import session_file
 from retroface.cli.context import JsonFlag, emit_json, open_cli_app, out, state
 from retroface.errors import InvalidInputError
-from retroface.services.operations.backup import (
-    BackupCheck,
-    create_backup,
-    describe_problems,
-    restore_backup,
-    verify_backup,
-)
-from retroface.services.operations.doctor import DEFAULT_STALE_AFTER, DoctorReport, run_doctor
-from retroface.settings import Settings
+
+if TYPE_CHECKING:
+    from retroface.services.operations.backup import BackupCheck
+    from retroface.services.operations.doctor import DoctorReport
+    from retroface.settings import Settings
+
+#: services.operations.doctor.DEFAULT_STALE_AFTER in minutes, written out: importing it would
+#: load the doctor (and the database) for every command's --help. tests/cli/test_cli_start.py
+#: checks that the two agree.
+DEFAULT_STALE_AFTER_MINUTES = 60.0
 
 backup_app = typer.Typer(
     help="Backups of the data directory: create, verify, restore (admin). "
@@ -34,6 +35,8 @@ backup_app = typer.Typer(
 
 
 def _settings(home: Path | None = None) -> Settings:
+    from retroface.settings import Settings  # noqa: PLC0415 - loaded only by the commands that use it
+
     settings = Settings.from_env()
     chosen = home or state.home
     return settings.with_(home=chosen) if chosen is not None else settings
@@ -50,13 +53,15 @@ def doctor(
             help="Minutes without progress after which a running job or search, a temp file "
             "or an unreferenced upload counts as left behind by a stopped process.",
         ),
-    ] = DEFAULT_STALE_AFTER.total_seconds() / 60,
+    ] = DEFAULT_STALE_AFTER_MINUTES,
     json_out: JsonFlag = False,
 ) -> None:
     """Check that the database, the index files and the data directory agree (exit 1 if not).
 
     Without --repair nothing is changed. Run repairs while no server or job is running.
     """
+    from retroface.services.operations.doctor import run_doctor  # noqa: PLC0415 - loaded only by this command
+
     settings = _settings()
     if settings.database_url is None and not settings.sqlite_path.exists():
         raise InvalidInputError(
@@ -103,6 +108,8 @@ def backup_create(
 ) -> None:
     """Snapshot the database (SQLite online backup) and copy the data directory, with a
     manifest of SHA-256 hashes. PostgreSQL deployments: use pg_dump."""
+    from retroface.services.operations.backup import create_backup  # noqa: PLC0415 - loaded only by this command
+
     report = create_backup(open_cli_app(), destination)
     if json_out:
         emit_json(report)
@@ -125,6 +132,8 @@ def backup_verify(
     json_out: JsonFlag = False,
 ) -> None:
     """Re-hash every file against the manifest; exit 1 naming any missing, extra or changed."""
+    from retroface.services.operations.backup import verify_backup  # noqa: PLC0415 - loaded only by this command
+
     check = verify_backup(source)
     if json_out:
         emit_json(check)
@@ -135,6 +144,8 @@ def backup_verify(
 
 
 def _render_check(check: BackupCheck) -> None:
+    from retroface.services.operations.backup import describe_problems  # noqa: PLC0415 - loaded only by backup verify
+
     verdict = "verifies" if check.ok else "does NOT verify"
     out.print(
         f"backup {check.path} {verdict}: {check.files} files, {check.bytes} bytes, made by "
@@ -171,6 +182,8 @@ def backup_restore(
 ) -> None:
     """Verify, then restore into a temp folder renamed into place; audited in the restored
     database as RETROFACE_USER, who must be one of its admins."""
+    from retroface.services.operations.backup import restore_backup  # noqa: PLC0415 - loaded only by this command
+
     report = restore_backup(_settings(home), source, session_file.resolve_principal, force=force)
     if json_out:
         emit_json(report)

@@ -3,24 +3,32 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 
-from retroface.services.results import (
-    LEAD_NOTICE,
-    CandidateReview,
-    CaseDetail,
-    ClusterReport,
-    DeploymentStatus,
-    EnrollReport,
-    GalleryDetail,
-    GallerySummary,
-    SearchReport,
-    TimelineReport,
-    VerifyReport,
-    VideoIngestReport,
-)
+if TYPE_CHECKING:
+    from retroface.services.results import (
+        CandidateReview,
+        CaseDetail,
+        ClusterReport,
+        DeploymentStatus,
+        EnrollReport,
+        GalleryDetail,
+        GallerySummary,
+        SearchReport,
+        TimelineReport,
+        VerifyReport,
+        VideoIngestReport,
+    )
+
+
+def lead_notice() -> str:
+    """The words every rendered candidate, appearance or score carries."""
+    from retroface.services.results import LEAD_NOTICE  # noqa: PLC0415 - loaded with the command's service (it imports the store models), not by --help
+
+    return LEAD_NOTICE
 
 
 def render_search(console: Console, report: SearchReport) -> None:
@@ -46,7 +54,7 @@ def render_search(console: Console, report: SearchReport) -> None:
     for error in report.errors:
         console.print(f"  [yellow]skipped[/yellow] {error.source}: {error.error}", highlight=False)
     console.print(
-        f"[dim]Every candidate is an {LEAD_NOTICE}; a trained person must review it.[/dim]"
+        f"[dim]Every candidate is an {lead_notice()}; a trained person must review it.[/dim]"
     )
 
 
@@ -88,7 +96,7 @@ def render_timeline(console: Console, report: TimelineReport) -> None:
             highlight=False,
         )
     console.print(
-        f"[dim]Every appearance is an {LEAD_NOTICE}; a trained person must review it.[/dim]"
+        f"[dim]Every appearance is an {lead_notice()}; a trained person must review it.[/dim]"
     )
 
 
@@ -107,7 +115,7 @@ def render_clusters(console: Console, report: ClusterReport) -> None:
             f"{spans}{more}",
             highlight=False,
         )
-    console.print(f"[dim]Clusters are an {LEAD_NOTICE}; people decide (merge, split).[/dim]")
+    console.print(f"[dim]Clusters are an {lead_notice()}; people decide (merge, split).[/dim]")
 
 
 def render_enroll(console: Console, report: EnrollReport) -> None:
@@ -178,7 +186,7 @@ def render_verify(console: Console, report: VerifyReport) -> None:
         f"score {report.score:.3f} is {verdict} the threshold {report.threshold:.3f} "
         f"({report.model})"
     )
-    console.print(f"[dim]A score is an {LEAD_NOTICE}.[/dim]")
+    console.print(f"[dim]A score is an {lead_notice()}.[/dim]")
 
 
 def render_deployment(console: Console, status: DeploymentStatus) -> None:
@@ -222,4 +230,4 @@ def render_review_queue(console: Console, items: list[CandidateReview]) -> None:
             "; ".join(f"{r.reviewer}: {r.outcome}" for r in c.reviews),
         )
     console.print(table)
-    console.print(f"[dim]Every candidate is an {LEAD_NOTICE}.[/dim]")
+    console.print(f"[dim]Every candidate is an {lead_notice()}.[/dim]")

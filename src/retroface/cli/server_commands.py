@@ -7,7 +7,6 @@ from typing import Annotated
 import typer
 
 from retroface.cli.context import JsonFlag, emit_json, open_cli_app, out
-from retroface.services.access import api_keys as key_service
 
 apikey_app = typer.Typer(help="API keys for machines (admin).", no_args_is_help=True)
 
@@ -40,6 +39,8 @@ def apikey_create(
     json_out: JsonFlag = False,
 ) -> None:
     """Create an API key; it is printed once and only its hash is kept."""
+    from retroface.services.access import api_keys as key_service  # noqa: PLC0415 - loaded only by this command
+
     created = key_service.create_api_key(open_cli_app(), username, name, days)
     if json_out:
         emit_json(created)
@@ -54,6 +55,8 @@ def apikey_create(
 
 @apikey_app.command("list")
 def apikey_list(json_out: JsonFlag = False) -> None:
+    from retroface.services.access import api_keys as key_service  # noqa: PLC0415 - loaded only by this command
+
     keys = key_service.list_api_keys(open_cli_app())
     if json_out:
         emit_json(list(keys))
@@ -65,5 +68,7 @@ def apikey_list(json_out: JsonFlag = False) -> None:
 
 @apikey_app.command("revoke")
 def apikey_revoke(key_id: int) -> None:
+    from retroface.services.access import api_keys as key_service  # noqa: PLC0415 - loaded only by this command
+
     revoked = key_service.revoke_api_key(open_cli_app(), key_id)
     out.print(f"API key {revoked.id} ({revoked.name}) revoked")

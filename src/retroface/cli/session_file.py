@@ -7,10 +7,13 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from retroface.errors import InvalidInputError
-from retroface.services import App
-from retroface.services.access.users import Principal, authenticate, principal_for_token
+
+if TYPE_CHECKING:
+    from retroface.services import App
+    from retroface.services.access.users import Principal
 
 SESSION_FILE = "session.json"
 
@@ -50,6 +53,8 @@ def ask_password(prompt: str = "Password: ") -> str:
 
 def resolve_principal(app: App) -> Principal | None:
     """$RETROFACE_USER (with a password) wins; otherwise the saved session, if still valid."""
+    from retroface.services.access.users import authenticate, principal_for_token  # noqa: PLC0415 - loaded only by commands that act as someone
+
     username = os.environ.get("RETROFACE_USER")
     if username:
         return authenticate(app, username, ask_password(f"Password for {username}: "))

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from retroface.cli import render
 from retroface.cli.context import JsonFlag, Threshold, emit_json, err, open_cli_app, out
 from retroface.cli.progress_bar import RichProgress
-from retroface.services.results import ClusterReport
-from retroface.services.search.footage import find_person
-from retroface.services.video import clusters as video_clusters
-from retroface.services.video.ingest import IngestOptions, ingest_videos
+
+if TYPE_CHECKING:
+    from retroface.services.results import ClusterReport
 
 video_app = typer.Typer(help="Footage: ingest, and find people across it.", no_args_is_help=True)
 
@@ -35,6 +34,8 @@ def video_ingest(
     json_out: JsonFlag = False,
 ) -> None:
     """Scan footage into sightings (resumable: run it again after an interruption)."""
+    from retroface.services.video.ingest import IngestOptions, ingest_videos  # noqa: PLC0415 - loaded only by this command
+
     report = ingest_videos(
         open_cli_app(),
         case,
@@ -59,6 +60,8 @@ def video_find(
     json_out: JsonFlag = False,
 ) -> None:
     """Where and when a gallery subject appears in the case's ingested footage."""
+    from retroface.services.search.footage import find_person  # noqa: PLC0415 - loaded only by this command
+
     report = find_person(open_cli_app(), case, gallery, subject, threshold=threshold)
     if json_out:
         emit_json(report)
@@ -82,6 +85,8 @@ def video_cluster(
     json_out: JsonFlag = False,
 ) -> None:
     """Group the case's sightings into probable people (replaces earlier groups)."""
+    from retroface.services.video import clusters as video_clusters  # noqa: PLC0415 - loaded only by this command
+
     _clusters(video_clusters.cluster_case(open_cli_app(), case, min_similarity), json_out)
 
 
@@ -91,6 +96,8 @@ def video_clusters_list(
     json_out: JsonFlag = False,
 ) -> None:
     """Show the case's clusters, people in most files first."""
+    from retroface.services.video import clusters as video_clusters  # noqa: PLC0415 - loaded only by this command
+
     _clusters(video_clusters.list_clusters(open_cli_app(), case), json_out)
 
 
@@ -102,6 +109,8 @@ def video_merge(
     json_out: JsonFlag = False,
 ) -> None:
     """Record that two clusters are one person."""
+    from retroface.services.video import clusters as video_clusters  # noqa: PLC0415 - loaded only by this command
+
     _clusters(video_clusters.merge_clusters(open_cli_app(), case, into, other), json_out)
 
 
@@ -113,6 +122,8 @@ def video_split(
     json_out: JsonFlag = False,
 ) -> None:
     """Record that some sightings of a cluster are someone else (they form a new cluster)."""
+    from retroface.services.video import clusters as video_clusters  # noqa: PLC0415 - loaded only by this command
+
     _clusters(video_clusters.split_cluster(open_cli_app(), case, cluster, sighting), json_out)
 
 
@@ -122,5 +133,7 @@ def video_sheet(
     case: Annotated[str, typer.Option("--case", help="Case reference.")],
 ) -> None:
     """Write a contact sheet (PNG of the cluster's best views) inside the data directory."""
+    from retroface.services.video import clusters as video_clusters  # noqa: PLC0415 - loaded only by this command
+
     path = video_clusters.contact_sheet(open_cli_app(), case, cluster)
     out.print(f"wrote {path}")

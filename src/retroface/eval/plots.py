@@ -12,7 +12,6 @@ smallest non-zero rate; the CSVs keep the true zeros.
 
 from __future__ import annotations
 
-import csv
 import io
 import os
 import tempfile
@@ -27,6 +26,7 @@ from matplotlib.ticker import MaxNLocator
 from numpy.typing import NDArray
 
 from retroface.eval.curves import ErrorTradeoff, RocCurve, ScoreHistogram
+from retroface.media.csv_sheets import SafeCsvWriter
 
 FIGURE_SIZE_INCHES = (6.4, 4.8)
 FIGURE_DPI = 100
@@ -56,7 +56,7 @@ def write_atomically(path: Path, data: bytes) -> None:
 def _write_csv(path: Path, header: Sequence[str], columns: Sequence[NDArray[np.generic]]) -> Path:
     """One column per array; floats as their shortest exact text, integer arrays as integers."""
     text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\n")
+    writer = SafeCsvWriter(text, lineterminator="\n")
     writer.writerow(header)
     # tolist() gives Python ints and floats, which csv writes as str(): exact and fast.
     writer.writerows(zip(*(np.asarray(c).tolist() for c in columns), strict=True))

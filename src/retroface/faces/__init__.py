@@ -4,11 +4,39 @@ A small public API in the spirit of face_recognition's: build a
 :class:`FaceEngine` once, then ``engine.analyse(pixels)`` returns every face
 with its box, landmarks, quality and template. Knows nothing of storage or
 governance.
+
+The names below are imported from their modules on first use (PEP 562), so importing one
+module of the package does not load the others (``retroface models`` reads the model cards without loading numpy).
 """
 
-from retroface.faces.batch_runner import FileAnalysis, analyse_file, analyse_files, worker_pool
-from retroface.faces.engine import DETECTORS, EMBEDDERS, EngineSpec, FaceEngine
-from retroface.faces.types import AnalysedFace, Box, Detection, Landmarks, ModelInfo, Quality
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from retroface.faces.batch_runner import FileAnalysis, analyse_file, analyse_files, worker_pool
+    from retroface.faces.engine import FaceEngine
+    from retroface.faces.engine_spec import DETECTORS, EMBEDDERS, EngineSpec
+    from retroface.faces.types import AnalysedFace, Box, Detection, Landmarks, ModelInfo, Quality
+
+#: Where each name below lives; it is imported from there on first use.
+_SOURCES = {
+    "FileAnalysis": "retroface.faces.batch_runner",
+    "analyse_file": "retroface.faces.batch_runner",
+    "analyse_files": "retroface.faces.batch_runner",
+    "worker_pool": "retroface.faces.batch_runner",
+    "DETECTORS": "retroface.faces.engine_spec",
+    "EMBEDDERS": "retroface.faces.engine_spec",
+    "EngineSpec": "retroface.faces.engine_spec",
+    "FaceEngine": "retroface.faces.engine",
+    "AnalysedFace": "retroface.faces.types",
+    "Box": "retroface.faces.types",
+    "Detection": "retroface.faces.types",
+    "Landmarks": "retroface.faces.types",
+    "ModelInfo": "retroface.faces.types",
+    "Quality": "retroface.faces.types",
+}
 
 __all__ = [
     "DETECTORS",
@@ -26,3 +54,17 @@ __all__ = [
     "analyse_files",
     "worker_pool",
 ]
+
+
+if not TYPE_CHECKING:  # type checkers read the imports above (a __getattr__ would admit any name)
+
+    def __getattr__(name: str) -> Any:
+        if name not in _SOURCES:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(import_module(_SOURCES[name]), name)
+        globals()[name] = value  # later look-ups skip this function
+        return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

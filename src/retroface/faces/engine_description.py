@@ -33,7 +33,7 @@ import re
 from collections.abc import Mapping
 
 from retroface.errors import InvalidInputError
-from retroface.faces.engine import DETECTORS, EMBEDDERS, EngineSpec
+from retroface.faces.engine_spec import DETECTORS, EMBEDDERS, EngineSpec
 
 SEPARATOR = "|"
 #: Longest description a templates or searches record holds (their ``engine`` column).

@@ -2,15 +2,33 @@
 
 Knows nothing of HTTP or the CLI; the services layer calls it inside the
 same unit of work as the change it governs.
+
+The names below are imported from their modules on first use (PEP 562), so importing one
+module of the package does not load the others (the role matrix and the fixed lists need no database).
 """
 
-from retroface.governance.audit import record_event
-from retroface.governance.case_policy import (
-    LAWFUL_BASES,
-    check_authoriser,
-    check_case_searchable,
-    check_lawful_basis,
-)
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from retroface.governance.audit import record_event
+    from retroface.governance.case_policy import (
+        LAWFUL_BASES,
+        check_authoriser,
+        check_case_searchable,
+        check_lawful_basis,
+    )
+
+#: Where each name below lives; it is imported from there on first use.
+_SOURCES = {
+    "record_event": "retroface.governance.audit",
+    "LAWFUL_BASES": "retroface.governance.case_policy",
+    "check_authoriser": "retroface.governance.case_policy",
+    "check_case_searchable": "retroface.governance.case_policy",
+    "check_lawful_basis": "retroface.governance.case_policy",
+}
 
 __all__ = [
     "LAWFUL_BASES",
@@ -19,3 +37,17 @@ __all__ = [
     "check_lawful_basis",
     "record_event",
 ]
+
+
+if not TYPE_CHECKING:  # type checkers read the imports above (a __getattr__ would admit any name)
+
+    def __getattr__(name: str) -> Any:
+        if name not in _SOURCES:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(import_module(_SOURCES[name]), name)
+        globals()[name] = value  # later look-ups skip this function
+        return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -8,10 +8,13 @@ statistics can be grouped by them and nobody can type "because".
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from retroface.errors import AuthorisationError, InvalidInputError
-from retroface.store.models import Authorisation, Case
+
+if TYPE_CHECKING:  # annotations only: reading the fixed lists (CLI help) loads no database
+    from retroface.store.models import Authorisation, Case
 
 LAWFUL_BASES: dict[str, str] = {
     "law-enforcement": "DPA 2018 s.35: necessary for a law enforcement purpose (Part 3)",
@@ -62,6 +65,36 @@ def check_lawful_basis(basis: str) -> str:
     return check_choice(basis, LAWFUL_BASES, "lawful basis")
 
 
+def check_authorisation_window(
+    start: datetime, until: datetime, now: datetime, *, max_days: int, clock_skew_s: float
+) -> tuple[datetime, datetime]:
+    """The (start, end) of an authorisation, or why not.
+
+    An authorisation is a supervisor's judgement of necessity and proportionality
+    at a moment (College of Policing APP on facial recognition: authorisations
+    are time-limited and reviewed): a window of years, or one that starts in the
+    past so that searches already run look authorised, is no authorisation at
+    all. A start up to ``clock_skew_s`` in the past is allowed for clocks that
+    disagree.
+    """
+    if start < now - timedelta(seconds=clock_skew_s):
+        raise InvalidInputError(
+            f"an authorisation cannot start in the past (got {start:%Y-%m-%d %H:%M} UTC)"
+        )
+    if until <= now:
+        raise InvalidInputError(
+            f"the authorisation must end in the future (got {until:%Y-%m-%d %H:%M} UTC)"
+        )
+    if until <= start:
+        raise InvalidInputError("the authorisation must end after it starts")
+    if until - start > timedelta(days=max_days):
+        raise InvalidInputError(
+            f"an authorisation lasts at most {max_days} days (this deployment's setting); "
+            "authorise again when it ends"
+        )
+    return start, until
+
+
 def check_authoriser(case: Case, authoriser: str) -> None:
     """The person who authorises a case must not be the person who asked for it."""
     if not authoriser.strip():
@@ -82,10 +115,18 @@ def current_authorisation(case: Case, now: datetime) -> Authorisation | None:
 
 
 def check_authorisation_covers(
-    case: Case, auth: Authorisation, gallery_name: str, searches_done: int
+    case: Case, auth: Authorisation, gallery_name: str | None, searches_done: int
 ) -> None:
-    """Refuse a search of a gallery outside the scope, or beyond the number authorised."""
-    if auth.gallery_scope is not None and gallery_name not in auth.gallery_scope:
+    """Refuse a search of a gallery outside the scope, or beyond the number authorised.
+
+    ``gallery_name`` is None for a 1:1 comparison, which searches no gallery but still
+    counts as a search.
+    """
+    if (
+        gallery_name is not None
+        and auth.gallery_scope is not None
+        and gallery_name not in auth.gallery_scope
+    ):
         raise AuthorisationError(
             f"case {case.reference}: gallery {gallery_name!r} is outside the authorised scope "
             f"({', '.join(auth.gallery_scope) or 'no galleries'})"

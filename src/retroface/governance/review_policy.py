@@ -30,10 +30,39 @@ def check_outcome(outcome: str, reason: str) -> tuple[str, str]:
     return key, reason.strip()
 
 
-def check_reviewer(reviewer: str, trained_on: date | None, search_requester: str) -> None:
+def check_training_date(trained_on: date, today: date) -> date:
+    """A training date is a past event: a future date would make an untrained reviewer count
+    as trained until that day."""
+    if trained_on > today:
+        raise InvalidInputError(
+            f"the training date {trained_on.isoformat()} is in the future; record it once done"
+        )
+    return trained_on
+
+
+def check_reviewer(
+    reviewer: str,
+    trained_on: date | None,
+    search_requester: str,
+    *,
+    today: date,
+    training_valid_days: int,
+) -> None:
+    """Only a trained reviewer, whose training is past and not older than the refresher
+    period (College of Policing APP: reviewers are trained and their training kept current),
+    and never the person who ran the search."""
     if trained_on is None:
         raise AuthorisationError(
             f"{reviewer} has no face-comparison training on record; an admin must record it"
+        )
+    if trained_on > today:
+        raise AuthorisationError(
+            f"{reviewer}'s training date {trained_on.isoformat()} is in the future: not trained yet"
+        )
+    if (today - trained_on).days > training_valid_days:
+        raise AuthorisationError(
+            f"{reviewer}'s training of {trained_on.isoformat()} is older than the "
+            f"{training_valid_days}-day refresher period; an admin records the refresher"
         )
     if reviewer.casefold() == search_requester.casefold():
         raise AuthorisationError(

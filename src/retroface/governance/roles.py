@@ -60,7 +60,7 @@ class Action(StrEnum):
 
 _R = Role
 ALLOWED: dict[Action, frozenset[Role]] = {
-    Action.CASE_OPEN: frozenset({_R.OPERATOR, _R.SUPERVISOR}),
+    Action.CASE_OPEN: frozenset({_R.OPERATOR}),
     Action.CASE_AUTHORISE: frozenset({_R.SUPERVISOR}),
     Action.CASE_READ: frozenset({_R.OPERATOR, _R.REVIEWER, _R.SUPERVISOR, _R.AUDITOR}),
     Action.CASE_CLOSE: frozenset({_R.OPERATOR, _R.SUPERVISOR}),

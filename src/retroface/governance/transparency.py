@@ -8,12 +8,13 @@ only from labels an operator supplied; nothing is inferred from images.
 
 from __future__ import annotations
 
-import csv
 import io
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
+
+from retroface.media.csv_sheets import SafeCsvWriter
 
 #: Columns of every table, in order; "false positives" are candidates a
 #: reviewer judged not to be the probe person (status ``no-match``).
@@ -90,7 +91,7 @@ def _search_counts(candidates: list[CandidateFacts], count_search: bool = True) 
 
 def to_csv(stats: Statistics) -> str:
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = SafeCsvWriter(out)
     writer.writerow(["from", "to", "section", "group", *METRICS])
     for section, groups in stats.tables.items():
         for group, counts in sorted(groups.items()):

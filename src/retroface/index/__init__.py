@@ -3,12 +3,34 @@
 Knows nothing of the SQL schema: callers give integer ids and vectors, and
 a *state token* that lets them tell whether a persisted index still matches
 their source of truth.
+
+The names below are imported from their modules on first use (PEP 562), so importing one
+module of the package does not load the others; FAISS itself loads when an index is built or read.
 """
 
-from retroface.index.flat_index import FlatIndex
-from retroface.index.index_choice import EXACT_MAX, AnyIndex, build_index, load_index
-from retroface.index.ivf_index import IvfIndex
-from retroface.index.vector_index import BlobCipher, SearchHits, VectorIndex
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from retroface.index.flat_index import FlatIndex
+    from retroface.index.index_choice import EXACT_MAX, AnyIndex, build_index, load_index
+    from retroface.index.ivf_index import IvfIndex
+    from retroface.index.vector_index import BlobCipher, SearchHits, VectorIndex
+
+#: Where each name below lives; it is imported from there on first use.
+_SOURCES = {
+    "FlatIndex": "retroface.index.flat_index",
+    "EXACT_MAX": "retroface.index.index_choice",
+    "AnyIndex": "retroface.index.index_choice",
+    "build_index": "retroface.index.index_choice",
+    "load_index": "retroface.index.index_choice",
+    "IvfIndex": "retroface.index.ivf_index",
+    "BlobCipher": "retroface.index.vector_index",
+    "SearchHits": "retroface.index.vector_index",
+    "VectorIndex": "retroface.index.vector_index",
+}
 
 __all__ = [
     "EXACT_MAX",
@@ -21,3 +43,17 @@ __all__ = [
     "build_index",
     "load_index",
 ]
+
+
+if not TYPE_CHECKING:  # type checkers read the imports above (a __getattr__ would admit any name)
+
+    def __getattr__(name: str) -> Any:
+        if name not in _SOURCES:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(import_module(_SOURCES[name]), name)
+        globals()[name] = value  # later look-ups skip this function
+        return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

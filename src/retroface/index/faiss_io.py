@@ -12,14 +12,16 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import faiss
 import numpy as np
 from numpy.typing import NDArray
 
 from retroface.errors import RetrofaceError
 from retroface.index.vector_index import BlobCipher, SearchHits
+
+if TYPE_CHECKING:
+    import faiss
 
 META_SUFFIX = ".json"
 
@@ -50,6 +52,8 @@ def save_atomically(
     """Write the index and its metadata (with the state token); a crash leaves the old pair
     or none. The old token goes first: an index file without a token is rebuilt, never trusted.
     With an enabled ``cipher`` the file is written sealed (and ``meta["sealed"]`` says so)."""
+    from retroface.index.faiss_lib import faiss  # noqa: PLC0415 - FAISS loads when an index is built, read or searched
+
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
     if cipher is not None and cipher.enabled:
@@ -71,6 +75,8 @@ def read_index_file(
     """The FAISS index in ``path``, or None if it cannot be trusted: unreadable, sealed without
     a key to open it (or altered), or plaintext where the directory is encrypted (a leftover
     that the next save replaces). ``mmap`` applies to plaintext files only."""
+    from retroface.index.faiss_lib import faiss  # noqa: PLC0415 - FAISS loads when an index is built, read or searched
+
     encrypted = cipher is not None and cipher.enabled
     try:
         if meta.get("sealed"):

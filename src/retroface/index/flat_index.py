@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
-import faiss
 import numpy as np
 from numpy.typing import NDArray
 
@@ -28,7 +27,8 @@ from retroface.index.faiss_io import (
 )
 from retroface.index.vector_index import BlobCipher, SearchHits
 
-faiss.omp_set_num_threads(1)  # see the module docstring: single queries dominate
+if TYPE_CHECKING:
+    import faiss
 
 
 class FlatIndex:
@@ -37,6 +37,8 @@ class FlatIndex:
     config = "IDMap2,Flat,IP"
 
     def __init__(self, dimension: int) -> None:
+        from retroface.index.faiss_lib import faiss  # noqa: PLC0415 - FAISS loads when an index is built, read or searched
+
         self.dimension = dimension
         self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
 
@@ -44,6 +46,8 @@ class FlatIndex:
         return int(self._index.ntotal)
 
     def ids(self) -> NDArray[np.int64]:
+        from retroface.index.faiss_lib import faiss  # noqa: PLC0415 - FAISS loads when an index is built, read or searched
+
         return faiss.vector_to_array(self._index.id_map).astype(np.int64)
 
     def add(self, ids: NDArray[np.integer], vectors: NDArray[np.floating]) -> None:
@@ -55,13 +59,17 @@ class FlatIndex:
         ids = np.ascontiguousarray(ids, dtype=np.int64).reshape(-1)
         if not len(ids):
             return 0
+        from retroface.index.faiss_lib import faiss  # noqa: PLC0415 - FAISS loads when an index is built, read or searched
+
         return int(self._index.remove_ids(faiss.IDSelectorBatch(ids)))
 
     def copy(self) -> FlatIndex:
         """An independent copy (to change while others still search the original)."""
+        from retroface.index.faiss_lib import faiss  # noqa: PLC0415 - FAISS loads when an index is built, read or searched
+
         twin = FlatIndex(self.dimension)
         # FAISS's wrappers return the concrete class (its stubs say only Index)
-        twin._index = cast(faiss.IndexIDMap2, faiss.clone_index(self._index))
+        twin._index = cast("faiss.IndexIDMap2", faiss.clone_index(self._index))
         return twin
 
     def search(self, queries: NDArray[np.floating], k: int) -> SearchHits:
@@ -97,5 +105,5 @@ class FlatIndex:
             return None
         index = cls(dimension)
         # read_index returns the concrete IndexIDMap2, owning its memory
-        index._index = cast(faiss.IndexIDMap2, raw)
+        index._index = cast("faiss.IndexIDMap2", raw)
         return index, str(meta.get("state", ""))

@@ -19,7 +19,6 @@ import json
 import math
 from pathlib import Path
 
-import faiss
 import numpy as np
 from numpy.typing import NDArray
 
@@ -83,6 +82,8 @@ def tune_nprobe(
     real probes are never in the gallery themselves and an exact copy is
     always found.
     """
+    from retroface.index.faiss_lib import faiss  # noqa: PLC0415 - FAISS loads when an index is built, read or searched
+
     picks = rng.choice(len(vectors), size=min(TUNING_QUERIES, len(vectors)), replace=False)
     queries = vectors[picks] + rng.normal(0.0, PROBE_SHIFT, (len(picks), index.dimension))
     queries = (queries / np.linalg.norm(queries, axis=1, keepdims=True)).astype(np.float32)

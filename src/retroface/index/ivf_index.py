@@ -14,20 +14,24 @@ directory is encrypted: a sealed file is decrypted into memory, see faiss_io).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
-import faiss
 import numpy as np
 from numpy.typing import NDArray
 
 from retroface.index.faiss_io import checked_batch, no_hits, save_atomically
 from retroface.index.vector_index import BlobCipher, SearchHits
 
+if TYPE_CHECKING:
+    import faiss
+
 
 class IvfIndex:
     """IVF(nlist) with fp16 scalar-quantised codes, searching ``nprobe`` lists per query."""
 
     def __init__(self, dimension: int, nlist: int, nprobe: int) -> None:
+        from retroface.index.faiss_lib import faiss  # noqa: PLC0415 - FAISS loads when an index is built, read or searched
+
         self.dimension = dimension
         quantizer = faiss.IndexFlatIP(dimension)
         index = faiss.IndexIVFScalarQuantizer(
@@ -63,6 +67,8 @@ class IvfIndex:
         self._index.train(np.ascontiguousarray(vectors, dtype=np.float32))
 
     def ids(self) -> NDArray[np.int64]:
+        from retroface.index.faiss_lib import faiss  # noqa: PLC0415 - FAISS loads when an index is built, read or searched
+
         invlists = self._index.invlists
         assert invlists is not None  # an IVF index always has its inverted lists
         found = [
@@ -81,6 +87,8 @@ class IvfIndex:
         ids = np.ascontiguousarray(ids, dtype=np.int64).reshape(-1)
         if not len(ids):
             return 0
+        from retroface.index.faiss_lib import faiss  # noqa: PLC0415 - FAISS loads when an index is built, read or searched
+
         return int(self._index.remove_ids(faiss.IDSelectorArray(ids)))
 
     def search(self, queries: NDArray[np.floating], k: int) -> SearchHits:
@@ -91,10 +99,12 @@ class IvfIndex:
         return SearchHits(scores.astype(np.float32), ids.astype(np.int64))
 
     def copy(self) -> IvfIndex:
+        from retroface.index.faiss_lib import faiss  # noqa: PLC0415 - FAISS loads when an index is built, read or searched
+
         twin = IvfIndex.__new__(IvfIndex)
         twin.dimension = self.dimension
         # FAISS's wrappers return the concrete class (its stubs say only Index)
-        twin._index = cast(faiss.IndexIVFScalarQuantizer, faiss.clone_index(self._index))
+        twin._index = cast("faiss.IndexIVFScalarQuantizer", faiss.clone_index(self._index))
         return twin
 
     def save(self, path: Path, state: str, cipher: BlobCipher | None = None) -> None:
@@ -109,6 +119,6 @@ class IvfIndex:
         index.dimension = dimension
         # read_index already returns the concrete class; re-wrapping it (downcast_index)
         # would leave the owning wrapper to be collected and free the index under us.
-        index._index = cast(faiss.IndexIVFScalarQuantizer, raw)
+        index._index = cast("faiss.IndexIVFScalarQuantizer", raw)
         index._index.nprobe = nprobe
         return index

@@ -1,10 +1,19 @@
-"""Read the CSV sheets people hand to retroface (provenance, group labels, pairs) the same way."""
+"""CSV sheets in and out: read what people hand to retroface (provenance, group labels,
+pairs) the same way, and write sheets a spreadsheet cannot turn into formulas.
+
+A cell that begins with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is run
+as a formula by Excel and LibreOffice when the sheet is opened (CSV injection,
+OWASP): a probe label or a case field typed as ``=HYPERLINK(...)`` would then act
+on the reader's machine. Text cells that begin so are written with a leading
+apostrophe, which spreadsheets show as text; numbers are written as numbers.
+"""
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any, TextIO
 
 from retroface.errors import InvalidInputError
 
@@ -23,3 +32,28 @@ def read_sheet(path: Path, what: str, required: Sequence[str]) -> list[dict[str,
     if missing:
         raise InvalidInputError(f"{path}: missing column(s) {', '.join(missing)}")
     return rows
+
+
+#: First characters that make a spreadsheet treat a cell as a formula.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: object) -> object:
+    """A text cell a spreadsheet will show as text; other values unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+        return "'" + value
+    return value
+
+
+class SafeCsvWriter:
+    """``csv.writer`` whose text cells are neutralised with :func:`safe_cell`."""
+
+    def __init__(self, handle: TextIO, **options: Any) -> None:
+        self._writer = csv.writer(handle, **options)
+
+    def writerow(self, row: Iterable[object]) -> None:
+        self._writer.writerow([safe_cell(v) for v in row])
+
+    def writerows(self, rows: Iterable[Iterable[object]]) -> None:
+        for row in rows:
+            self.writerow(row)

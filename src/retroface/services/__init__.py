@@ -2,8 +2,41 @@
 
 One function per use case; each takes an :class:`App` and plain arguments
 and returns a Pydantic result that the CLI (and later the API) renders.
+
+The names below are imported from their modules on first use (PEP 562), so importing one
+module of the package does not load the others (the CLI builds its command tree from a few
+constants without opening anything).
 """
 
-from retroface.services.app import App, open_app
+from __future__ import annotations
 
-__all__ = ["App", "open_app"]
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from retroface.services.app import App, open_app
+
+#: Where each name below lives; it is imported from there on first use.
+_SOURCES = {
+    "App": "retroface.services.app",
+    "open_app": "retroface.services.app",
+}
+
+__all__ = [
+    "App",
+    "open_app",
+]
+
+
+if not TYPE_CHECKING:  # type checkers read the imports above (a __getattr__ would admit any name)
+
+    def __getattr__(name: str) -> Any:
+        if name not in _SOURCES:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(import_module(_SOURCES[name]), name)
+        globals()[name] = value  # later look-ups skip this function
+        return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

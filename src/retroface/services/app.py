@@ -12,18 +12,17 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
 from retroface.errors import AuthorisationError, DataKeyError
-from retroface.faces import EngineSpec, FaceEngine
 from retroface.faces.engine_description import describe
 from retroface.faces.engine_description import parse as parse_engine
+from retroface.faces.engine_spec import EngineSpec
 from retroface.governance import record_event
 from retroface.governance.identity import Principal
 from retroface.governance.roles import Action, is_allowed
-from retroface.media import MediaLimits
 from retroface.settings import Settings
 from retroface.store import Database, UnitOfWork, open_database
 from retroface.store.data_protection import (
@@ -33,6 +32,10 @@ from retroface.store.data_protection import (
     read_record,
 )
 from retroface.store.models import AuditEvent
+
+if TYPE_CHECKING:
+    from retroface.faces import FaceEngine
+    from retroface.media import MediaLimits
 
 _log = logging.getLogger(__name__)
 
@@ -59,6 +62,8 @@ class App:
 
     def engine_for(self, spec: EngineSpec) -> FaceEngine:
         """An engine for another configuration (e.g. footage), loaded once per process."""
+        from retroface.faces import FaceEngine  # noqa: PLC0415 - numpy and the models load with the first engine, not with every command
+
         key = repr(spec)
         if key not in self._engines:
             self._engines[key] = FaceEngine.from_spec(spec)
@@ -66,6 +71,8 @@ class App:
 
     @property
     def limits(self) -> MediaLimits:
+        from retroface.media import MediaLimits  # noqa: PLC0415 - numpy and Pillow load with the first image, not with every command
+
         return MediaLimits(
             max_file_bytes=self.settings.max_file_bytes,
             max_image_pixels=self.settings.max_image_pixels,

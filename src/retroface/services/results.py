@@ -122,12 +122,16 @@ class CaseDetail(BaseModel):
 
 
 class VerifyReport(BaseModel):
+    notice: str = LEAD_NOTICE
+    case: str
+    comparison_id: str
     first: str
     second: str
     score: float
     threshold: float
     same_person_above_threshold: bool
     model: str
+    engine: str
     first_faces: int
     second_faces: int
 

@@ -1,6 +1,6 @@
 """Failed log-ins per client address: the second brake on password guessing.
 
-The service locks a *name* after a few failures (``services.users``), which
+The service locks a *name* after a few failures (``services.access.users``), which
 stops guessing one person's password but not one common password tried
 against many names from one machine. This counts failures per address in
 a sliding window, in memory: it protects one server process, is lost on a
@@ -66,7 +66,7 @@ class AddressThrottle:
 def throttled_login(
     request: Request, application: App, username: str, password: str, hours: int
 ) -> tuple[str, Principal]:
-    """``services.users.login``, refused with 429 while the caller's address is throttled."""
+    """``services.access.users.login``, refused with 429 while the caller's address is throttled."""
     throttle: AddressThrottle = request.app.state.login_throttle
     address = request.client.host if request.client else "unknown"
     wait = throttle.wait_s(address)

@@ -42,16 +42,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from numpy.typing import NDArray
 from sqlalchemy.orm import Session
 
 from retroface.errors import DataIntegrityError, DataKeyError
 from retroface.store.models import DeploymentSetting
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
 
 #: The deployment_settings row that holds the wrapped data keys and the state.
 SETTING_KEY = "data_protection"
@@ -383,12 +385,16 @@ def _what(associated: bytes) -> str:
 
 
 def seal_template(cipher: DataCipher, face_id: int, vector: NDArray[np.floating]) -> bytes:
+    import numpy as np  # noqa: PLC0415 - numpy loads with the first template, not with every command
+
     return cipher.encrypt(
         np.asarray(vector, dtype=np.float32).tobytes(), template_associated(face_id)
     )
 
 
 def open_template(cipher: DataCipher, face_id: int, blob: bytes) -> NDArray[np.float32]:
+    import numpy as np  # noqa: PLC0415 - numpy loads with the first template, not with every command
+
     return np.frombuffer(cipher.decrypt(blob, template_associated(face_id)), dtype=np.float32)
 
 

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from retroface.store.data_protection import DataCipher
 from retroface.store.unit_of_work import UnitOfWork
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -67,6 +70,8 @@ def _begin_immediate(connection: Any) -> None:
 
 
 def alembic_config(url: str) -> Config:
+    from alembic.config import Config  # noqa: PLC0415 - Alembic loads only when the schema is read or changed
+
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -82,8 +87,43 @@ def open_database(url: str, create_dir: Path | None = None) -> Database:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _begin_immediate)
     with engine.begin() as connection:
-        config = alembic_config(url)
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        if not _at_head(connection):
+            from alembic import command  # noqa: PLC0415 - Alembic loads only when the schema must change
+
+            config = alembic_config(url)
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
     factory = sessionmaker(bind=engine, expire_on_commit=False)
     return Database(url=url, engine=engine, session_factory=factory)
+
+
+#: ``revision = "0009"`` and ``down_revision = "0008"`` (or None) in a migration file, as
+#: script.py.mako writes them (with either quote).
+_REVISION = re.compile(r"""^(down_revision|revision) = (None|["']([^"']+)["'])$""", re.MULTILINE)
+
+
+@cache
+def head_revision() -> str | None:
+    """The newest migration, read from the migration files without Alembic (which takes longer
+    to import than a short command takes to run); None unless they form one line of history."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (_MIGRATIONS / "versions").glob("*.py"):
+        found = dict((m[1], m[3]) for m in _REVISION.finditer(path.read_text(encoding="utf-8")))
+        if not found.get("revision") or "down_revision" not in found:
+            return None
+        revisions.add(found["revision"])
+        if found["down_revision"] is not None:
+            parents.add(found["down_revision"])
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 and parents <= revisions else None
+
+
+def _at_head(connection: Connection) -> bool:
+    """Whether the schema is already at the newest migration, so that upgrading would do
+    nothing; anything else (a new, older, newer or unusual database) goes to Alembic."""
+    head = head_revision()
+    if head is None or not inspect(connection).has_table("alembic_version"):
+        return False
+    versions = connection.execute(text("SELECT version_num FROM alembic_version")).scalars()
+    return list(versions) == [head]

@@ -187,6 +187,28 @@ class Authorisation(Base):
     case: Mapped[Case] = relationship(back_populates="authorisations")
 
 
+class Comparison(Base):
+    """One 1:1 comparison of two images under a case: a search of one, so it passes the same
+    gate (authorised case, rules, threshold floor) and counts against the authorisation."""
+
+    __tablename__ = "comparisons"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    authorisation_id: Mapped[int] = mapped_column(Integer, index=True)
+    threshold: Mapped[float] = mapped_column(Float)
+    model_name: Mapped[str] = mapped_column(String(100))
+    model_version: Mapped[str] = mapped_column(String(100))
+    engine: Mapped[str] = mapped_column(String(300))
+    requested_by: Mapped[str] = mapped_column(String(200))
+    first_sha256: Mapped[str | None] = mapped_column(String(64))
+    second_sha256: Mapped[str | None] = mapped_column(String(64))
+    score: Mapped[float | None] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+
 class Search(Base):
     """One probe set against one gallery under one case, with everything that shaped it."""
 

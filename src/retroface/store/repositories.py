@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
-import numpy as np
-from numpy.typing import NDArray
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -19,6 +18,10 @@ from retroface.store.models import (
     Subject,
     Template,
 )
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
 
 
 class GalleryRepository:
@@ -164,6 +167,8 @@ class TemplateRepository:
             )
             .order_by(Template.id)
         ).all()
+        import numpy as np  # noqa: PLC0415 - numpy loads with the first template, not with every command
+
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         cipher = self._cipher()
         vectors = np.frombuffer(

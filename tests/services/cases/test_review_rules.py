@@ -4,7 +4,7 @@ every decision, two agreeing reviewers to confirm, and non-matches deleted at re
 from __future__ import annotations
 
 import hashlib
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -123,9 +123,44 @@ def test_untrained_reviewers_and_the_searching_operator_are_refused(
 
 
 def test_separation_of_duties_holds_even_for_one_person_with_two_roles() -> None:
+    rules = {"today": date(2026, 6, 1), "training_valid_days": 365}
     with pytest.raises(AuthorisationError, match="ran this search"):
-        check_reviewer("Officer-1", date(2026, 1, 1), "officer-1")
-    check_reviewer("rev-1", date(2026, 1, 1), "officer-1")
+        check_reviewer("Officer-1", date(2026, 1, 1), "officer-1", **rules)
+    check_reviewer("rev-1", date(2026, 1, 1), "officer-1", **rules)
+
+
+def test_a_training_date_in_the_future_or_past_its_refresher_does_not_count(
+    app: App, lead: tuple[str, int]
+) -> None:
+    # Attack: an admin records a future training date so an untrained reviewer counts as
+    # trained; or a reviewer trained years ago keeps deciding.
+    _, candidate = lead
+    admin = app.acting_as(ADMIN)
+    today = app.now().date()
+    with pytest.raises(InvalidInputError, match="in the future"):
+        add_user(
+            admin,
+            "rev-soon",
+            Role.REVIEWER,
+            PASSWORD,
+            training_completed_on=today + timedelta(days=30),
+        )
+    stale_on = today - timedelta(days=app.settings.reviewer_training_valid_days + 1)
+    add_user(admin, "rev-stale", Role.REVIEWER, PASSWORD, training_completed_on=stale_on)
+    with pytest.raises(AuthorisationError, match="refresher period"):
+        record_review(
+            app.acting_as(Principal("rev-stale", Role.REVIEWER)), candidate, "no-match", "x"
+        )
+    with pytest.raises(AuthorisationError, match="in the future"):
+        check_reviewer(
+            "rev-1", today + timedelta(days=1), "officer-1", today=today, training_valid_days=365
+        )
+    with app.unit_of_work() as uow:
+        assert uow.session.scalar(select(func.count(Review.id))) == 0
+        refused = uow.session.scalars(
+            select(AuditEvent.actor).where(AuditEvent.action == "access.refused")
+        ).all()
+    assert "rev-stale" in refused
 
 
 def test_reviewed_non_match_loses_its_probe_template(app: App, lead: tuple[str, int]) -> None:

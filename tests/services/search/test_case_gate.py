@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,7 +13,13 @@ from retroface.errors import AuthorisationError, InvalidInputError, NotFoundErro
 from retroface.faces.engine_description import parse as parse_engine
 from retroface.governance.deployment_policy import DpiaRecord
 from retroface.services import App
-from retroface.services.cases.manage import authorise_case, open_case, show_case
+from retroface.services.cases.manage import (
+    authorise_case,
+    close_case,
+    open_case,
+    record_judicial_authorisation,
+    show_case,
+)
 from retroface.services.deployment.rules import (
     deployment_status,
     register_dpia,
@@ -21,9 +27,18 @@ from retroface.services.deployment.rules import (
     set_threshold_floor,
 )
 from retroface.services.search.photos import search
-from retroface.store.models import AuditEvent, Authorisation, Face, MediaItem, Search, Template
-from tests.conftest import ADMIN
-from tests.helpers import authorised_case, gallery_with
+from retroface.services.search.verify import verify
+from retroface.store.models import (
+    AuditEvent,
+    Authorisation,
+    Face,
+    MediaItem,
+    Search,
+    Template,
+    User,
+)
+from tests.conftest import ADMIN, OPERATOR, SUPERVISOR
+from tests.helpers import PASSWORD, authorised_case, gallery_with, register_users
 
 pytestmark = pytest.mark.needs_data
 
@@ -47,7 +62,6 @@ def _open(app: App, reference: str = "C-1") -> str:
         lawful_basis="law-enforcement",
         offence="theft",
         seriousness="either-way",
-        requester="alice",
     )
     return reference
 
@@ -105,18 +119,73 @@ def test_search_refused_after_authorisation_expires(app: App, gallery: str, prob
     assert _no_evidence_processed(app)
 
 
-def test_requester_cannot_authorise_own_case(app: App, supervisor: App) -> None:
-    case = open_case(
-        supervisor,
-        "C-2",
-        purpose="p",
-        lawful_basis="law-enforcement",
-        offence="theft",
-        seriousness="either-way",
-    ).reference  # the supervisor asks for this search themself
-    with pytest.raises(AuthorisationError, match="cannot authorise"):
-        authorise_case(supervisor, case, until=app.now() + timedelta(days=1))
+def test_a_supervisor_cannot_open_a_case_so_never_authorises_their_own(
+    app: App, supervisor: App
+) -> None:
+    # Attack: a supervisor opens a case (naming someone else as requester, as the CLI and
+    # API once allowed) and then authorises it. Only operators open cases, in their own name.
+    with pytest.raises(AuthorisationError, match="may not case open"):
+        open_case(
+            supervisor,
+            "C-2",
+            purpose="p",
+            lawful_basis="law-enforcement",
+            offence="theft",
+            seriousness="either-way",
+        )
+    with app.unit_of_work() as uow:
+        assert uow.cases.get("C-2") is None
+        refusal = uow.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "access.refused")
+        ).all()[-1]
+        assert refusal.actor == SUPERVISOR.username
+
+
+def test_the_requester_is_the_logged_in_operator_recorded_by_user_id(app: App) -> None:
+    register_users(app, {OPERATOR: PASSWORD})
+    case = _open(app)
+    with app.unit_of_work() as uow:
+        row = uow.cases.require(case)
+        assert row.requester == OPERATOR.username
+        user_id = uow.session.scalar(select(User.id).where(User.username == OPERATOR.username))
+        opened = uow.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "case.opened")
+        ).one()
+        assert user_id is not None
+        assert opened.details["requester_user_id"] == user_id
+        assert opened.details["requester"] == OPERATOR.username
+
+
+def test_authorisation_windows_are_bounded_and_never_start_in_the_past(
+    app: App, supervisor: App
+) -> None:
+    case = _open(app)
+    now = app.now()
+    with pytest.raises(InvalidInputError, match="at most 90 days"):
+        authorise_case(supervisor, case, until=now + timedelta(days=91))
+    with pytest.raises(InvalidInputError, match="at most 90 days"):
+        authorise_case(supervisor, case, until=datetime(9999, 12, 31, tzinfo=UTC))
+    with pytest.raises(InvalidInputError, match="cannot start in the past"):
+        authorise_case(
+            supervisor,
+            case,
+            valid_from=datetime(2000, 1, 1, tzinfo=UTC),
+            until=now + timedelta(days=1),
+        )
     assert show_case(app, case).authorisations == []
+    # A little clock skew is fine, and so is the longest window.
+    authorise_case(
+        supervisor, case, valid_from=now - timedelta(seconds=60), until=now + timedelta(days=89)
+    )
+    assert len(show_case(app, case).authorisations) == 1
+
+
+def test_a_closed_case_is_read_only(app: App, supervisor: App) -> None:
+    case = _open(app)
+    close_case(app, case, "done")
+    with pytest.raises(InvalidInputError, match="read-only"):
+        record_judicial_authorisation(supervisor, case, "MAG-1")
+    assert show_case(app, case).judicial_reference is None
 
 
 def test_operator_cannot_authorise(app: App) -> None:
@@ -294,3 +363,29 @@ def test_search_outside_gallery_scope_or_count_is_refused(
         supervisor, case, until=app.now() + timedelta(days=2), galleries=[gallery, other]
     )
     assert search(app, case, other, [probe]).gallery == "other"
+
+
+def test_a_one_to_one_comparison_is_a_search_gated_and_counted(
+    app: App, supervisor: App, probe: Path
+) -> None:
+    # Attack: a 1:1 comparison with no case, or below the floor, or past the authorised count.
+    obama = probe.parent / "obama.jpg"
+    case = _open(app)
+    with pytest.raises(AuthorisationError, match="no authorisation"):
+        verify(app, case, obama, probe)
+    authorise_case(supervisor, case, until=app.now() + timedelta(days=1), max_searches=1)
+    for too_low in (0.1, -1.0):
+        with pytest.raises(AuthorisationError, match="below the deployment's floor"):
+            verify(app, case, obama, probe, threshold=too_low)
+    report = verify(app, case, obama, probe)
+    assert report.same_person_above_threshold and report.case == case
+    with pytest.raises(AuthorisationError, match="allows 1 searches"):
+        verify(app, case, obama, probe)
+    with app.unit_of_work() as uow:
+        refusals = uow.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "search.refused")
+        ).all()
+        assert len(refusals) == 4
+        assert {r.details["kind"] for r in refusals} == {"comparison"}
+        done = uow.session.scalars(select(AuditEvent).where(AuditEvent.action == "verify.run"))
+        assert [e.details["score"] for e in done] == [report.score]

@@ -24,6 +24,7 @@ from retroface.governance.identity import (
     password_matches,
     token_digest,
 )
+from retroface.governance.review_policy import check_training_date
 from retroface.governance.roles import Action, Role
 from retroface.services.app import App
 from retroface.store.models import AuditEvent, LoginSession, User
@@ -94,6 +95,8 @@ def add_user(
     name = _check_new_user(username, password)
     if role is Role.REVIEWER and training_completed_on is None:
         raise InvalidInputError("a reviewer needs the date they completed face-comparison training")
+    if training_completed_on is not None:
+        check_training_date(training_completed_on, app.now().date())
     with app.unit_of_work() as uow:
         if uow.session.scalar(select(User).where(User.username == name)) is not None:
             raise AlreadyExistsError(f"user {name!r} already exists")

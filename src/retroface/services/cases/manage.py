@@ -12,6 +12,7 @@ from retroface.governance import LAWFUL_BASES, check_authoriser, check_lawful_ba
 from retroface.governance.case_policy import (
     OFFENCE_CATEGORIES,
     SERIOUSNESS,
+    check_authorisation_window,
     check_choice,
     current_authorisation,
 )
@@ -24,7 +25,7 @@ from retroface.services.biometrics.deletion import (
 )
 from retroface.services.biometrics.uploaded_files import case_upload_files, remove_case_uploads
 from retroface.services.results import AuthorisationOut, CaseDetail
-from retroface.store.models import Authorisation, Case, Search
+from retroface.store.models import Authorisation, Case, Search, User
 from retroface.store.unit_of_work import UnitOfWork
 
 MAX_REFERENCE = 200
@@ -51,10 +52,15 @@ def open_case(
     lawful_basis: str,
     offence: str,
     seriousness: str,
-    requester: str | None = None,
     demo: bool = False,
 ) -> CaseDetail:
-    app.require(Action.CASE_OPEN)
+    """Open a case in the name of the logged-in operator, who is its requester.
+
+    Nobody names a requester: the separation of duties (a supervisor never
+    authorises a case they asked for) holds only if the requester is the
+    authenticated person who opened it, and only operators open cases.
+    """
+    requester = app.require(Action.CASE_OPEN)
     reference = reference.strip()
     if not reference or len(reference) > MAX_REFERENCE or any(ord(c) < 32 for c in reference):
         raise InvalidInputError(f"a case reference must be 1..{MAX_REFERENCE} printable characters")
@@ -75,7 +81,7 @@ def open_case(
                 lawful_basis=basis,
                 offence_category=offence,
                 seriousness=seriousness,
-                requester=(requester or app.actor).strip(),
+                requester=requester.username,
                 is_demo=demo,
             )
         )
@@ -85,6 +91,10 @@ def open_case(
             object_type="case",
             object_id=case.id,
             case_reference=reference,
+            requester=requester.username,
+            requester_user_id=uow.session.scalar(
+                select(User.id).where(User.username == requester.username)
+            ),
             lawful_basis=basis,
             offence_category=case.offence_category,
             seriousness=seriousness,
@@ -117,13 +127,13 @@ def authorise_case(
         )
     by = supervisor.username
     now = app.now()
-    start = valid_from or now
-    if until <= now:
-        raise InvalidInputError(
-            f"the authorisation must end in the future (got {until:%Y-%m-%d %H:%M} UTC)"
-        )
-    if until <= start:
-        raise InvalidInputError("the authorisation must end after it starts")
+    start, until = check_authorisation_window(
+        valid_from or now,
+        until,
+        now,
+        max_days=app.settings.authorisation_max_days,
+        clock_skew_s=app.settings.clock_skew_s,
+    )
     if max_searches is not None and max_searches < 1:
         raise InvalidInputError(f"--max-searches must be at least 1, got {max_searches}")
     scope = None if galleries is None else sorted({g.strip() for g in galleries if g.strip()})
@@ -171,6 +181,10 @@ def record_judicial_authorisation(app: App, reference: str, judicial_reference: 
         raise InvalidInputError("the judicial or administrative authorisation reference is empty")
     with app.unit_of_work() as uow:
         case = uow.cases.require(reference)
+        if case.status != "open":
+            raise InvalidInputError(
+                f"case {reference} is {case.status}: a closed case is read-only"
+            )
         case.judicial_reference = judicial_reference.strip()
         case.judicial_recorded_at = app.now()
         app.audit(

@@ -146,7 +146,13 @@ def _check_may_review(app: App, username: str, candidate_id: int) -> None:
         raise NotFoundError(f"no candidate {candidate_id}")
     requested_by, case_reference = found
     try:
-        check_reviewer(username, trained_on, requested_by)
+        check_reviewer(
+            username,
+            trained_on,
+            requested_by,
+            today=app.now().date(),
+            training_valid_days=app.settings.reviewer_training_valid_days,
+        )
     except AuthorisationError as exc:
         app.audit_refusal(Action.REVIEW_DECIDE, str(exc), case_reference)
         raise

@@ -1,11 +1,8 @@
-"""Measure a threshold on a labelled dataset, sign it, and register it before it is used.
+"""Calibration records: register a signed record before its threshold is used, and list them.
 
-``calibrate`` runs the deployment's own engine over a folder-per-identity
-dataset (as ``eval identification`` does), picks the lowest threshold whose
-false-positive identification rate meets the target in every operator-
-labelled group, and returns the record signed with the deployment's key.
+A record is measured and signed by ``services/evaluation/calibrate.py``.
 ``register_calibration`` checks the signature and that the record measured
-the model this deployment runs, then stores it; from then on the admin may
+the model this installation runs, then stores it; from then on the admin may
 set a threshold floor it covers, and searches may run with that model.
 """
 

@@ -23,10 +23,18 @@ from retroface.governance.deployment_policy import check_threshold
 from retroface.services.app import App
 from retroface.services.biometrics.gallery_index import load_gallery_index
 from retroface.services.deployment.calibrations import calibrated_points
-from retroface.services.deployment.rules import search_rules
+from retroface.services.deployment.rules import SearchRules, search_rules
 from retroface.services.results import CandidateOut, FileError, ProbeOut
 from retroface.services.search.ranking import RankedSubject
-from retroface.store.models import Candidate, Search, Subject
+from retroface.store.models import (
+    Authorisation,
+    Candidate,
+    Case,
+    Comparison,
+    Gallery,
+    Search,
+    Subject,
+)
 from retroface.store.unit_of_work import UnitOfWork
 
 #: The longest candidate list any search may ask for (the API and the CLI check the same).
@@ -51,28 +59,12 @@ def start_search(
     now = app.now()
     try:
         with app.unit_of_work() as uow:
-            rules = search_rules(uow, app.settings.threshold)
-            rules.check_ready(now.date())
-            threshold = check_threshold(
-                max(app.settings.threshold, rules.threshold_floor)
-                if threshold is None
-                else threshold,
-                rules.threshold_floor,
-            )
-            case = uow.cases.require(case_reference)
             gallery = uow.galleries.require(gallery_name)
-            auth = check_case_searchable(case, now)
-            done = uow.session.scalar(
-                select(func.count(Search.id)).where(Search.authorisation_id == auth.id)
-            )
-            check_authorisation_covers(case, auth, gallery.name, int(done or 0))
+            rules, threshold, case, auth = _pass_gate(uow, app, case_reference, threshold, gallery)
             subjects, _, templates = uow.galleries.counts(gallery.id)
             if templates == 0:
                 raise NotFoundError(f"gallery {gallery.name!r} has no enrolled faces to search")
             model = app.engine.model
-            check_operating_point_calibrated(
-                model.tag, rules.threshold_floor, calibrated_points(uow)
-            )
             index = load_gallery_index(
                 uow, app.settings.index_dir, gallery, model, app.settings.index_exact_max
             )
@@ -124,18 +116,99 @@ def start_search(
             uow.commit()
             return search_row.id, threshold, rules.probe_retention == "case-closure"
     except (AuthorisationError, NotFoundError, InvalidInputError) as exc:
+        _audit_refusal(app, case_reference, gallery_name, exc)
+        raise
+
+
+def start_comparison(app: App, case_reference: str, threshold: float | None) -> tuple[str, float]:
+    """The gate for a 1:1 comparison, which is a search of one: the deployment's rules, an
+    authorised case whose search count it uses, the threshold floor and a calibration that
+    covers the model. Returns (comparison id, threshold used); a refusal is audited."""
+    try:
         with app.unit_of_work() as uow:
+            rules, threshold, case, auth = _pass_gate(uow, app, case_reference, threshold, None)
+            model = app.engine.model
+            row = Comparison(
+                id=str(uuid.uuid4()),
+                case_id=case.id,
+                authorisation_id=auth.id,
+                threshold=threshold,
+                model_name=model.name,
+                model_version=model.version,
+                engine=app.engine_description,
+                requested_by=app.actor,
+                started_at=app.now(),
+            )
+            uow.session.add(row)
             app.audit(
                 uow.session,
-                action="search.refused",
-                object_type="case",
-                object_id=case_reference,
-                case_reference=case_reference,
-                gallery=gallery_name,
-                reason=str(exc),
+                action="comparison.started",
+                object_type="comparison",
+                object_id=row.id,
+                case_reference=case.reference,
+                authorisation_id=auth.id,
+                threshold=threshold,
+                threshold_floor=rules.threshold_floor,
+                model=model.tag,
+                engine=app.engine_description,
             )
             uow.commit()
+            return row.id, threshold
+    except (AuthorisationError, NotFoundError, InvalidInputError) as exc:
+        _audit_refusal(app, case_reference, None, exc)
         raise
+
+
+def _pass_gate(
+    uow: UnitOfWork,
+    app: App,
+    case_reference: str,
+    threshold: float | None,
+    gallery: Gallery | None,
+) -> tuple[SearchRules, float, Case, Authorisation]:
+    """Every check a search and a comparison share, in the order that opens no evidence."""
+    now = app.now()
+    rules = search_rules(uow, app.settings.threshold)
+    rules.check_ready(now.date())
+    threshold = check_threshold(
+        max(app.settings.threshold, rules.threshold_floor) if threshold is None else threshold,
+        rules.threshold_floor,
+    )
+    case = uow.cases.require(case_reference)
+    auth = check_case_searchable(case, now)
+    check_authorisation_covers(
+        case, auth, gallery.name if gallery else None, searches_under(uow, auth.id)
+    )
+    check_operating_point_calibrated(
+        app.engine.model.tag, rules.threshold_floor, calibrated_points(uow)
+    )
+    return rules, threshold, case, auth
+
+
+def searches_under(uow: UnitOfWork, authorisation_id: int) -> int:
+    """Searches and 1:1 comparisons run under an authorisation: what its count limits."""
+    searches = uow.session.scalar(
+        select(func.count(Search.id)).where(Search.authorisation_id == authorisation_id)
+    )
+    comparisons = uow.session.scalar(
+        select(func.count(Comparison.id)).where(Comparison.authorisation_id == authorisation_id)
+    )
+    return int(searches or 0) + int(comparisons or 0)
+
+
+def _audit_refusal(app: App, case_reference: str, gallery_name: str | None, exc: Exception) -> None:
+    with app.unit_of_work() as uow:
+        app.audit(
+            uow.session,
+            action="search.refused",
+            object_type="case",
+            object_id=case_reference,
+            case_reference=case_reference,
+            gallery=gallery_name,
+            kind="search" if gallery_name is not None else "comparison",
+            reason=str(exc),
+        )
+        uow.commit()
 
 
 def record_candidates(

@@ -1,0 +1,141 @@
+"""What a face engine is made of, by name: :class:`EngineSpec` and the backend registries.
+
+Split from engine.py so that reading or checking a configuration (settings, the engine's
+description string, ``retroface models``) loads no model library and not even numpy: each
+factory imports its backend when an engine is built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from retroface.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from retroface.faces.detector import Detector
+    from retroface.faces.embedder import Embedder
+
+#: Cosine similarity a candidate must reach. Measured on LFW with the default
+#: engine, ``EngineSpec()`` (bench/lfw_verify.py: 5- and 68-point chips, 10 jitters each):
+#: the accuracy-optimal 10-fold thresholds are 0.916, and 0.925 lets through 0.1% of
+#: the 3,000 different-person pairs (97.6% of same-person pairs pass). 1:N search
+#: meets more impostors than 1:1, so the default sits above the 0.1% point.
+#: Settings (settings.py) takes its default threshold from here.
+DEFAULT_THRESHOLD = 0.93
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """Which backends to build, with their tunables; cheap to pickle to workers.
+
+    The defaults are the configuration DEFAULT_THRESHOLD (above) was measured with,
+    and Settings takes its engine defaults from here: a library caller's ``EngineSpec()``
+    makes the templates the default threshold is calibrated for. As one line of text (recorded
+    with templates and searches): engine_description.describe and parse.
+    """
+
+    detector: str = "cascade"
+    embedder: str = "onnx"
+    min_face_px: int = 40
+    max_detect_pixels: int = 9_000_000
+    #: dlib shape predictors whose aligned chips are embedded and averaged, the first also
+    #: giving the face's landmarks and chip: 5 and/or 68 points. The two place the chip a
+    #: little differently; averaging both lifts LFW from 99.18% (5 only, 10 jitters) to
+    #: 99.32% for twice the embedding work (bench/lfw_verify.py).
+    alignments: tuple[int, ...] = (5, 68)
+    #: Embed this many jittered copies of each chip and average (see jitter.py); 1 = off,
+    #: ten times faster and about 0.4 points less accurate on LFW.
+    jitters: int = 10
+
+
+DetectorFactory = Callable[[EngineSpec], "Detector"]
+EmbedderFactory = Callable[[EngineSpec], "Embedder"]
+
+
+def _onnx_cnn(spec: EngineSpec) -> Detector:
+    """dlib's MMOD CNN in ONNX Runtime, with the pyramid tuned for CCTV (see mmod_detector.py)."""
+    from retroface.faces.mmod_detector import CCTV_LEVEL_STEP, CCTV_SCALE, OnnxMmodDetector  # noqa: PLC0415 - ONNX Runtime loads only when this backend is used
+
+    return OnnxMmodDetector(
+        scale=CCTV_SCALE, level_step=CCTV_LEVEL_STEP, max_detect_pixels=spec.max_detect_pixels
+    )
+
+
+def _onnx_cnn_fallback(spec: EngineSpec) -> Detector:
+    """The MMOD CNN for the cascade: dlib's pyramid, enlarged 2x while under 1.5 MP, as ``cnn``.
+
+    Same network, pyramid and enlargement as :class:`CnnDetector` (which uses
+    dlib's own 2x upsampling), about 12x faster.
+    """
+    from retroface.faces.mmod_detector import OnnxMmodDetector  # noqa: PLC0415 - ONNX Runtime loads only when this backend is used
+
+    return OnnxMmodDetector(scale=2.0, level_step=1, max_detect_pixels=1_500_000)
+
+
+def _hog(spec: EngineSpec) -> Detector:
+    from retroface.faces.detector import HogDetector  # noqa: PLC0415 - numpy, Pillow and dlib load when an engine is built
+
+    return HogDetector(spec.min_face_px, spec.max_detect_pixels)
+
+
+def _cnn(spec: EngineSpec) -> Detector:
+    from retroface.faces.detector import CnnDetector  # noqa: PLC0415 - numpy, Pillow and dlib load when an engine is built
+
+    return CnnDetector()
+
+
+def _cascade(spec: EngineSpec) -> Detector:
+    from retroface.faces.detector import CascadeDetector, HogDetector  # noqa: PLC0415 - numpy, Pillow and dlib load when an engine is built
+
+    return CascadeDetector(
+        HogDetector(spec.min_face_px, spec.max_detect_pixels), lambda: _onnx_cnn_fallback(spec)
+    )
+
+
+DETECTORS: dict[str, DetectorFactory] = {
+    "hog": _hog,
+    "cnn": _cnn,
+    "cnn-onnx": _onnx_cnn,
+    "cascade": _cascade,
+}
+
+
+def _onnx_embedder(spec: EngineSpec) -> Embedder:
+    """``onnx`` runs dlib's packaged weights converted on load; ``onnx:PATH`` any ONNX face
+    model: dlib's converted network keeps dlib's identity, other models their own."""
+    from retroface.faces.dlib_resnet_onnx import OnnxResNetEmbedder  # noqa: PLC0415 - ONNX Runtime loads only when this backend is used
+    from retroface.faces.onnx_embedder import OnnxFileEmbedder  # noqa: PLC0415 - ONNX Runtime loads only when this backend is used
+
+    _, _, path = spec.embedder.partition(":")
+    if not path:
+        return OnnxResNetEmbedder()
+    if not Path(path).is_file():
+        raise InvalidInputError(f"embedder model {path!r} does not exist")
+    if _is_converted_dlib(Path(path)):
+        return OnnxResNetEmbedder(Path(path))
+    return OnnxFileEmbedder(Path(path))
+
+
+def _is_converted_dlib(path: Path) -> bool:
+    import onnx  # noqa: PLC0415 - ONNX loads only when an ONNX backend is used
+
+    try:
+        props = {p.key for p in onnx.load(str(path), load_external_data=False).metadata_props}
+    except Exception:  # protobuf and onnx raise many types: the generic loader then reports it
+        return False
+    return "dlib_weights_version" in props
+
+
+def _dlib_embedder(spec: EngineSpec) -> Embedder:
+    from retroface.faces.embedder import DlibResNetEmbedder  # noqa: PLC0415 - numpy and dlib load when an engine is built
+
+    return DlibResNetEmbedder()
+
+
+EMBEDDERS: dict[str, EmbedderFactory] = {
+    "dlib": _dlib_embedder,
+    "onnx": _onnx_embedder,
+}
