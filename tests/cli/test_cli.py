@@ -367,9 +367,14 @@ def test_governance_commands_end_to_end(
     labels = tmp_path / "groups.csv"
     labels.write_text("subject,group\n" + "".join(f"s{i},{'ab'[i % 2]}\n" for i in range(1, 9)))
     record = tmp_path / "calibration.json"
+    # Evaluating processes a dataset's faces: no anonymous run (the operator is refused too).
+    anonymous = run_cli(
+        home, "eval", "calibrate", tree, "--target-fpir", "0.5", "--out", record, **key
+    )
+    assert_one_line_error(anonymous, "not logged in")
     measured = run_cli(
         home, "eval", "calibrate", tree, "--target-fpir", "0.5", "--labels", labels,
-        "--out", record, **key,
+        "--out", record, user=admin, **key,
     )  # fmt: skip
     assert measured.returncode == 0, measured.stderr
     calibrated = json.loads(record.read_text())["threshold"]
@@ -560,3 +565,15 @@ def test_live_commands_end_to_end(
     assert decided.returncode == 0, decided.stderr
     report = json.loads(run_cli(home, "lfr", "report", "LFR-CLI", "--json", user=sup).stdout)
     assert report["true_alerts"] == 1 and report["alerts"] == summary["alerts"]
+
+
+def test_a_data_directory_that_is_a_file_or_a_damaged_database_is_one_error_line(
+    tmp_path: Path,
+) -> None:
+    not_a_folder = tmp_path / "notes.txt"
+    not_a_folder.write_text("hello")
+    assert_one_line_error(run_cli(not_a_folder, "whoami"), "is a file, not a data directory")
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    (damaged / "retroface.sqlite3").write_bytes(b"SQLite format 3\x00" + bytes(range(256)) * 8)
+    assert_one_line_error(run_cli(damaged, "whoami"), "cannot open the database")

@@ -27,6 +27,7 @@ from retroface.services.cases.manage import (
 from retroface.services.cases.report import case_report
 from retroface.services.cases.review import record_review, review_queue
 from retroface.services.deployment.rules import deployment_status, set_probe_retention
+from retroface.services.evaluation.identification import evaluate_identification
 from retroface.services.galleries.enrol import enroll
 from retroface.services.galleries.erase import erase_subject
 from retroface.services.galleries.manage import (
@@ -61,6 +62,7 @@ from tests.conftest import ADMIN, OPERATOR, SUPERVISOR, make_ready
 from tests.databases import drop_database, fresh_database
 from tests.helpers import (
     PASSWORD,
+    att_subset,
     authorised_case,
     gallery_with,
     live_deployment,
@@ -126,6 +128,9 @@ def _act(app: App, action: Action, data: Path, tmp: Path) -> object:
         Action.SEARCH_RUN: lambda: search(app, "AUTHORISED", "g", [examples / "obama2.jpg"]),
         Action.VERIFY_RUN: lambda: verify(
             app, "AUTHORISED", examples / "obama.jpg", examples / "obama2.jpg"
+        ),
+        Action.EVALUATION_RUN: lambda: evaluate_identification(
+            app, att_subset(data, tmp / f"eval-{n}", people=4, images=2), bootstrap=10
         ),
         Action.AUDIT_READ: lambda: verify_audit(app),
         Action.AUDIT_EXPORT: lambda: export_audit(app, tmp / f"audit-{n}.jsonl", PASSWORD.encode()),

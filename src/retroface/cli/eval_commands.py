@@ -55,7 +55,7 @@ def eval_identification(
     from retroface.services.evaluation.identification import evaluate_identification  # noqa: PLC0415 - loaded only by this command
 
     report = evaluate_identification(
-        open_cli_app(identify=False),
+        open_cli_app(),
         dataset,
         enrol=enrol,
         held_out_share=held_out,
@@ -114,7 +114,7 @@ def eval_verification(
     from retroface.services.evaluation.verification import evaluate_verification  # noqa: PLC0415 - loaded only by this command
 
     report = evaluate_verification(
-        open_cli_app(identify=False),
+        open_cli_app(),
         pairs_csv=pairs,
         lfw_dir=lfw,
         progress=RichProgress(err),
@@ -155,7 +155,7 @@ def eval_calibrate(
 
     key = load_signing_key(key_file)
     document = calibrate(
-        open_cli_app(identify=False),
+        open_cli_app(),
         dataset,
         target_fpir=target_fpir,
         key=key,

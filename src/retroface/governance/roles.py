@@ -36,12 +36,14 @@ class Action(StrEnum):
     SUBJECT_ERASE = "subject.erase"
     SEARCH_RUN = "search.run"
     VERIFY_RUN = "verify.run"
+    EVALUATION_RUN = "evaluation.run"
     VIDEO_INGEST = "video.ingest"
     VIDEO_CLUSTER = "video.cluster"
     REVIEW_READ = "review.read"
     REVIEW_DECIDE = "review.decide"
     AUDIT_READ = "audit.read"
     AUDIT_EXPORT = "audit.export"
+    AUDIT_CHECKPOINT = "audit.checkpoint"
     USER_MANAGE = "user.manage"
     DEPLOYMENT_CONFIGURE = "deployment.configure"
     DEPLOYMENT_READ = "deployment.read"
@@ -74,12 +76,17 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.SUBJECT_ERASE: frozenset({_R.SUPERVISOR}),
     Action.SEARCH_RUN: frozenset({_R.OPERATOR}),
     Action.VERIFY_RUN: frozenset({_R.OPERATOR, _R.REVIEWER}),
+    # Measuring accuracy and bias processes a labelled dataset's faces (in memory only):
+    # the people who set and oversee the operating point, never an anonymous caller.
+    Action.EVALUATION_RUN: frozenset({_R.SUPERVISOR, _R.ADMIN, _R.AUDITOR}),
     Action.VIDEO_INGEST: frozenset({_R.OPERATOR}),
     Action.VIDEO_CLUSTER: frozenset({_R.OPERATOR, _R.REVIEWER}),
     Action.REVIEW_READ: frozenset({_R.REVIEWER, _R.SUPERVISOR, _R.AUDITOR}),
     Action.REVIEW_DECIDE: frozenset({_R.REVIEWER}),
     Action.AUDIT_READ: frozenset({_R.AUDITOR}),
     Action.AUDIT_EXPORT: frozenset({_R.AUDITOR}),
+    #: Signing the chain head reveals no event: the auditor, or the admin's scheduled job.
+    Action.AUDIT_CHECKPOINT: frozenset({_R.AUDITOR, _R.ADMIN}),
     Action.USER_MANAGE: frozenset({_R.ADMIN}),
     Action.DEPLOYMENT_CONFIGURE: frozenset({_R.ADMIN}),
     Action.DEPLOYMENT_READ: frozenset(Role),

@@ -21,6 +21,7 @@ from retroface.faces.engine_description import describe
 from retroface.faces.engine_description import parse as parse_engine
 from retroface.faces.engine_spec import EngineSpec
 from retroface.governance import record_event
+from retroface.governance.audit_checkpoint import check_locations as check_checkpoint_locations
 from retroface.governance.identity import Principal
 from retroface.governance.roles import Action, is_allowed
 from retroface.settings import Settings
@@ -31,6 +32,7 @@ from retroface.store.data_protection import (
     load_key_encryption_key,
     read_record,
 )
+from retroface.store.database import ensure_data_directory
 from retroface.store.models import AuditEvent
 
 if TYPE_CHECKING:
@@ -163,7 +165,7 @@ def open_app(
     """Open (creating and migrating if needed) the data directory named by the settings."""
     spec = engine_spec or engine_spec_of(settings)
     describe(spec)  # a model path that cannot be recorded fails here, not at the first template
-    settings.home.mkdir(parents=True, exist_ok=True)
+    ensure_data_directory(settings.home)
     if settings.key_file is not None and settings.key_file.resolve().is_relative_to(
         settings.home.resolve()
     ):
@@ -171,6 +173,7 @@ def open_app(
             f"the key file {settings.key_file} is inside the data directory: move it out "
             "(a copied data directory must not carry its own key)"
         )
+    check_checkpoint_locations(settings)
     kek = load_key_encryption_key(settings.key_file, settings.master_key)
     db = open_database(settings.url, create_dir=settings.home)
     try:

@@ -9,8 +9,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from retroface.errors import DataIntegrityError, InvalidInputError
 from retroface.store.data_protection import DataCipher
 from retroface.store.unit_of_work import UnitOfWork
 
@@ -81,18 +84,25 @@ def alembic_config(url: str) -> Config:
 def open_database(url: str, create_dir: Path | None = None) -> Database:
     """Connect and migrate to head; ``create_dir`` is made first (the data directory)."""
     if create_dir is not None:
-        create_dir.mkdir(parents=True, exist_ok=True)
+        ensure_data_directory(create_dir)
     engine = create_engine(url, future=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _begin_immediate)
-    with engine.begin() as connection:
-        if not _at_head(connection):
-            from alembic import command  # noqa: PLC0415 - Alembic loads only when the schema must change
+    try:
+        with engine.begin() as connection:
+            if not _at_head(connection):
+                from alembic import command  # noqa: PLC0415 - Alembic loads only when the schema must change
 
-            config = alembic_config(url)
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+                config = alembic_config(url)
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+    except DBAPIError as exc:
+        engine.dispose()
+        raise DataIntegrityError(
+            f"cannot open the database at {_shown(url)}: {_reason(exc)}; if it is damaged, "
+            "'retroface backup restore' brings back the last backup"
+        ) from exc
     factory = sessionmaker(bind=engine, expire_on_commit=False)
     return Database(url=url, engine=engine, session_factory=factory)
 
@@ -127,3 +137,31 @@ def _at_head(connection: Connection) -> bool:
         return False
     versions = connection.execute(text("SELECT version_num FROM alembic_version")).scalars()
     return list(versions) == [head]
+
+
+def ensure_data_directory(home: Path) -> None:
+    """Create the data directory, or say in a sentence why it cannot be one."""
+    if home.exists() and not home.is_dir():
+        raise InvalidInputError(
+            f"{home} is a file, not a data directory; name a folder with --home or RETROFACE_HOME"
+        )
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidInputError(
+            f"cannot create the data directory {home} ({exc.strerror})"
+        ) from exc
+
+
+def _shown(url: str) -> str:
+    """The database as a person can name it: the SQLite file, or the server URL without its
+    password."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return str(parsed.database)
+    return parsed.render_as_string(hide_password=True)
+
+
+def _reason(exc: DBAPIError) -> str:
+    """The driver's own first line ("file is not a database"), without SQL or parameters."""
+    return str(exc.orig).splitlines()[0] if exc.orig is not None else type(exc).__name__

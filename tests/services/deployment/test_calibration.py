@@ -48,7 +48,9 @@ def test_calibrated_threshold_meets_the_target_in_every_group_and_gates_the_floo
 ) -> None:
     tree = att_subset(data, tmp_path / "att", people=16, images=3)
     labels = _labels(tmp_path / "groups.csv", 16)
-    record = calibrate(app, tree, target_fpir=0.25, key=TEST_SIGNING_KEY, labels=labels)
+    record = calibrate(
+        app.acting_as(ADMIN), tree, target_fpir=0.25, key=TEST_SIGNING_KEY, labels=labels
+    )
     threshold, figures = record["threshold"], record["figures"]
     assert record["model"] == app.engine.model.tag and len(record["dataset_sha256"]) == 64
     assert {g["group"] for g in figures["groups"]} == {"low", "high"}
@@ -87,7 +89,7 @@ def test_a_record_edited_signed_elsewhere_or_of_another_model_is_refused(
     app: App, data: Path, tmp_path: Path, key_file: Path
 ) -> None:
     tree = att_subset(data, tmp_path / "att", people=8, images=2)
-    record = calibrate(app, tree, target_fpir=1.0, key=TEST_SIGNING_KEY)
+    record = calibrate(app.acting_as(ADMIN), tree, target_fpir=1.0, key=TEST_SIGNING_KEY)
     admin = app.acting_as(ADMIN)
     with pytest.raises(AuthorisationError, match="does not verify"):
         register_calibration(admin, {**record, "threshold": -0.5}, key_file)
@@ -116,7 +118,7 @@ def test_searching_with_another_model_is_refused_until_it_is_calibrated(
         with pytest.raises(AuthorisationError, match="has no calibration record"):
             search(swapped, case, "g", probe)
         tree = att_subset(data, tmp_path / "att", people=8, images=2)
-        record = calibrate(swapped, tree, target_fpir=1.0, key=TEST_SIGNING_KEY)
+        record = calibrate(swapped.acting_as(ADMIN), tree, target_fpir=1.0, key=TEST_SIGNING_KEY)
         assert record["model"] == swapped.engine.model.tag != app.engine.model.tag
         register_calibration(swapped.acting_as(ADMIN), record, key_file)
         report = search(swapped, case, "g", probe)

@@ -6,11 +6,15 @@ import csv
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
-from retroface.errors import InvalidInputError
+from retroface.errors import AuthorisationError, InvalidInputError
 from retroface.services import App
 from retroface.services.evaluation.identification import evaluate_identification
 from retroface.services.evaluation.verification import evaluate_verification
+from retroface.store.models import AuditEvent
+from tests.conftest import SUPERVISOR
+from tests.helpers import att_subset
 
 pytestmark = pytest.mark.needs_data
 
@@ -22,7 +26,12 @@ def test_identification_and_group_rates_on_att(app: App, data: Path, tmp_path: P
     rows = [f"s{i},{'odd' if i % 2 else 'even'}" for i in range(1, 41)]
     labels.write_text("subject,group\n" + "\n".join(rows) + "\n")
     report = evaluate_identification(
-        app, att, enrol=2, labels=labels, bootstrap=200, report_dir=tmp_path / "report"
+        app.acting_as(SUPERVISOR),
+        att,
+        enrol=2,
+        labels=labels,
+        bootstrap=200,
+        report_dir=tmp_path / "report",
     )
 
     assert report.identities_enrolled == 30 and report.identities_held_out == 10
@@ -61,9 +70,9 @@ def test_identification_and_group_rates_on_att(app: App, data: Path, tmp_path: P
 
 def test_evaluation_refuses_what_it_cannot_measure(app: App, tmp_path: Path) -> None:
     with pytest.raises(InvalidInputError, match="not a folder"):
-        evaluate_identification(app, tmp_path / "missing")
+        evaluate_identification(app.acting_as(SUPERVISOR), tmp_path / "missing")
     with pytest.raises(InvalidInputError, match="held-out share"):
-        evaluate_identification(app, tmp_path, held_out_share=1.0)
+        evaluate_identification(app.acting_as(SUPERVISOR), tmp_path, held_out_share=1.0)
 
 
 def test_verification_on_a_pairs_csv(app: App, data: Path, tmp_path: Path) -> None:
@@ -74,7 +83,9 @@ def test_verification_on_a_pairs_csv(app: App, data: Path, tmp_path: Path) -> No
         rows.append(f"{att}/s{i}/1.pgm,{att}/s{i % 30 + 1}/2.pgm,0")
     sheet = tmp_path / "pairs.csv"
     sheet.write_text("\n".join(rows) + "\n")
-    report = evaluate_verification(app, pairs_csv=sheet, report_dir=tmp_path / "report")
+    report = evaluate_verification(
+        app.acting_as(SUPERVISOR), pairs_csv=sheet, report_dir=tmp_path / "report"
+    )
     assert report.pairs == 60 and report.genuine + report.impostor == 60 - report.pairs_without_face
     assert report.accuracy >= 0.9
     assert [p.far for p in report.tar_at_far] == [1e-3, 1e-4]
@@ -85,4 +96,21 @@ def test_verification_on_a_pairs_csv(app: App, data: Path, tmp_path: Path) -> No
     bad = tmp_path / "bad.csv"
     bad.write_text("a,b\n1,2\n")
     with pytest.raises(InvalidInputError, match="missing column"):
-        evaluate_verification(app, pairs_csv=bad)
+        evaluate_verification(app.acting_as(SUPERVISOR), pairs_csv=bad)
+
+
+def test_an_evaluation_needs_a_permitted_person_and_is_audited(
+    app: App, data: Path, tmp_path: Path
+) -> None:
+    # Attack: evaluate a folder of faces anonymously or as an operator, leaving no record.
+    tree = att_subset(data, tmp_path / "att", people=4, images=2)
+    with pytest.raises(AuthorisationError, match="may not evaluation run"):
+        evaluate_identification(app, tree, bootstrap=10)
+    report = evaluate_identification(app.acting_as(SUPERVISOR), tree, bootstrap=10)
+    with app.unit_of_work() as uow:
+        (event,) = uow.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "evaluation.run")
+        ).all()
+        assert event.actor == SUPERVISOR.username
+        assert event.details["dataset_sha256"] == report.dataset_sha256
+        assert event.details["mated_probes"] == report.mated_probes

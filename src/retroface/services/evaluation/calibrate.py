@@ -19,10 +19,12 @@ from retroface.errors import InvalidInputError
 from retroface.eval.calibration import threshold_for_target_fpir
 from retroface.eval.identification import fnir_at, fpir_at
 from retroface.governance.calibration_policy import sign_calibration
+from retroface.governance.roles import Action
 from retroface.services.app import App
 from retroface.services.evaluation.identification import (
     group_rates,
     read_group_labels,
+    record_evaluation,
     score_dataset,
 )
 from retroface.services.progress import Progress
@@ -39,7 +41,11 @@ def calibrate(
     held_out_share: float = 0.25,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """A signed calibration record (a JSON-ready dict) for the running model on ``dataset``."""
+    """A signed calibration record (a JSON-ready dict) for the running model on ``dataset``.
+
+    Role: supervisor, admin or auditor. Writes ``evaluation.run`` (the threshold chosen).
+    """
+    app.require(Action.EVALUATION_RUN)
     if not 0.0 < target_fpir <= 1.0:
         raise InvalidInputError(f"the target FPIR is a share in (0, 1], got {target_fpir}")
     scored = score_dataset(
@@ -82,4 +88,13 @@ def calibrate(
             "group_thresholds": chosen.per_group,
         },
     }
+    record_evaluation(
+        app,
+        "calibration",
+        dataset,
+        scored.dataset_sha256,
+        target_fpir=target_fpir,
+        threshold=threshold,
+        worst_group=chosen.worst_group,
+    )
     return sign_calibration(body, key)

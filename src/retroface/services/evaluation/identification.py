@@ -34,6 +34,7 @@ from retroface.eval.results import (
     ScoredDataset,
 )
 from retroface.faces import analyse_files
+from retroface.governance.roles import Action
 from retroface.media.csv_sheets import read_sheet
 from retroface.services.app import App
 from retroface.services.galleries.enrol_plan import plan_enrollment
@@ -191,7 +192,11 @@ def evaluate_identification(
     progress: Progress | None = None,
     report_dir: Path | None = None,
 ) -> IdentificationEval:
-    """The figures; with ``report_dir``, also plots, their CSVs and an index.html there."""
+    """The figures; with ``report_dir``, also plots, their CSVs and an index.html there.
+
+    Role: supervisor, admin or auditor. Writes ``evaluation.run`` (aggregate figures only).
+    """
+    app.require(Action.EVALUATION_RUN)
     scored = score_dataset(
         app, dataset, enrol=enrol, held_out_share=held_out_share, progress=progress
     )
@@ -234,4 +239,33 @@ def evaluate_identification(
 
         files = write_identification_report(report_dir, report, scored, app.now().isoformat())
         report.report_files = [str(f) for f in files]
+    record_evaluation(
+        app,
+        "identification",
+        dataset,
+        scored.dataset_sha256,
+        mated_probes=report.mated_probes,
+        non_mated_probes=report.non_mated_probes,
+        threshold=report.threshold,
+        fnir=report.fnir_at_threshold,
+        fpir=report.fpir_at_threshold,
+    )
     return report
+
+
+def record_evaluation(
+    app: App, kind: str, source: Path, dataset_sha256: str | None, **figures: object
+) -> None:
+    """Audit an evaluation: which data, which engine, what it found (aggregates, never faces)."""
+    with app.unit_of_work() as uow:
+        app.audit(
+            uow.session,
+            action="evaluation.run",
+            object_type="evaluation",
+            object_id=kind,
+            source=str(source),
+            dataset_sha256=dataset_sha256,
+            engine=app.engine_description,
+            **figures,
+        )
+        uow.commit()

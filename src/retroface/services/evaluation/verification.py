@@ -17,9 +17,10 @@ from retroface.eval.identification import tar_at_far
 from retroface.eval.lfw_protocol import read_lfw_pairs
 from retroface.eval.results import TarPoint, VerificationEval
 from retroface.eval.verification import k_fold_accuracy
+from retroface.governance.roles import Action
 from retroface.media.csv_sheets import read_sheet
 from retroface.services.app import App
-from retroface.services.evaluation.identification import largest_face_templates
+from retroface.services.evaluation.identification import largest_face_templates, record_evaluation
 from retroface.services.progress import Progress
 
 FAR_POINTS = (1e-3, 1e-4)
@@ -50,7 +51,11 @@ def evaluate_verification(
     progress: Progress | None = None,
     report_dir: Path | None = None,
 ) -> VerificationEval:
-    """k-fold accuracy (threshold fitted on the other folds) and TAR at FAR 0.1% and 0.01%."""
+    """k-fold accuracy (threshold fitted on the other folds) and TAR at FAR 0.1% and 0.01%.
+
+    Role: supervisor, admin or auditor. Writes ``evaluation.run`` (aggregate figures only).
+    """
+    app.require(Action.EVALUATION_RUN)
     if (pairs_csv is None) == (lfw_dir is None):
         raise InvalidInputError("give either a pairs CSV or an LFW folder")
     if lfw_dir is not None:
@@ -97,4 +102,7 @@ def evaluate_verification(
             report_dir, report, scores[same], scores[~same], app.now().isoformat()
         )
         report.report_files = [str(f) for f in files]
+    record_evaluation(
+        app, "verification", source, None, pairs=report.pairs, accuracy=report.accuracy
+    )
     return report
