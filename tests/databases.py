@@ -71,9 +71,15 @@ def drop_database(url: str | None) -> None:
 
 
 def cli_env(home: Path, **extra: str) -> dict[str, str]:
-    """The environment for a CLI subprocess on the data directory ``home`` (and its database)."""
+    """The environment for a CLI subprocess on the data directory ``home`` (and its database).
+
+    The CLI keeps its log-in session in the user's configuration folder; each test gets
+    its own (``xdg-config`` beside ``home``), so no test reads another's session or the
+    real user's.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith("RETROFACE_")}
     env["RETROFACE_HOME"] = str(home)
+    env["XDG_CONFIG_HOME"] = str(home.resolve().parent / "xdg-config")
     url = _url_by_home.get(home.resolve())
     if url is not None:
         env["RETROFACE_DATABASE_URL"] = url

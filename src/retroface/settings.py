@@ -120,6 +120,9 @@ class Settings(BaseSettings):
     #: Failed log-ins from one client address within ``login_lockout_s`` after which the
     #: server refuses that address for the rest of the window (many officers may share one).
     login_max_failures_per_address: int = 50
+    #: Days a password lasts before log-in is refused until an admin resets it (None: never
+    #: expires; NIST SP 800-63B advises against routine expiry, a force's policy may not).
+    password_max_age_days: int | None = None
     # video
     #: Which frames of footage are analysed: all, keyframes, every:N or fps:N.
     video_sampling: str = "fps:5"
@@ -140,6 +143,14 @@ class Settings(BaseSettings):
     live_alert_retention_days: int = 31
     #: Seconds during which further frames of the same person join an alert, not a new one.
     live_alert_cooldown_s: float = 10.0
+    # HTTP server (retroface serve)
+    #: Serve the interactive API documentation page (Swagger UI, loaded from a CDN) at
+    #: /api/v1/docs, to logged-in users only. Off: the page does not exist.
+    api_docs: bool = False
+    #: Client addresses (or networks, comma-separated; "*" for any) of reverse proxies
+    #: whose X-Forwarded-For / X-Forwarded-Proto headers are believed. Empty: none are, and
+    #: the client address is the TCP peer's (what the log-in throttle counts).
+    forwarded_allow_ips: str = ""
     # parallelism
     workers: int = Field(default_factory=_default_workers)
     # encryption at rest (store/data_protection.py): the key-encryption key, from outside the
@@ -148,6 +159,21 @@ class Settings(BaseSettings):
     key_file: Path | None = None
     #: The same key as base64 text, for deployments that inject secrets as variables.
     master_key: str | None = Field(default=None, repr=False)
+    # audit checkpoints (governance/audit_checkpoint.py): the chain head signed from outside
+    # the data directory, so deleting or re-chaining the log is detected.
+    #: The Ed25519 signing key (PEM, 'retroface audit checkpoint-key generate'); outside the
+    #: data directory. Unset: no checkpoint is written and the chain is reported unanchored.
+    checkpoint_key_file: Path | None = None
+    #: The append-only JSON-lines checkpoint file; outside the data directory. Default:
+    #: beside the key file, named after it (KEY.checkpoints.jsonl).
+    checkpoint_file: Path | None = None
+    #: The public key (base64, as 'checkpoint-key generate' prints it) that checks
+    #: checkpoints where the private key is not held (an auditor's machine).
+    checkpoint_public_key: str | None = None
+    #: Seconds between the checkpoints a running server writes (0: only at shutdown).
+    checkpoint_interval_s: float = 300.0
+    #: An http(s) URL each checkpoint is also POSTed to as JSON (another system's copy).
+    checkpoint_webhook: str | None = None
 
     @field_validator("alignments", mode="before")
     @classmethod
@@ -183,6 +209,16 @@ class Settings(BaseSettings):
     @property
     def url(self) -> str:
         return self.database_url or f"sqlite:///{self.sqlite_path}"
+
+    @property
+    def checkpoint_path(self) -> Path | None:
+        """The checkpoint file: as set, or beside the key file (None when neither is set)."""
+        if self.checkpoint_file is not None:
+            return self.checkpoint_file
+        if self.checkpoint_key_file is not None:
+            key = self.checkpoint_key_file
+            return key.with_name(f"{key.stem}.checkpoints.jsonl")
+        return None
 
     def with_(self, **changes: object) -> Settings:
         """A copy with ``changes``, validated as the constructor validates (model_copy is not)."""

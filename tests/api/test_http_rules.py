@@ -17,7 +17,7 @@ from retroface.services import App
 from retroface.services.biometrics.uploaded_files import case_upload_folder
 from retroface.serving.login_throttle import AddressThrottle
 from retroface.store.models import AuditEvent
-from tests.api.conftest import login
+from tests.api.conftest import browser_login, login
 from tests.conftest import ADMIN, AUDITOR, OPERATOR, REVIEWER, SUPERVISOR
 from tests.helpers import PASSWORD, register_users
 
@@ -54,6 +54,16 @@ ENDPOINTS: list[tuple[str, str, dict, Action]] = [
     ("GET", "/api-keys", {}, Action.USER_MANAGE),
     ("POST", "/api-keys", {"json": {"username": "officer-1", "name": "k"}}, Action.USER_MANAGE),
     ("DELETE", "/api-keys/999", {}, Action.USER_MANAGE),
+    ("POST", "/users/nobody/deactivate", {"json": {"reason": "r"}}, Action.USER_MANAGE),
+    ("POST", "/users/nobody/reactivate", {}, Action.USER_MANAGE),
+    ("PUT", "/users/nobody/role", {"json": {"role": "auditor"}}, Action.USER_MANAGE),
+    (
+        "POST",
+        "/users/nobody/credential-reset",
+        {"json": {"password": "y" * 12}},
+        Action.USER_MANAGE,
+    ),
+    ("POST", "/users/nobody/revoke-sessions", {}, Action.USER_MANAGE),
     ("POST", "/cases", {"json": CASE | {"reference": "RM-2"}}, Action.CASE_OPEN),
     ("GET", "/cases", {}, Action.CASE_READ),
     ("GET", "/cases/RM-1", {}, Action.CASE_READ),
@@ -63,6 +73,7 @@ ENDPOINTS: list[tuple[str, str, dict, Action]] = [
         {"json": {"until": UNTIL}},
         Action.CASE_AUTHORISE,
     ),
+    ("POST", "/cases/RM-1/team", {"json": {"username": "nobody-9"}}, Action.CASE_ASSIGN),
     (
         "POST",
         "/cases/RM-1/judicial-authorisation",
@@ -253,7 +264,7 @@ def test_uploads_are_checked_before_anything_is_kept(
 
 
 def test_security_headers_problem_documents_and_openapi(client: TestClient) -> None:
-    spec = client.get(f"{API}/openapi.json")
+    spec = client.get(f"{API}/openapi.json", headers=login(client, AUDITOR.username))
     assert spec.status_code == 200
     paths = spec.json()["paths"]
     assert f"{API}/cases/{{reference}}/searches" in paths and f"{API}/audit/events" in paths
@@ -324,7 +335,7 @@ def test_many_failed_logins_from_one_address_throttle_that_address(app: App) -> 
         refused = http.post(f"{API}/auth/login", json=right)
         assert refused.status_code == 429 and "this address" in refused.json()["detail"]
         assert int(refused.headers["Retry-After"]) >= 1
-        page = http.post("/ui/login", data=right, follow_redirects=False)
+        page = browser_login(http, OPERATOR.username, follow_redirects=False)
         assert page.status_code == 429 and "this address" in page.text
         time.sleep(1.6)
         assert http.post(f"{API}/auth/login", json=right).status_code == 200

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,7 +12,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from retroface.services import App
-from retroface.services.biometrics.uploaded_files import case_upload_folder, uploads_root
+from retroface.services.biometrics.uploaded_files import (
+    case_upload_files,
+    case_upload_folder,
+    uploads_root,
+)
 from retroface.store.models import ApiKey
 from tests.api.conftest import SECOND_REVIEWER, login
 from tests.conftest import ADMIN, AUDITOR, OPERATOR, REVIEWER, SUPERVISOR
@@ -93,8 +98,10 @@ def test_search_by_upload_review_by_two_people_and_audit(
     assert report["notice"].startswith("investigative lead")
     (found,) = [p for p in report["probes"] if p["candidates"]]
     assert found["candidates"][0]["subject"] == "obama"
-    assert found["source"].endswith("obama1.jpg")
-    assert str(case_upload_folder(app.settings.home, case)) in found["source"]  # kept in home
+    # The uploader's name for the file, never where the server keeps it (kept in home).
+    assert found["source"] == "obama1.jpg"
+    assert str(app.settings.home.resolve()) not in json.dumps(job)
+    assert [p.name for p in case_upload_files(app.settings.home, case)] == ["000-obama1.jpg"]
     # Someone else's job is not visible, not even to a supervisor.
     other = client.get(f"{API}/jobs/{submitted.json()['id']}", headers=supervisor)
     assert other.status_code == 404
@@ -103,6 +110,7 @@ def test_search_by_upload_review_by_two_people_and_audit(
         f"{API}/reviews", params={"case": case}, headers=login(client, REVIEWER.username)
     )
     assert queue.status_code == 200
+    assert str(app.settings.home.resolve()) not in queue.text  # no server path in the queue
     candidate = next(c for c in queue.json() if c["subject"] == "obama")["candidate_id"]
     decision = {"outcome": "possible-match", "reason": "same ear shape and hairline"}
     for reviewer in (REVIEWER, SECOND_REVIEWER):
@@ -134,6 +142,7 @@ def test_search_by_upload_review_by_two_people_and_audit(
     assert "search.started" in page  # the audit extract
     reports = app.settings.home / "exports" / "case-reports"
     assert len(list(reports.glob("*.pdf"))) == 2  # written inside the data directory only
+    assert not any(case in p.name for p in reports.iterdir())  # named without the case
 
     closed = client.post(f"{API}/cases/{case}/close", json={"reason": "charged"}, headers=operator)
     assert closed.status_code == 200, closed.text

@@ -11,9 +11,9 @@ from fastapi.testclient import TestClient
 
 from retroface.services import App
 from retroface.services.live.run import run_live
-from tests.api.conftest import login
+from tests.api.conftest import browser_login, login
 from tests.conftest import AUDITOR, EXAMPLES, OPERATOR, REVIEWER, SUPERVISOR
-from tests.helpers import PASSWORD, gallery_with
+from tests.helpers import gallery_with
 
 pytestmark = pytest.mark.needs_data
 API = "/api/v1"
@@ -50,7 +50,7 @@ def test_deployment_alerts_queue_and_publication_over_http(
     assert alerts.status_code == 200 and len(alerts.json()) == summary.alerts
     assert all(a["crop_jpeg_base64"] is None for a in alerts.json())  # only when asked
 
-    client.post("/ui/login", data={"username": REVIEWER.username, "password": PASSWORD})
+    browser_login(client, REVIEWER.username)
     page = client.get("/ui/live/LFR-HTTP")
     assert page.status_code == 200 and "data:image/jpeg;base64," in page.text
     assert "Watchlist: lin-manuel-miranda" in page.text

@@ -238,18 +238,101 @@ def test_full_workflow_and_refusals(staffed: Path, examples: Path, tmp_path: Pat
     assert "1. obama" in text.stdout and "not an identification" in text.stdout
 
 
-def test_login_session_and_logout(staffed: Path) -> None:
+def _saved_sessions(config: Path) -> list[Path]:
+    return sorted((config / "retroface" / "sessions").glob("*.json"))
+
+
+def test_login_session_and_logout(staffed: Path, tmp_path: Path) -> None:
     home = staffed
     assert_one_line_error(run_cli(home, "whoami"), "not logged in")
     assert_one_line_error(
         run_cli(home, "login", "sgt-2", RETROFACE_PASSWORD="wrong password!"), "wrong password"
     )
     assert run_cli(home, "login", "sgt-2").returncode == 0
-    assert (home / "session.json").stat().st_mode & 0o077 == 0  # readable by its owner only
+    # Kept in the OS user's own config folder (cli_env: XDG_CONFIG_HOME), never in the data
+    # directory, readable by its owner only.
+    (saved,) = _saved_sessions(tmp_path / "xdg-config")
+    assert saved.stat().st_mode & 0o077 == 0 and saved.parent.stat().st_mode & 0o077 == 0
+    assert not (home / "session.json").exists()
     assert run_cli(home, "whoami").stdout.strip() == "sgt-2 (supervisor)"
     assert run_cli(home, "gallery", "create", "g").returncode == 0
     assert run_cli(home, "logout").returncode == 0
+    assert _saved_sessions(tmp_path / "xdg-config") == []
     assert_one_line_error(run_cli(home, "gallery", "create", "h"), "not logged in")
+
+
+def test_each_operating_system_user_has_their_own_cli_session(
+    staffed: Path, tmp_path: Path
+) -> None:
+    """Two people on one data directory, each from their own account: whoever logs in last
+    is not everyone. ``--password-stdin`` reads the password from a script's pipe."""
+    home = staffed
+    amy, ben = ({"XDG_CONFIG_HOME": str(tmp_path / name)} for name in ("amy", "ben"))
+    assert run_cli(home, "login", "sgt-2", **amy).returncode == 0
+    assert run_cli(home, "login", "officer-1", **ben).returncode == 0
+    assert run_cli(home, "whoami", **amy).stdout.strip() == "sgt-2 (supervisor)"
+    assert run_cli(home, "whoami", **ben).stdout.strip() == "officer-1 (operator)"
+    assert_one_line_error(run_cli(home, "whoami"), "not logged in")  # a third account
+
+    piped = subprocess.run(
+        [sys.executable, "-m", "retroface.cli.main", "login", "admin-5", "--password-stdin"],
+        env=cli_env(home, XDG_CONFIG_HOME=str(tmp_path / "cron")),
+        input=PASSWORD + "\nignored second line\n",
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert piped.returncode == 0, piped.stderr
+    whoami = run_cli(home, "whoami", XDG_CONFIG_HOME=str(tmp_path / "cron"))
+    assert whoami.stdout.strip() == "admin-5 (admin)"
+
+
+def test_admin_user_commands_deactivate_reactivate_role_reset_and_revoke(
+    staffed: Path, tmp_path: Path
+) -> None:
+    home = staffed
+    admin = {"user": "admin-5"}
+    officer = {"XDG_CONFIG_HOME": str(tmp_path / "officer")}
+    assert run_cli(home, "login", "officer-1", **officer).returncode == 0
+
+    deactivated = run_cli(home, "user", "deactivate", "officer-1", "--reason", "left", **admin)
+    assert deactivated.returncode == 0, deactivated.stderr
+    assert_one_line_error(run_cli(home, "whoami", **officer), "not logged in")  # session ended
+    assert_one_line_error(run_cli(home, "login", "officer-1", **officer), "wrong password")
+    assert run_cli(home, "user", "reactivate", "officer-1", **admin).returncode == 0
+
+    promoted = run_cli(home, "user", "role", "officer-1", "supervisor", **admin)
+    assert promoted.returncode == 0 and "officer-1 is now supervisor" in promoted.stdout
+    assert run_cli(home, "login", "officer-1", **officer).returncode == 0
+    assert run_cli(home, "whoami", **officer).stdout.strip() == "officer-1 (supervisor)"
+
+    reset = run_cli(
+        home, "user", "reset-password", "officer-1", **admin,
+        RETROFACE_NEW_PASSWORD="a brand new passphrase",
+    )  # fmt: skip
+    assert reset.returncode == 0, reset.stderr
+    assert_one_line_error(run_cli(home, "whoami", **officer), "not logged in")
+    relogin = run_cli(
+        home, "login", "officer-1", RETROFACE_PASSWORD="a brand new passphrase", **officer
+    )
+    assert relogin.returncode == 0, relogin.stderr
+    revoked = run_cli(home, "user", "revoke-sessions", "officer-1", **admin)
+    assert "Ended 1 session(s) and 0 API key(s) of officer-1" in revoked.stdout
+    assert_one_line_error(run_cli(home, "whoami", **officer), "not logged in")
+
+    assert_one_line_error(
+        run_cli(home, "user", "deactivate", "admin-5", **admin), "you are the last active admin"
+    )
+    assert_one_line_error(
+        run_cli(home, "user", "role", "admin-5", "auditor", **admin), "last active admin"
+    )
+    users = json.loads(run_cli(home, "user", "list", "--json", **admin).stdout)
+    assert {u["username"]: (u["role"], u["active"]) for u in users} == {
+        "admin-5": ("admin", True),
+        "sgt-2": ("supervisor", True),
+        "officer-1": ("supervisor", True),
+    }
 
 
 @pytest.mark.cli_workflow

@@ -18,8 +18,10 @@ from retroface.governance.roles import ALLOWED, Action, Role
 from retroface.services import App, open_app
 from retroface.services.access.users import add_user, list_users
 from retroface.services.cases.manage import (
+    assign_to_case,
     authorise_case,
     close_case,
+    list_cases,
     open_case,
     record_judicial_authorisation,
     show_case,
@@ -48,6 +50,10 @@ from retroface.services.live.deployments import (
 from retroface.services.live.run import LiveOptions, run_live
 from retroface.services.operations.doctor import run_doctor
 from retroface.services.operations.keys import key_status
+from retroface.services.oversight.audit_checkpoints import (
+    checkpoint_audit,
+    generate_checkpoint_key,
+)
 from retroface.services.oversight.audit_log import export_audit, verify_audit
 from retroface.services.oversight.reports import dpia_report, transparency_report
 from retroface.services.oversight.retention import run_retention
@@ -57,8 +63,8 @@ from retroface.services.search.verify import verify
 from retroface.services.video.clusters import list_clusters
 from retroface.services.video.ingest import IngestOptions, ingest_videos
 from retroface.settings import Settings
-from retroface.store.models import AuditEvent
-from tests.conftest import ADMIN, OPERATOR, SUPERVISOR, make_ready
+from retroface.store.models import AuditEvent, CaseMember
+from tests.conftest import ADMIN, AUDITOR, OPERATOR, SUPERVISOR, make_ready
 from tests.databases import drop_database, fresh_database
 from tests.helpers import (
     PASSWORD,
@@ -73,6 +79,8 @@ from tests.helpers import (
 pytestmark = pytest.mark.needs_data
 
 _counter = itertools.count()
+#: A real user account a supervisor can add to a case's team.
+TEAM_OPERATOR = Principal("officer-team", Role.OPERATOR)
 _candidates: list[int] = []  # a candidate from the operator's search, for the review cells
 
 
@@ -88,6 +96,7 @@ def deployment(
     )
     app = make_ready(open_app(settings, principal=OPERATOR))
     app._engines[repr(app.engine_spec)] = engine
+    register_users(app, {TEAM_OPERATOR: PASSWORD})  # someone a supervisor can add to a team
     examples = data / "face_recognition" / "examples"
     gallery_with(app, "g", {"obama": [examples / "obama.jpg"], "biden": [examples / "biden.jpg"]})
     authorised_case(app, "AUTHORISED")
@@ -134,8 +143,14 @@ def _act(app: App, action: Action, data: Path, tmp: Path) -> object:
         ),
         Action.AUDIT_READ: lambda: verify_audit(app),
         Action.AUDIT_EXPORT: lambda: export_audit(app, tmp / f"audit-{n}.jsonl", PASSWORD.encode()),
+        Action.AUDIT_CHECKPOINT: lambda: checkpoint_audit(_checkpointing(app, tmp, n)),
         Action.USER_MANAGE: lambda: list_users(app),
-        Action.CASE_CLOSE: lambda: close_case(app, _operator_case(app, n), "no further action"),
+        Action.CASE_CLOSE: lambda: close_case(
+            app, _operator_case(app, n, team=app.principal), "no further action"
+        ),
+        Action.CASE_ASSIGN: lambda: assign_to_case(
+            app, _operator_case(app, n), TEAM_OPERATOR.username
+        ),
         Action.CASE_RECORD_JUDICIAL: lambda: record_judicial_authorisation(
             app, "AUTHORISED", f"J-{n}"
         ),
@@ -179,6 +194,13 @@ def _act(app: App, action: Action, data: Path, tmp: Path) -> object:
     return calls[action]()
 
 
+def _checkpointing(app: App, tmp: Path, n: int) -> App:
+    """The deployment with a checkpoint key outside its data directory (the fixture has none)."""
+    key = tmp / f"checkpoint-{n}.pem"
+    generate_checkpoint_key(key, app.settings)
+    return replace(app, settings=app.settings.with_(checkpoint_key_file=key))
+
+
 def _clip(data: Path) -> Path:
     return data / "video" / "short_hamilton_clip.mp4"
 
@@ -189,7 +211,8 @@ def _pending_alert(app: App) -> int:
     return pending[-1].id
 
 
-def _operator_case(app: App, n: int) -> str:
+def _operator_case(app: App, n: int, team: Principal | None = None) -> str:
+    """A case officer-1 opened (awaiting authorisation), with ``team`` on its team."""
     ref = f"TO-AUTHORISE-{n}"
     open_case(
         app.acting_as(OPERATOR),
@@ -199,6 +222,8 @@ def _operator_case(app: App, n: int) -> str:
         offence="theft",
         seriousness="either-way",
     )
+    if team is not None:
+        _join_team(app, ref, team)
     return ref
 
 
@@ -223,6 +248,14 @@ def _trained(app: App) -> App:
     return app
 
 
+def _join_team(app: App, reference: str, who: Principal) -> None:
+    """Put ``who`` on a case's team as a supervisor would (test set-up, straight to the row)."""
+    with app.unit_of_work() as uow:
+        case = uow.cases.require(reference)
+        uow.session.add(CaseMember(case_id=case.id, username=who.username, added_by="sgt-2"))
+        uow.commit()
+
+
 def _refusals(app: App, username: str) -> list[tuple[str | None, str]]:
     with app.unit_of_work() as uow:
         rows = uow.session.execute(
@@ -241,6 +274,7 @@ def test_role_matrix(
     who = Principal(f"{role.value}-{next(_counter)}", role)
     app = deployment.acting_as(who)
     if role in ALLOWED[action]:
+        _join_team(deployment, "AUTHORISED", who)  # the role matrix is about roles: on the team
         _act(app, action, data, tmp_path)  # must not raise
         assert _refusals(app, who.username) == []
         if action is Action.GALLERY_REMOVE_SUBJECT:
@@ -249,6 +283,59 @@ def test_role_matrix(
         with pytest.raises(AuthorisationError):
             _act(app, action, data, tmp_path)
         assert _refusals(app, who.username) == [(role.value, action.value)]
+
+
+def test_need_to_know_refuses_case_work_outside_the_team_and_audits_it(
+    deployment: App, data: Path
+) -> None:
+    # Attack: an operator, a supervisor and a reviewer who have nothing to do with a second
+    # case read it, search under it, close it or record on it.
+    other_operator = Principal("officer-9", Role.OPERATOR)
+    other_supervisor = Principal("sgt-8", Role.SUPERVISOR)
+    reference = f"OTHER-{next(_counter)}"
+    open_case(
+        deployment.acting_as(other_operator),
+        reference,
+        purpose="another team's investigation",
+        lawful_basis="law-enforcement",
+        offence="robbery",
+        seriousness="indictable-only",
+    )
+    authorise_case(
+        deployment.acting_as(other_supervisor),
+        reference,
+        until=deployment.now() + timedelta(days=1),
+    )
+    probe = [data / "face_recognition" / "examples" / "obama2.jpg"]
+    operator = deployment.acting_as(OPERATOR)
+    supervisor = deployment.acting_as(SUPERVISOR)
+    reviewer = deployment.acting_as(Principal("reviewer-x", Role.REVIEWER))
+    attempts: list[tuple[App, Callable[[], object]]] = [
+        (operator, lambda: show_case(operator, reference)),
+        (operator, lambda: search(operator, reference, "g", probe)),
+        (operator, lambda: close_case(operator, reference, "not mine")),
+        (supervisor, lambda: show_case(supervisor, reference)),
+        (supervisor, lambda: record_judicial_authorisation(supervisor, reference, "MAG-9")),
+        (supervisor, lambda: assign_to_case(supervisor, reference, TEAM_OPERATOR.username)),
+        (reviewer, lambda: show_case(reviewer, reference)),
+    ]
+    for _, attempt in attempts:
+        with pytest.raises(AuthorisationError, match="not on the team"):
+            attempt()
+    with deployment.unit_of_work() as uow:
+        refused = uow.session.scalars(
+            select(AuditEvent).where(
+                AuditEvent.action == "access.refused", AuditEvent.case_reference == reference
+            )
+        ).all()
+        assert len(refused) == len(attempts)
+        assert {e.details["reason"] for e in refused} == {"not on the case team"}
+    assert reference not in {c.reference for c in list_cases(operator)}
+    # The case's own team and the auditors see it; a supervisor adds a colleague.
+    assert show_case(deployment.acting_as(other_operator), reference).reference == reference
+    assert show_case(deployment.acting_as(AUDITOR), reference).reference == reference
+    assign_to_case(deployment.acting_as(other_supervisor), reference, TEAM_OPERATOR.username)
+    assert show_case(deployment.acting_as(TEAM_OPERATOR), reference).reference == reference
 
 
 def test_admin_can_never_search_or_review_and_operator_never_authorises() -> None:

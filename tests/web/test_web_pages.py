@@ -9,23 +9,22 @@ from fastapi.testclient import TestClient
 
 from retroface.services import App
 from retroface.services.search.photos import search
+from tests.api.conftest import browser_login
 from tests.conftest import EXAMPLES, OPERATOR, REVIEWER
-from tests.helpers import PASSWORD, authorised_case, gallery_with
+from tests.helpers import authorised_case, gallery_with
 
 pytestmark = pytest.mark.needs_data
 
 
 def _browser_login(client: TestClient, username: str) -> None:
-    response = client.post(
-        "/ui/login", data={"username": username, "password": PASSWORD}, follow_redirects=False
-    )
+    response = browser_login(client, username, follow_redirects=False)
     assert response.status_code == 303, response.text
     cookie = response.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie
 
 
 def test_wrong_password_is_refused_on_the_page_and_audited(client: TestClient) -> None:
-    response = client.post("/ui/login", data={"username": OPERATOR.username, "password": "nope"})
+    response = browser_login(client, OPERATOR.username, "nope")
     assert response.status_code == 401 and "wrong password" in response.text
     assert "<script" not in response.text
     assert "default-src 'none'" in response.headers["content-security-policy"]

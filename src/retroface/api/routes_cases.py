@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, File, Form, Request, Response, UploadFile
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Request, Response
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from retroface.governance.roles import Action
 from retroface.services.biometrics.sealed_files import read_protected_file
 from retroface.services.cases.manage import (
+    assign_to_case,
     authorise_case,
     close_case,
     list_cases,
@@ -22,10 +22,13 @@ from retroface.services.cases.manage import (
 from retroface.services.cases.report import case_report
 from retroface.services.results import CaseDetail, ClusterReport, TimelineReport
 from retroface.services.search.footage import find_person
+from retroface.services.search.gate import MAX_CANDIDATES_LIMIT
 from retroface.services.video.clusters import cluster_case, list_clusters
 from retroface.serving.auth import Acting
+from retroface.serving.bounds import MAX_COUNT
 from retroface.serving.jobs import JobOut, JobRunner
 from retroface.serving.search_jobs import start_search_job
+from retroface.serving.uploads import multipart_body, upload_form
 
 router = APIRouter(tags=["cases"])
 
@@ -43,10 +46,10 @@ class CaseIn(BaseModel):
 
 
 class AuthorisationIn(BaseModel):
-    until: datetime
-    valid_from: datetime | None = None
+    until: AwareDatetime
+    valid_from: AwareDatetime | None = None
     galleries: list[str] | None = None
-    max_searches: int | None = Field(default=None, ge=1)
+    max_searches: int | None = Field(default=None, ge=1, le=MAX_COUNT)
 
 
 class CloseIn(BaseModel):
@@ -103,6 +106,18 @@ def post_authorisation(reference: str, body: AuthorisationIn, application: Actin
     )
 
 
+class TeamMemberIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(min_length=1, max_length=100)
+
+
+@router.post("/cases/{reference}/team", response_model=CaseDetail)
+def post_team_member(reference: str, body: TeamMemberIn, application: Acting) -> CaseDetail:
+    """A supervisor on the case adds a person to its team (need to know)."""
+    return assign_to_case(application, reference, body.username)
+
+
 @router.post("/cases/{reference}/judicial-authorisation", response_model=CaseDetail)
 def post_judicial(reference: str, body: JudicialIn, application: Acting) -> CaseDetail:
     return record_judicial_authorisation(application, reference, body.reference)
@@ -114,30 +129,37 @@ def post_close(reference: str, body: CloseIn, application: Acting) -> CaseDetail
     return close_case(application, reference, body.reason)
 
 
-@router.post("/cases/{reference}/searches", response_model=JobOut, status_code=202)
-async def post_search(
-    reference: str,
-    request: Request,
-    application: Acting,
-    gallery: Annotated[str, Form()],
-    files: Annotated[list[UploadFile], File(description="Photos and/or videos to search")],
-    threshold: Annotated[float | None, Form(gt=0.0, lt=1.0)] = None,
-    max_candidates: Annotated[int | None, Form(ge=1, le=100)] = None,
-) -> JobOut:
+class SearchForm(BaseModel):
+    """The fields of a search upload (besides its ``files``)."""
+
+    gallery: str = Field(min_length=1, max_length=200)
+    threshold: float | None = Field(default=None, gt=0.0, lt=1.0)
+    max_candidates: int | None = Field(default=None, ge=1, le=MAX_CANDIDATES_LIMIT)
+
+
+@router.post(
+    "/cases/{reference}/searches",
+    response_model=JobOut,
+    status_code=202,
+    openapi_extra=multipart_body(SearchForm, "Photos and/or videos to search"),
+)
+async def post_search(reference: str, request: Request, application: Acting) -> JobOut:
     """Upload evidence and search it against a gallery; poll ``/jobs/{id}`` for the report.
 
-    The role and the case's gates are checked before anything is stored, so a
-    refused search leaves no file behind.
+    The caller's role is checked before the body is read, and every gate of the search
+    before anything is stored, so a refused search leaves no file behind.
     """
-    return await start_search_job(
-        application,
-        jobs_of(request),
-        reference,
-        gallery,
-        files,
-        threshold=threshold,
-        max_candidates=max_candidates,
-    )
+    application.require(Action.SEARCH_RUN, case_reference=reference)
+    async with upload_form(request, SearchForm) as (form, files):
+        return await start_search_job(
+            application,
+            jobs_of(request),
+            reference,
+            form.gallery,
+            files,
+            threshold=form.threshold,
+            max_candidates=form.max_candidates,
+        )
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut)

@@ -5,13 +5,18 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
+from retroface.errors import RetrofaceError
 from retroface.governance.roles import Action
 from retroface.governance.watchlist_policy import SubjectProvenance
-from retroface.services.biometrics.uploaded_files import gallery_upload_folder
-from retroface.services.galleries.enrol import enroll
+from retroface.services.biometrics.uploaded_files import (
+    gallery_upload_folder,
+    remove_unused_uploads,
+)
+from retroface.services.galleries.enrol import check_enrolment_allowed, enroll
 from retroface.services.galleries.erase import erase_subject
 from retroface.services.galleries.manage import (
     create_gallery,
@@ -30,7 +35,15 @@ from retroface.services.results import (
     GallerySummary,
 )
 from retroface.serving.auth import Acting
-from retroface.serving.uploads import store_uploads
+from retroface.serving.bounds import MAX_COUNT
+from retroface.serving.uploads import (
+    check_types,
+    current_cipher,
+    multipart_body,
+    readable_copies,
+    stored_with_names,
+    upload_form,
+)
 
 router = APIRouter(tags=["galleries"])
 
@@ -38,11 +51,11 @@ router = APIRouter(tags=["galleries"])
 class GalleryIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=2000)
-    max_subjects: int | None = Field(default=None, ge=1)
+    max_subjects: int | None = Field(default=None, ge=1, le=MAX_COUNT)
 
 
 class CapIn(BaseModel):
-    max_subjects: int = Field(ge=1)
+    max_subjects: int = Field(ge=1, le=MAX_COUNT)
 
 
 class ErasureIn(BaseModel):
@@ -76,43 +89,85 @@ def put_cap(name: str, body: CapIn, application: Acting) -> GallerySummary:
 
 
 @router.get("/galleries/{name}/manifest", response_model=GalleryManifest)
-def get_manifest(name: str, application: Acting, version: int | None = None) -> GalleryManifest:
+def get_manifest(
+    name: str,
+    application: Acting,
+    version: Annotated[int | None, Query(ge=0, le=MAX_COUNT)] = None,
+) -> GalleryManifest:
     """Subject ids listed in a version (so a person can later ask whether they were listed)."""
     return gallery_manifest(application, name, version)
 
 
-@router.post("/galleries/{name}/subjects", response_model=EnrollReport, status_code=201)
-async def post_subject(
-    name: str,
-    application: Acting,
-    subject: Annotated[str, Form(min_length=1, max_length=200)],
-    category: Annotated[str, Form()],
-    source_system: Annotated[str, Form(min_length=1, max_length=200)],
-    record_id: Annotated[str, Form(min_length=1, max_length=200)],
-    holding_basis: Annotated[str, Form()],
-    files: Annotated[list[UploadFile], File(description="Reference photos of the subject")],
-    taken_on: Annotated[date | None, Form()] = None,
-    date_of_birth: Annotated[date | None, Form()] = None,
-    under_18_reason: Annotated[str | None, Form(max_length=2000)] = None,
-) -> EnrollReport:
-    """Enroll reference photos of one subject, with the provenance the watchlist rules need."""
+class SubjectForm(BaseModel):
+    """The fields of a reference photo upload (besides its ``files``): who, and the
+    provenance the watchlist rules need."""
+
+    subject: str = Field(min_length=1, max_length=200)
+    category: str = Field(min_length=1, max_length=100)
+    source_system: str = Field(min_length=1, max_length=200)
+    record_id: str = Field(min_length=1, max_length=200)
+    holding_basis: str = Field(min_length=1, max_length=100)
+    taken_on: date | None = None
+    date_of_birth: date | None = None
+    under_18_reason: str | None = Field(default=None, max_length=2000)
+
+
+@router.post(
+    "/galleries/{name}/subjects",
+    response_model=EnrollReport,
+    status_code=201,
+    openapi_extra=multipart_body(SubjectForm, "Reference photos of the subject"),
+)
+async def post_subject(name: str, request: Request, application: Acting) -> EnrollReport:
+    """Enroll reference photos of one subject, with the provenance the watchlist rules need.
+
+    The role is checked before the body is read; the gallery, the subject's provenance and
+    the gallery's cap before anything is stored; photos the enrolment did not keep (refused,
+    unreadable, no single face) are deleted before the answer."""
     application.require(Action.GALLERY_ENROLL)
-    _, paths = await store_uploads(
-        gallery_upload_folder(application.settings.home, name),
-        files,
-        application.settings.max_file_bytes,
-        allow_video=False,
-    )
-    provenance = SubjectProvenance(
-        category=category,
-        source_system=source_system,
-        record_id=record_id,
-        holding_basis=holding_basis,
-        taken_on=taken_on,
-        date_of_birth=date_of_birth,
-        under_18_reason=under_18_reason,
-    )
-    return enroll(application, name, paths, subject=subject, provenance=provenance)
+    async with upload_form(request, SubjectForm) as (form, files):
+        provenance = SubjectProvenance(
+            category=form.category,
+            source_system=form.source_system,
+            record_id=form.record_id,
+            holding_basis=form.holding_basis,
+            taken_on=form.taken_on,
+            date_of_birth=form.date_of_birth,
+            under_18_reason=form.under_18_reason,
+        )
+        check_types(files, allow_video=False)
+        await run_in_threadpool(
+            check_enrolment_allowed, application, name, form.subject, provenance
+        )
+        home = application.settings.home
+        _, paths, names = await stored_with_names(
+            gallery_upload_folder(home, name),
+            home,
+            files,
+            application.settings.max_file_bytes,
+            allow_video=False,
+            cipher=await run_in_threadpool(current_cipher, application),
+        )
+
+    def enrol_copies() -> EnrollReport:
+        with readable_copies(current_cipher(application), paths, names) as copies:
+            return enroll(
+                application,
+                name,
+                list(copies),
+                subject=form.subject,
+                provenance=provenance,
+                sources=copies,
+            )
+
+    try:
+        report = await run_in_threadpool(enrol_copies)
+    except RetrofaceError as exc:
+        exc.args = (names(str(exc)),)  # the uploaded names, never the server's paths
+        raise
+    finally:
+        await run_in_threadpool(remove_unused_uploads, application, paths)
+    return EnrollReport.model_validate(names.json(report.model_dump(mode="json")))
 
 
 @router.delete("/galleries/{name}/subjects/{subject}", response_model=SubjectStatus)

@@ -7,10 +7,8 @@ adjudicate alerts, and oversight.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from retroface.services.galleries.manage import set_live_watchlist
 from retroface.services.live.deployments import (
@@ -25,6 +23,7 @@ from retroface.services.live.deployments import (
 )
 from retroface.services.results import GallerySummary
 from retroface.serving.auth import Acting
+from retroface.serving.bounds import RowId
 
 router = APIRouter(tags=["live"])
 
@@ -33,8 +32,8 @@ class LiveDeploymentIn(BaseModel):
     id: str = Field(min_length=1, max_length=64)
     purpose: str = Field(min_length=1, max_length=5000)
     location: str = Field(min_length=1, max_length=300)
-    starts_at: datetime
-    ends_at: datetime
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
     watchlist: str = Field(min_length=1, max_length=200)
     public_notice: str = Field(min_length=1, max_length=5000)
     threshold: float | None = Field(default=None, ge=-1.0, le=1.0)
@@ -85,7 +84,7 @@ def get_alerts(
 
 
 @router.post("/live/alerts/{alert_id}/adjudication", response_model=LiveAlertOut)
-def post_adjudication(alert_id: int, body: AdjudicationIn, application: Acting) -> LiveAlertOut:
+def post_adjudication(alert_id: RowId, body: AdjudicationIn, application: Acting) -> LiveAlertOut:
     return adjudicate_alert(
         application, alert_id, engaged=body.engaged, outcome=body.outcome, note=body.note
     )

@@ -33,6 +33,7 @@ from retroface.services.oversight.audit_log import (
 from retroface.services.oversight.reports import dpia_report, transparency_report
 from retroface.services.results import CandidateReview, DeploymentStatus
 from retroface.serving.auth import Acting
+from retroface.serving.bounds import MAX_ID, RowId
 
 router = APIRouter(tags=["oversight"])
 
@@ -83,7 +84,7 @@ def get_reviews(
 
 
 @router.post("/candidates/{candidate_id}/reviews", response_model=CandidateReview)
-def post_review(candidate_id: int, body: ReviewIn, application: Acting) -> CandidateReview:
+def post_review(candidate_id: RowId, body: ReviewIn, application: Acting) -> CandidateReview:
     """Record a reviewer's decision; two reviewers agreeing confirm a match."""
     return record_review(application, candidate_id, body.outcome, body.reason)
 
@@ -93,7 +94,7 @@ def get_audit_events(
     application: Acting,
     case: str | None = None,
     action: str | None = None,
-    before_id: Annotated[int | None, Query(ge=1)] = None,
+    before_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditEventOut]:
     """The audit log, newest first (auditors only; the read itself is audited)."""
@@ -104,7 +105,8 @@ def get_audit_events(
 
 @router.get("/audit/verify", response_model=ChainStatus)
 def get_audit_verify(application: Acting) -> ChainStatus:
-    """Check the hash chain; names the first edited, deleted, inserted or reordered event."""
+    """Check the hash chain and its signed checkpoints; names the first edited, deleted,
+    inserted or reordered event, and a truncated or re-chained log (``anchor``)."""
     return verify_audit(application)
 
 

@@ -81,6 +81,18 @@ def case_judicial(
     render.render_case(out, detail)
 
 
+@case_app.command("assign")
+def case_assign(
+    reference: str,
+    username: Annotated[str, typer.Argument(help="The person to add to the case's team.")],
+) -> None:
+    """Add a person to a case's team, so they may see and work on it (supervisor on the case)."""
+    from retroface.services.cases import manage as case_service  # noqa: PLC0415 - loaded only by this command
+
+    detail = case_service.assign_to_case(open_cli_app(), reference, username)
+    out.print(f"{username} is on the team of case {detail.reference}")
+
+
 @case_app.command("show")
 def case_show(reference: str, json_out: JsonFlag = False) -> None:
     """Show a case and its authorisations."""

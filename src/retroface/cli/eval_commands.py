@@ -27,8 +27,12 @@ GroupLabels = Annotated[
 ]
 ReportDir = Annotated[
     Path | None,
-    typer.Option(help="Folder for the plots (PNG), their numbers (CSV) and an index.html."),
+    typer.Option(
+        help="Folder for the plots (PNG), their numbers (CSV) and an index.html: new or "
+        "empty, outside the data directory."
+    ),
 ]
+Force = Annotated[bool, typer.Option("--force", help="Replace what is already there.")]
 
 
 def _report_written(files: list[str]) -> None:
@@ -48,6 +52,7 @@ def eval_identification(
     ] = None,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for the intervals.")] = 1000,
     report_dir: ReportDir = None,
+    force: Force = False,
     json_out: JsonFlag = False,
 ) -> None:
     """Closed- and open-set 1:N accuracy: CMC, FNIR at FPIR 0.3/1/10% (95% bootstrap
@@ -64,6 +69,7 @@ def eval_identification(
         bootstrap=bootstrap,
         progress=RichProgress(err),
         report_dir=report_dir,
+        force=force,
     )
     if json_out:
         emit_json(report)
@@ -108,6 +114,7 @@ def eval_verification(
         typer.Option(help="An LFW folder (with pairs.txt, or lfw_pairs.txt beside it)."),
     ] = None,
     report_dir: ReportDir = None,
+    force: Force = False,
     json_out: JsonFlag = False,
 ) -> None:
     """1:1 accuracy on labelled pairs: 10-fold accuracy and TAR at FAR 0.1% and 0.01%."""
@@ -119,6 +126,7 @@ def eval_verification(
         lfw_dir=lfw,
         progress=RichProgress(err),
         report_dir=report_dir,
+        force=force,
     )
     if json_out:
         emit_json(report)
@@ -147,15 +155,21 @@ def eval_calibrate(
     enrol: Enrol = 1,
     held_out: HeldOut = 0.25,
     key_file: KeyFile = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
 ) -> None:
     """Choose the lowest threshold meeting the target FPIR in the worst group; write it as a
-    signed calibration record for 'deployment calibration register'."""
+    signed calibration record for 'deployment calibration register' (outside the data
+    directory)."""
     from retroface.governance.audit_export import load_signing_key  # noqa: PLC0415 - loaded only by this command
+    from retroface.governance.output_files import check_output_file  # noqa: PLC0415 - loaded only by this command
     from retroface.services.evaluation.calibrate import calibrate  # noqa: PLC0415 - loaded only by this command
 
     key = load_signing_key(key_file)
+    application = open_cli_app()
+    # Before the run, not after it: a refused path must not cost the whole measurement.
+    check_output_file(record, application.settings, "calibration record", force=force)
     document = calibrate(
-        open_cli_app(),
+        application,
         dataset,
         target_fpir=target_fpir,
         key=key,

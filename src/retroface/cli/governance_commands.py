@@ -206,12 +206,14 @@ def report_transparency(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the .md and .csv.")] = Path(
         "."
     ),
+    force: Annotated[bool, typer.Option("--force", help="Replace existing files.")] = False,
 ) -> None:
-    """Write transparency statistics (Markdown + CSV) for searches in a period."""
+    """Write transparency statistics (Markdown + CSV) for searches in a period (outside the
+    data directory)."""
     from retroface.services.oversight.reports import transparency_report  # noqa: PLC0415 - loaded only by this command
 
     result = transparency_report(
-        open_cli_app(), parse_day(start, "--from"), parse_day(end, "--to"), out_dir
+        open_cli_app(), parse_day(start, "--from"), parse_day(end, "--to"), out_dir, force=force
     )
     out.print(f"{result.searches} searches; wrote {', '.join(result.files)}")
 
@@ -221,11 +223,12 @@ def report_dpia(
     out_file: Annotated[Path, typer.Option("--out", help="Markdown file to write.")] = Path(
         "dpia-evidence.md"
     ),
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
 ) -> None:
     """Write the DPIA evidence pack (data flows, categories, retention, thresholds, models, audit head)."""
     from retroface.services.oversight.reports import dpia_report  # noqa: PLC0415 - loaded only by this command
 
-    result = dpia_report(open_cli_app(), out_file)
+    result = dpia_report(open_cli_app(), out_file, force=force)
     out.print(f"wrote {', '.join(result.files)}")
 
 

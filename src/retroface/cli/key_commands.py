@@ -131,10 +131,11 @@ def keys_rotate(
 def keys_decrypt(
     path: Annotated[Path, typer.Argument(help="A contact sheet or case report in the data dir.")],
     out_file: Annotated[Path, typer.Option("--out", help="Plaintext copy to write.")],
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
 ) -> None:
     """Write a plaintext copy of a sealed contact sheet or case report (for those allowed to
     read it; audited: the copy is outside the data directory's protection)."""
     from retroface.services.biometrics.sealed_files import decrypt_protected_file  # noqa: PLC0415 - loaded only by this command
 
-    written = decrypt_protected_file(open_cli_app(), path, out_file)
+    written = decrypt_protected_file(open_cli_app(), path, out_file, force=force)
     out.print(f"wrote {written}: it holds faces; delete it when done")

@@ -55,13 +55,16 @@ def live(
 ) -> None:
     """Compare every face in SOURCE with the deployment's watchlist; raise alerts; keep nothing
     of anyone else. Frames are dropped (and counted) rather than lag behind the stream."""
+    from retroface.governance.output_files import refuse_inside_data_directory  # noqa: PLC0415 - loaded only by this command
     from retroface.services.live.alert_sinks import JsonLinesSink, WebhookSink  # noqa: PLC0415 - loaded only by this command
     from retroface.services.live.run import LiveOptions, run_live  # noqa: PLC0415 - loaded only by this command
 
     if simulate_slow_ms < 0:
         raise InvalidInputError("--simulate-slow-ms cannot be negative")
+    application = open_cli_app()
     sinks: list[AlertSink] = [TerminalSink()]
     if alerts_jsonl is not None:
+        refuse_inside_data_directory(alerts_jsonl, application.settings, "alerts file")
         sinks.append(JsonLinesSink(alerts_jsonl))
     if webhook is not None:
         sinks.append(WebhookSink(webhook))
@@ -77,7 +80,7 @@ def live(
         )
 
     summary = run_live(
-        open_cli_app(),
+        application,
         deployment,
         source,
         sinks=sinks,

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from retroface.cli import render, session_file
+from retroface.cli.audit_commands import audit_app
 from retroface.cli.case_commands import case_app
 from retroface.cli.context import (
     JsonFlag,
-    KeyFile,
     MaxCandidates,
     Threshold,
     emit_json,
@@ -60,7 +60,6 @@ for sub_app, sub_name in (
     (report_app, "report"),
 ):
     app.add_typer(sub_app, name=sub_name)
-audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 user_app = typer.Typer(help="Users and roles (admin).", no_args_is_help=True)
 app.add_typer(user_app, name="user")
@@ -113,8 +112,10 @@ def init(
 
     application = open_cli_app(identify=False)
     if admin is not None:
-        user_service.bootstrap_admin(application, admin, session_file.ask_password())
-        out.print(f"Created admin {admin}; log in with 'retroface login {admin}'")
+        name = user_service.bootstrap_admin(
+            application, admin, session_file.ask_password()
+        ).username
+        out.print(f"Created admin {name}; log in with 'retroface login {name}'")
     out.print(f"retroface data directory ready: {application.settings.home.resolve()}")
 
 
@@ -150,12 +151,22 @@ def models(json_out: JsonFlag = False) -> None:
 
 
 @app.command()
-def login(username: str) -> None:
-    """Log in; the session lasts 8 hours and is kept in the data directory."""
+def login(
+    username: str,
+    password_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--password-stdin", help="Read the password from the first line of standard input."
+        ),
+    ] = False,
+) -> None:
+    """Log in; the session lasts 8 hours and is kept for your own account only (in
+    $XDG_CONFIG_HOME or ~/.config/retroface/sessions/), one per data directory."""
     from retroface.services.access import users as user_service  # noqa: PLC0415 - loaded only by this command
 
     application = open_cli_app(identify=False)
-    token, principal = user_service.login(application, username, session_file.ask_password())
+    password = session_file.password_from_stdin() if password_stdin else session_file.ask_password()
+    token, principal = user_service.login(application, username, password)
     session_file.save_token(application, token)
     out.print(f"Logged in as {principal.username} ({principal.role.value})")
 
@@ -221,6 +232,69 @@ def user_list(json_out: JsonFlag = False) -> None:
         return
     for u in users:
         out.print(f"{u.username}  {u.role}  {'active' if u.active else 'inactive'}")
+
+
+@user_app.command("deactivate")
+def user_deactivate(
+    username: str,
+    reason: Annotated[str, typer.Option(help="Why (kept in the audit log).")] = "",
+) -> None:
+    """Stop an account (admin only): no more log-ins; its sessions and API keys end now."""
+    from retroface.services.access import users as user_service  # noqa: PLC0415 - loaded only by this command
+
+    user = user_service.deactivate_user(open_cli_app(), username, reason)
+    out.print(f"Deactivated {user.username}; their sessions and API keys have ended")
+
+
+@user_app.command("reactivate")
+def user_reactivate(username: str) -> None:
+    """Let a deactivated account log in again (admin only)."""
+    from retroface.services.access import users as user_service  # noqa: PLC0415 - loaded only by this command
+
+    user = user_service.reactivate_user(open_cli_app(), username)
+    out.print(f"Reactivated {user.username} ({user.role})")
+
+
+@user_app.command("role")
+def user_role(
+    username: str,
+    role: Annotated[Role, typer.Argument(help="operator, reviewer, supervisor, auditor or admin.")],
+    trained_on: Annotated[
+        str | None, typer.Option(help="Reviewers: date face-comparison training was completed.")
+    ] = None,
+) -> None:
+    """Change an account's role (admin only); it holds from the account's next request."""
+    from retroface.services.access import users as user_service  # noqa: PLC0415 - loaded only by this command
+
+    trained = parse_day(trained_on, "--trained-on") if trained_on else None
+    user = user_service.change_role(open_cli_app(), username, role, training_completed_on=trained)
+    out.print(f"{user.username} is now {user.role}")
+
+
+@user_app.command("reset-password")
+def user_reset_password(username: str) -> None:
+    """Set a new password for an account (admin only) and end its sessions; the password is
+    read from a prompt or $RETROFACE_NEW_PASSWORD."""
+    from retroface.services.access import users as user_service  # noqa: PLC0415 - loaded only by this command
+
+    application = open_cli_app()
+    password = os.environ.get("RETROFACE_NEW_PASSWORD") or session_file.ask_password(
+        f"New password for {username}: "
+    )
+    user = user_service.reset_password(application, username, password)
+    out.print(f"New password set for {user.username}; their log-in sessions have ended")
+
+
+@user_app.command("revoke-sessions")
+def user_revoke_sessions(username: str) -> None:
+    """End every log-in session and API key of an account now (admin only)."""
+    from retroface.services.access import users as user_service  # noqa: PLC0415 - loaded only by this command
+
+    revoked = user_service.revoke_sessions(open_cli_app(), username)
+    out.print(
+        f"Ended {revoked.sessions} session(s) and {revoked.api_keys} API key(s) of "
+        f"{revoked.username}"
+    )
 
 
 @app.command()
@@ -297,51 +371,6 @@ def quickstart(
     if not json_out:
         render.render_enroll(out, enrolled)
     _finish_search_output(report, json_out)
-
-
-@audit_app.command("verify")
-def audit_verify(json_out: JsonFlag = False) -> None:
-    """Check the hash chain; exit 1 and name the first bad event if it was tampered with."""
-    from retroface.services.oversight import audit_log as audit_service  # noqa: PLC0415 - loaded only by this command
-
-    status = audit_service.verify_audit(open_cli_app())
-    if json_out:
-        emit_json(status)
-    elif status.ok:
-        out.print(f"audit chain intact: {status.events} events, head {status.head[:16]}")
-    else:
-        out.print(f"audit chain BROKEN at event {status.first_bad_id}: {status.reason}")
-    if not status.ok:
-        raise typer.Exit(code=1)
-
-
-@audit_app.command("export")
-def audit_export(
-    out_file: Annotated[Path, typer.Argument(help="JSON-lines file to write.")],
-    key_file: KeyFile = None,
-) -> None:
-    """Write the whole log as JSON lines with an HMAC-SHA256 signature line."""
-    from retroface.governance.audit_export import load_signing_key  # noqa: PLC0415 - loaded only by this command
-    from retroface.services.oversight import audit_log as audit_service  # noqa: PLC0415 - loaded only by this command
-
-    result = audit_service.export_audit(open_cli_app(), out_file, load_signing_key(key_file))
-    out.print(f"exported {result.events} events to {result.path}; head {result.head[:16]}")
-
-
-@audit_app.command("check-export")
-def audit_check_export(
-    export_file: Annotated[Path, typer.Argument(help="A file written by 'audit export'.")],
-    key_file: KeyFile = None,
-) -> None:
-    """Check an export's signature (exit 1 if it does not verify)."""
-    from retroface.governance.audit_export import load_signing_key  # noqa: PLC0415 - loaded only by this command
-    from retroface.services.oversight import audit_log as audit_service  # noqa: PLC0415 - loaded only by this command
-
-    result = audit_service.check_export(export_file, load_signing_key(key_file))
-    verdict = "valid" if result.signature_valid else "INVALID"
-    out.print(f"signature {verdict}: {result.events} events, head {result.head[:16]}")
-    if not result.signature_valid:
-        raise typer.Exit(code=1)
 
 
 def _finish_search_output(report: SearchReport, json_out: bool) -> None:

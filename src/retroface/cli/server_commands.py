@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
 import typer
@@ -14,21 +15,39 @@ apikey_app = typer.Typer(help="API keys for machines (admin).", no_args_is_help=
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            help="Addresses (or networks, comma-separated) of the reverse proxies whose "
+            "X-Forwarded-For/-Proto headers are believed; default $RETROFACE_FORWARDED_ALLOW_IPS, "
+            "else none: the client address is the connection's."
+        ),
+    ] = None,
 ) -> None:
-    """Run the REST API (OpenAPI at /api/v1/openapi.json, docs at /api/v1/docs).
+    """Run the REST API and the web UI (docs page only with RETROFACE_API_DOCS=1).
 
     Listens on localhost by default: put a TLS-terminating proxy in front of it
-    before exposing it to a network.
+    before exposing it to a network, and name it with --forwarded-allow-ips.
     """
     import uvicorn  # noqa: PLC0415 - the web stack loads only for serve
 
     from retroface.server import create_server  # noqa: PLC0415
 
     application = open_cli_app(identify=False)
-    out.print(
-        f"retroface API on http://{host}:{port}/api/v1/docs (data: {application.settings.home})"
+    if forwarded_allow_ips is not None:
+        settings = application.settings.with_(forwarded_allow_ips=forwarded_allow_ips)
+        application = replace(application, settings=settings)
+    out.print(f"retroface on http://{host}:{port}/ui/ (data: {application.settings.home})")
+    # The server decides whom to believe (server.py, from the setting): uvicorn's own proxy
+    # header handling would trust X-Forwarded-For from any loopback client.
+    uvicorn.run(
+        create_server(application=application),
+        host=host,
+        port=port,
+        log_level="info",
+        proxy_headers=False,
+        server_header=False,
     )
-    uvicorn.run(create_server(application=application), host=host, port=port, log_level="info")
 
 
 @apikey_app.command("create")

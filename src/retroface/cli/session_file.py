@@ -1,8 +1,18 @@
-"""The CLI's log-in: a session token kept in the data directory, readable only by its owner."""
+"""The CLI's log-in: a session token per operating-system user and data directory.
+
+The token is kept in the user's own configuration directory
+(``$XDG_CONFIG_HOME/retroface/sessions/``, or ``~/.config/retroface/sessions/``),
+one file per data directory named by a hash of that directory's resolved
+path, readable by its owner only (0600, in a 0700 folder). Two people using one
+data directory from their own accounts are two sessions: nobody acts as
+whoever logged in last, and the data directory (and its backups) holds no
+credential.
+"""
 
 from __future__ import annotations
 
 import getpass
+import hashlib
 import json
 import os
 import sys
@@ -15,18 +25,25 @@ if TYPE_CHECKING:
     from retroface.services import App
     from retroface.services.access.users import Principal
 
-SESSION_FILE = "session.json"
+
+def sessions_folder() -> Path:
+    config = os.environ.get("XDG_CONFIG_HOME") or ""
+    base = Path(config) if Path(config).is_absolute() else Path.home() / ".config"
+    return base / "retroface" / "sessions"
 
 
 def session_path(app: App) -> Path:
-    return app.settings.home / SESSION_FILE
+    home = str(app.settings.home.resolve())
+    return sessions_folder() / f"{hashlib.sha256(home.encode('utf-8')).hexdigest()[:32]}.json"
 
 
 def save_token(app: App, token: str) -> None:
     path = session_path(app)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an older file keeps its mode on O_CREAT
     with os.fdopen(fd, "w") as handle:
-        json.dump({"token": token}, handle)
+        json.dump({"token": token, "home": str(app.settings.home.resolve())}, handle)
 
 
 def read_token(app: App) -> str | None:
@@ -47,8 +64,18 @@ def ask_password(prompt: str = "Password: ") -> str:
     if value:
         return value
     if not sys.stdin.isatty():
-        raise InvalidInputError("no password: set RETROFACE_PASSWORD or run from a terminal")
+        raise InvalidInputError(
+            "no password: set RETROFACE_PASSWORD, use --password-stdin, or run from a terminal"
+        )
     return getpass.getpass(prompt)
+
+
+def password_from_stdin() -> str:
+    """The first line of standard input, without its line ending (``login --password-stdin``)."""
+    line = sys.stdin.readline().rstrip("\r\n")
+    if not line:
+        raise InvalidInputError("--password-stdin: standard input held no password")
+    return line
 
 
 def resolve_principal(app: App) -> Principal | None:

@@ -3,8 +3,10 @@
 Each event stores the hash of the event before it, and its own hash over
 its content and that link, so editing, deleting, inserting or reordering a
 row breaks the chain at that row (:func:`verify_chain` names the first bad
-one). The tail of the chain is protected by exporting a signed copy
-(:mod:`audit_export`) to an oversight body. Writers take a lock before
+one). The chain cannot show that its newest rows, or all of them, were
+deleted, or that a row was rewritten and every later hash recomputed: signed
+checkpoints outside the database do (:mod:`audit_checkpoint`), as does a
+signed copy (:mod:`audit_export`) held by an oversight body. Writers take a lock before
 reading the chain head, so concurrent transactions cannot fork the chain.
 
 Details hold ids, counts, hashes of evidence files and parameters, never

@@ -27,6 +27,7 @@ class Action(StrEnum):
     CASE_READ = "case.read"
     CASE_CLOSE = "case.close"
     CASE_RECORD_JUDICIAL = "case.record_judicial"
+    CASE_ASSIGN = "case.assign"
     GALLERY_CREATE = "gallery.create"
     GALLERY_ENROLL = "gallery.enroll"
     GALLERY_REMOVE_SUBJECT = "gallery.remove_subject"
@@ -67,6 +68,8 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.CASE_READ: frozenset({_R.OPERATOR, _R.REVIEWER, _R.SUPERVISOR, _R.AUDITOR}),
     Action.CASE_CLOSE: frozenset({_R.OPERATOR, _R.SUPERVISOR}),
     Action.CASE_RECORD_JUDICIAL: frozenset({_R.SUPERVISOR}),
+    # Adding a person to a case's team (need to know): the supervisors on it.
+    Action.CASE_ASSIGN: frozenset({_R.SUPERVISOR}),
     Action.GALLERY_CREATE: frozenset({_R.SUPERVISOR}),
     Action.GALLERY_ENROLL: frozenset({_R.SUPERVISOR}),
     Action.GALLERY_REMOVE_SUBJECT: frozenset({_R.SUPERVISOR}),

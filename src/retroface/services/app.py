@@ -22,6 +22,7 @@ from retroface.faces.engine_description import parse as parse_engine
 from retroface.faces.engine_spec import EngineSpec
 from retroface.governance import record_event
 from retroface.governance.audit_checkpoint import check_locations as check_checkpoint_locations
+from retroface.governance.case_access import CaseTeam, on_case_team
 from retroface.governance.identity import Principal
 from retroface.governance.roles import Action, is_allowed
 from retroface.settings import Settings
@@ -33,7 +34,7 @@ from retroface.store.data_protection import (
     read_record,
 )
 from retroface.store.database import ensure_data_directory
-from retroface.store.models import AuditEvent
+from retroface.store.models import AuditEvent, Case
 
 if TYPE_CHECKING:
     from retroface.faces import FaceEngine
@@ -116,7 +117,27 @@ class App:
                 f"{self.principal.username} ({self.principal.role.value}) may not "
                 f"{action.value.replace('.', ' ')}"
             )
+        if case_reference is not None and action is not Action.CASE_OPEN:
+            self._check_need_to_know(action, case_reference)
         return self.principal
+
+    def case_team(self, uow: UnitOfWork, case: Case) -> CaseTeam:
+        members, authorisers, has_candidates = uow.cases.team_of(case)
+        return CaseTeam(case.reference, case.requester, members, authorisers, has_candidates)
+
+    def _check_need_to_know(self, action: Action, case_reference: str) -> None:
+        """Refuse (and audit) case work by anyone outside the case's team; an unknown case
+        is left to the service, which says it does not exist."""
+        assert self.principal is not None
+        with self.unit_of_work() as uow:
+            case = uow.cases.get(case_reference)
+            if case is None or on_case_team(self.principal, self.case_team(uow, case)):
+                return
+        self.audit_refusal(action, "not on the case team", case_reference)
+        raise AuthorisationError(
+            f"{self.principal.username} is not on the team of case {case_reference}; "
+            "a supervisor who authorised it can add them"
+        )
 
     def audit(self, session: Session, **event: Any) -> AuditEvent:
         """Record an audit event for the acting principal in the caller's transaction."""

@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
 
@@ -46,6 +46,22 @@ class JobOut(BaseModel):
     progress_step: str = ""
     result: dict[str, Any] | None = None
     error: str | None = None
+
+
+class Redactor(Protocol):
+    """What a job's result and error message pass through before anyone can read them."""
+
+    def __call__(self, text: str) -> str: ...
+
+    def json(self, value: Any) -> Any: ...
+
+
+class _Unchanged:
+    def __call__(self, text: str) -> str:
+        return text
+
+    def json(self, value: Any) -> Any:
+        return value
 
 
 class JobProgress:
@@ -82,7 +98,10 @@ class JobRunner:
         owner: str,
         work: Callable[[JobProgress], BaseModel],
         cleanup: Callable[[], None] | None = None,
+        redact: Redactor | None = None,
     ) -> JobOut:
+        """Queue ``work``; ``redact`` rewrites every string of its result and error message
+        (e.g. stored upload paths into the names the uploader gave)."""
         job = JobOut(
             id=uuid.uuid4().hex, kind=kind, status="queued", owner=owner,
             submitted_at=datetime.now(UTC),
@@ -91,7 +110,7 @@ class JobRunner:
             self._check_capacity(owner)
             self._forget_old_jobs(job.submitted_at)
             self._jobs[job.id] = job
-        self._pool.submit(self._run, job, work, cleanup)
+        self._pool.submit(self._run, job, work, cleanup, redact or _Unchanged())
         return job.model_copy()
 
     def _run(
@@ -99,16 +118,17 @@ class JobRunner:
         job: JobOut,
         work: Callable[[JobProgress], BaseModel],
         cleanup: Callable[[], None] | None,
+        redact: Redactor,
     ) -> None:
         with self._lock:
             job.status = "running"
         try:
-            result = work(JobProgress(job, self._lock))
+            result = redact.json(work(JobProgress(job, self._lock)).model_dump(mode="json"))
             with self._lock:
-                job.result, job.status = result.model_dump(mode="json"), "done"
+                job.result, job.status = result, "done"
         except RetrofaceError as exc:
             with self._lock:
-                job.error, job.status = str(exc), "failed"
+                job.error, job.status = redact(str(exc)), "failed"
         except Exception as exc:  # a bug: record that the job failed, keep the server up
             with self._lock:
                 job.error, job.status = "internal error (see the server log)", "failed"

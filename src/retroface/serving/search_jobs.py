@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from fastapi import UploadFile
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
 from retroface.governance.roles import Action
 from retroface.services import App
-from retroface.services.biometrics.uploaded_files import case_upload_folder
+from retroface.services.biometrics.uploaded_files import case_upload_folder, remove_unused_uploads
 from retroface.services.results import SearchReport
+from retroface.services.search.gate import check_search_allowed
 from retroface.services.search.photos import search
-from retroface.services.video.ingest import check_case_open_and_authorised
 from retroface.serving.jobs import JobOut, JobProgress, JobRunner
-from retroface.serving.uploads import store_uploads
+from retroface.serving.uploads import (
+    check_types,
+    current_cipher,
+    readable_copies,
+    stored_with_names,
+)
 
 
 async def start_search_job(
@@ -24,27 +30,45 @@ async def start_search_job(
     threshold: float | None = None,
     max_candidates: int | None = None,
 ) -> JobOut:
-    """Check the role, the case's gates and the person's queue before a byte is stored (a
-    refused search leaves no file behind), keep the evidence with the case, and queue it."""
+    """Check the role, the files' declared types, every gate of the search (case, scope,
+    count, gallery, threshold floor, cap: refusals audited) and the person's queue before a
+    byte is stored, so a refused search leaves no file behind; keep the evidence with the
+    case and queue the search. Files the search did not use (it was refused when it
+    started after all, or a file could not be read) are deleted when the job ends."""
     principal = application.require(Action.SEARCH_RUN, case_reference=reference)
-    check_case_open_and_authorised(application, reference)
+    check_types(files, allow_video=True)
+    await run_in_threadpool(
+        check_search_allowed, application, reference, gallery, threshold, max_candidates
+    )
     jobs.check_capacity(principal.username)
-    _, paths = await store_uploads(
-        case_upload_folder(application.settings.home, reference),
+    home = application.settings.home
+    _, paths, names = await stored_with_names(
+        case_upload_folder(home, reference),
+        home,
         files,
         application.settings.max_file_bytes,
         allow_video=True,
+        cipher=await run_in_threadpool(current_cipher, application),
     )
 
     def work(progress: JobProgress) -> SearchReport:
-        return search(
-            application,
-            reference,
-            gallery,
-            list(paths),
-            threshold=threshold,
-            max_candidates=max_candidates,
-            progress=progress,
-        )
+        try:
+            with readable_copies(current_cipher(application), paths, names) as copies:
+                return search(
+                    application,
+                    reference,
+                    gallery,
+                    list(copies),
+                    threshold=threshold,
+                    max_candidates=max_candidates,
+                    progress=progress,
+                    sources=copies,
+                )
+        finally:
+            remove_unused_uploads(application, paths)
 
-    return jobs.submit("search", principal.username, work)
+    try:
+        return jobs.submit("search", principal.username, work, redact=names)
+    except BaseException:
+        remove_unused_uploads(application, paths)
+        raise

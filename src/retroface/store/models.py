@@ -187,6 +187,19 @@ class Authorisation(Base):
     case: Mapped[Case] = relationship(back_populates="authorisations")
 
 
+class CaseMember(Base):
+    """A person a supervisor added to a case's team (need to know: governance/case_access.py)."""
+
+    __tablename__ = "case_members"
+    __table_args__ = (UniqueConstraint("case_id", "username"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    username: Mapped[str] = mapped_column(String(100))
+    added_by: Mapped[str] = mapped_column(String(100))
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Comparison(Base):
     """One 1:1 comparison of two images under a case: a search of one, so it passes the same
     gate (authorised case, rules, threshold floor) and counts against the authorisation."""
@@ -442,6 +455,8 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str] = mapped_column(String(100))
+    #: When the password was last set (creation or an admin's reset): password expiry.
+    password_changed_at: Mapped[datetime | None] = mapped_column()
 
 
 class LoginSession(Base):

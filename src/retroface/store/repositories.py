@@ -11,7 +11,10 @@ from sqlalchemy.orm import Session
 from retroface.errors import NotFoundError
 from retroface.store.data_protection import DataCipher, open_template, template_associated
 from retroface.store.models import (
+    Authorisation,
+    Candidate,
     Case,
+    CaseMember,
     Gallery,
     ReferenceImage,
     Search,
@@ -134,6 +137,23 @@ class CaseRepository:
         self.session.add(case)
         self.session.flush()
         return case
+
+    def team_of(self, case: Case) -> tuple[frozenset[str], frozenset[str], bool]:
+        """(assigned members, authorising supervisors, whether it has candidates): what need
+        to know (governance/case_access.py) decides on, besides the requester."""
+        members = self.session.scalars(
+            select(CaseMember.username).where(CaseMember.case_id == case.id)
+        ).all()
+        authorisers = self.session.scalars(
+            select(Authorisation.authorised_by).where(Authorisation.case_id == case.id)
+        ).all()
+        candidate = self.session.scalar(
+            select(Candidate.id)
+            .join(Search, Candidate.search_id == Search.id)
+            .where(Search.case_id == case.id)
+            .limit(1)
+        )
+        return frozenset(members), frozenset(authorisers), candidate is not None
 
     def search_count(self, case_id: int) -> int:
         return int(

@@ -1,4 +1,5 @@
-"""The pages: log in, cases, search, candidates and their review, the audit log.
+"""The pages: log in, cases, search, candidates and their review, the audit log, and the
+admin's users page.
 
 Every form posts back with a CSRF token bound to the session; every face
 image is embedded in the page it belongs to (a ``data:`` URL), so no URL
@@ -9,17 +10,29 @@ from __future__ import annotations
 
 import base64
 from collections import defaultdict
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, Field
 
-from retroface.errors import AuthorisationError, LockedOutError
-from retroface.governance.roles import Action, is_allowed
-from retroface.services.access.users import logout
+from retroface.errors import AuthorisationError, InvalidInputError, LockedOutError
+from retroface.governance.roles import Action, Role, is_allowed
+from retroface.services import App
+from retroface.services.access.users import (
+    change_role,
+    deactivate_user,
+    list_users,
+    logout,
+    principal_for_token,
+    reactivate_user,
+    reset_password,
+    revoke_sessions,
+)
 from retroface.services.biometrics.face_views import candidate_faces
 from retroface.services.biometrics.sealed_files import read_protected_file
 from retroface.services.cases.manage import list_cases, show_case
@@ -35,9 +48,12 @@ from retroface.services.live.deployments import (
 from retroface.services.oversight.audit_log import list_audit_events, verify_audit
 from retroface.services.results import CandidateReview
 from retroface.serving.auth import SESSION_COOKIE, Browser, base_app, csrf_ok, csrf_token
+from retroface.serving.bounds import RowId
 from retroface.serving.jobs import JobRunner
 from retroface.serving.login_throttle import throttled_login
 from retroface.serving.search_jobs import start_search_job
+from retroface.serving.uploads import upload_form
+from retroface.web import login_form
 
 STATIC_DIR = Path(__file__).parent / "static"
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -71,7 +87,21 @@ def _check_csrf(request: Request, submitted: str | None) -> None:
 
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request) -> HTMLResponse:
-    return _page(request, "login.html")
+    return _login_page(request)
+
+
+def _login_page(request: Request, status: int = 200, error: str | None = None) -> HTMLResponse:
+    """The log-in form with its pre-session anti-forgery token (web/login_form.py)."""
+    nonce = login_form.form_nonce(request)
+    response = _page(
+        request,
+        "login.html",
+        status=status,
+        error=error,
+        login_token=login_form.form_token(request, nonce),
+    )
+    login_form.set_cookie(response, request, nonce)
+    return response
 
 
 @router.post("/login", response_model=None)
@@ -79,15 +109,21 @@ def login_submit(
     request: Request,
     username: Annotated[str, Form(max_length=100)],
     password: Annotated[str, Form(max_length=1000)],
+    login_token: Annotated[str | None, Form(max_length=200)] = None,
 ) -> Response:
+    if not login_form.posted_form_ok(request, login_token):
+        login_form.audit_refusal(request)
+        return _login_page(
+            request, 403, "the log-in form expired or did not come from this site: try again"
+        )
     try:
         token, _ = throttled_login(
             request, base_app(request), username, password, hours=SESSION_HOURS
         )
     except LockedOutError as exc:
-        return _page(request, "login.html", status=429, error=str(exc))
+        return _login_page(request, 429, str(exc))
     except AuthorisationError as exc:
-        return _page(request, "login.html", status=401, error=str(exc))
+        return _login_page(request, 401, str(exc))
     response = RedirectResponse("/ui/", status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
@@ -149,20 +185,20 @@ def case_page(reference: str, request: Request, application: Browser) -> Respons
 
 
 @router.post("/cases/{reference}/search", response_model=None)
-async def search_submit(
-    reference: str,
-    request: Request,
-    application: Browser,
-    gallery: Annotated[str, Form()],
-    files: Annotated[list[UploadFile], File()],
-    csrf: Annotated[str | None, Form()] = None,
-) -> Response:
+async def search_submit(reference: str, request: Request, application: Browser) -> Response:
+    """The form is read only once the session is known (serving/uploads.py)."""
     if application.principal is None:
         return _to_login()
-    _check_csrf(request, csrf)
-    runner: JobRunner = request.app.state.jobs
-    job = await start_search_job(application, runner, reference, gallery, files)
+    async with upload_form(request, _SearchForm) as (form, files):
+        _check_csrf(request, form.csrf)
+        runner: JobRunner = request.app.state.jobs
+        job = await start_search_job(application, runner, reference, form.gallery, files)
     return RedirectResponse(f"/ui/jobs/{job.id}", status_code=303)
+
+
+class _SearchForm(BaseModel):
+    gallery: str = Field(min_length=1, max_length=200)
+    csrf: str | None = Field(default=None, max_length=200)
 
 
 @router.post("/cases/{reference}/report", response_model=None)
@@ -233,7 +269,7 @@ def review_page(reference: str, request: Request, application: Browser) -> Respo
 
 
 @router.get("/candidates/{candidate_id}", response_model=None)
-def candidate_page(candidate_id: int, request: Request, application: Browser) -> Response:
+def candidate_page(candidate_id: RowId, request: Request, application: Browser) -> Response:
     if application.principal is None:
         return _to_login()
     candidate = show_candidate(application, candidate_id)
@@ -252,7 +288,7 @@ def candidate_page(candidate_id: int, request: Request, application: Browser) ->
 
 @router.post("/candidates/{candidate_id}/review", response_model=None)
 def review_submit(
-    candidate_id: int,
+    candidate_id: RowId,
     request: Request,
     application: Browser,
     outcome: Annotated[str, Form()],
@@ -282,7 +318,7 @@ def live_queue_page(deployment: str, request: Request, application: Browser) -> 
 
 @router.post("/live/alerts/{alert_id}/adjudication", response_model=None)
 def live_adjudication_submit(
-    alert_id: int,
+    alert_id: RowId,
     request: Request,
     application: Browser,
     deployment: Annotated[str, Form(max_length=64)],
@@ -304,3 +340,112 @@ def audit_page(request: Request, application: Browser, case: str | None = None) 
         return _to_login()
     events = list_audit_events(application, case_reference=case or None, limit=200)
     return _page(request, "audit.html", events=events, chain=verify_audit(application), case=case)
+
+
+@router.get("/users", response_model=None)
+def users_page(request: Request, application: Browser) -> Response:
+    """The admin's accounts page: role, deactivation, password reset, ending sessions."""
+    if application.principal is None:
+        return _to_login()
+    return _users(request, application)
+
+
+def _users(request: Request, application: App, notice: str = "") -> Response:
+    """The users page after a change, unless the change ended this session or its admin role
+    (an admin's own account): then the log-in page or the start page."""
+    token = getattr(request.state, "session_token", None)
+    principal = principal_for_token(application, token) if token else None
+    if principal is None:
+        response = _to_login()
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+    if application.principal is not None and principal.role is not application.principal.role:
+        return RedirectResponse("/ui/", status_code=303)  # an admin changed their own role
+    users = list_users(application)  # refused (and audited) for anyone but an admin
+    roles = [r.value for r in Role]
+    return _page(request, "users.html", users=users, roles=roles, notice=notice)
+
+
+@router.post("/users/{username}/deactivate", response_model=None)
+def user_deactivate_submit(
+    username: str,
+    request: Request,
+    application: Browser,
+    reason: Annotated[str, Form(max_length=1000)] = "",
+    csrf: Annotated[str | None, Form()] = None,
+) -> Response:
+    if application.principal is None:
+        return _to_login()
+    _check_csrf(request, csrf)
+    user = deactivate_user(application, username, reason)
+    return _users(request, application, f"{user.username} is deactivated; their sessions ended")
+
+
+@router.post("/users/{username}/reactivate", response_model=None)
+def user_reactivate_submit(
+    username: str,
+    request: Request,
+    application: Browser,
+    csrf: Annotated[str | None, Form()] = None,
+) -> Response:
+    if application.principal is None:
+        return _to_login()
+    _check_csrf(request, csrf)
+    user = reactivate_user(application, username)
+    return _users(request, application, f"{user.username} may log in again")
+
+
+@router.post("/users/{username}/role", response_model=None)
+def user_role_submit(
+    username: str,
+    request: Request,
+    application: Browser,
+    role: Annotated[Role, Form()],
+    trained_on: Annotated[str, Form(max_length=10)] = "",
+    csrf: Annotated[str | None, Form()] = None,
+) -> Response:
+    if application.principal is None:
+        return _to_login()
+    _check_csrf(request, csrf)
+    trained = _day(trained_on, "the reviewer training date")
+    user = change_role(application, username, role, training_completed_on=trained)
+    return _users(request, application, f"{user.username} is now {user.role}")
+
+
+@router.post("/users/{username}/credential-reset", response_model=None)
+def user_password_submit(
+    username: str,
+    request: Request,
+    application: Browser,
+    password: Annotated[str, Form(max_length=1000)],
+    csrf: Annotated[str | None, Form()] = None,
+) -> Response:
+    if application.principal is None:
+        return _to_login()
+    _check_csrf(request, csrf)
+    user = reset_password(application, username, password)
+    return _users(request, application, f"new password set for {user.username}; sessions ended")
+
+
+@router.post("/users/{username}/revoke-sessions", response_model=None)
+def user_revoke_submit(
+    username: str,
+    request: Request,
+    application: Browser,
+    csrf: Annotated[str | None, Form()] = None,
+) -> Response:
+    if application.principal is None:
+        return _to_login()
+    _check_csrf(request, csrf)
+    done = revoke_sessions(application, username)
+    notice = f"ended {done.sessions} session(s) and {done.api_keys} API key(s) of {done.username}"
+    return _users(request, application, notice)
+
+
+def _day(value: str, what: str) -> date | None:
+    if not value.strip():
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise InvalidInputError(f"{what} {value!r} is not a date (YYYY-MM-DD)") from exc

@@ -17,10 +17,15 @@ from retroface.governance.roles import Role
 from retroface.services import App
 from retroface.services.access.users import add_user
 from retroface.services.cases.manage import close_case
-from retroface.services.cases.review import record_review, review_queue
+from retroface.services.cases.review import (
+    AWAITING_YOU,
+    record_review,
+    review_queue,
+    show_candidate,
+)
 from retroface.services.search.photos import search
 from retroface.store.models import AuditEvent, Review, Template
-from tests.conftest import ADMIN
+from tests.conftest import ADMIN, SUPERVISOR
 from tests.helpers import PASSWORD, authorised_case, gallery_with
 
 pytestmark = pytest.mark.needs_data
@@ -54,6 +59,24 @@ def lead(app: App, data: Path) -> tuple[str, int]:
     report = search(app, case, "g", [examples / "obama2.jpg"])
     (candidate,) = report.probes[0].candidates
     return case, candidate.candidate_id
+
+
+def test_a_second_reviewer_decides_blind_to_the_first(app: App, lead: tuple[str, int]) -> None:
+    # Attack on independence: the second reviewer reads the first's outcome and reason and
+    # simply agrees. Until they have decided, they see neither (nor the standing).
+    case, candidate = lead
+    first, second = _reviewer(app, "rev-a"), _reviewer(app, "rev-b")
+    record_review(first, candidate, "possible-match", "ear shape, scar over left eye")
+    (seen,) = review_queue(second, case_reference=case)
+    assert seen.status == AWAITING_YOU and seen.reviews == []
+    assert show_candidate(second, candidate).reviews == []
+    (pending,) = review_queue(second, case_reference=case, pending_only=True)
+    assert pending.candidate_id == candidate
+    decided = record_review(second, candidate, "possible-match", "nose bridge, hairline")
+    assert decided.status == "confirmed" and len(decided.reviews) == 2
+    # Supervisors see every decision.
+    (overseen,) = review_queue(app.acting_as(SUPERVISOR), case_reference=case)
+    assert [r.reviewer for r in overseen.reviews] == ["rev-a", "rev-b"]
 
 
 def test_confirmation_needs_two_different_reviewers(app: App, lead: tuple[str, int]) -> None:

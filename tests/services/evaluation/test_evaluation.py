@@ -75,6 +75,26 @@ def test_evaluation_refuses_what_it_cannot_measure(app: App, tmp_path: Path) -> 
         evaluate_identification(app.acting_as(SUPERVISOR), tmp_path, held_out_share=1.0)
 
 
+def test_a_report_folder_in_the_data_directory_or_in_use_is_refused_before_any_work(
+    app: App, tmp_path: Path
+) -> None:
+    supervisor = app.acting_as(SUPERVISOR)
+    dataset = tmp_path / "missing"  # refused before the dataset is even looked at
+    with pytest.raises(InvalidInputError, match="inside the data directory"):
+        evaluate_identification(supervisor, dataset, report_dir=app.settings.home, force=True)
+    with pytest.raises(InvalidInputError, match="inside the data directory"):
+        evaluate_verification(
+            supervisor, pairs_csv=dataset, report_dir=app.settings.home / "plots", force=True
+        )
+    used = tmp_path / "last-run"
+    used.mkdir()
+    (used / "index.html").write_text("an earlier report")
+    with pytest.raises(InvalidInputError, match="--force"):
+        evaluate_identification(supervisor, dataset, report_dir=used)
+    with pytest.raises(InvalidInputError, match="not a folder"):  # --force gets past the folder
+        evaluate_identification(supervisor, dataset, report_dir=used, force=True)
+
+
 def test_verification_on_a_pairs_csv(app: App, data: Path, tmp_path: Path) -> None:
     att = data / "att_faces"
     rows = ["file_x,file_y,same"]

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
 
 from retroface.errors import InvalidInputError
-from retroface.services import App
+from retroface.services import App, open_app
 from retroface.services.cases.manage import open_case
 from retroface.services.galleries.manage import create_gallery
 from retroface.services.oversight.audit_log import check_export, export_audit, verify_audit
@@ -106,3 +106,30 @@ def test_signed_export_round_trip_and_tamper(logged: App, tmp_path: Path) -> Non
         export_audit(logged, tmp_path / "x.jsonl", b"short")
     # The export itself is audited, and the chain still verifies.
     assert verify_audit(logged).ok
+
+
+def test_the_auditors_export_to_the_database_path_is_refused_and_the_database_still_opens(
+    logged: App,
+) -> None:
+    database = logged.settings.home / "retroface.sqlite3"
+    for target in (database, logged.settings.home / "index" / "audit.jsonl"):
+        with pytest.raises(InvalidInputError, match="inside the data directory"):
+            export_audit(logged, target, KEY)
+        with pytest.raises(InvalidInputError, match="inside the data directory"):
+            export_audit(logged, target, KEY, force=True)  # --force never reaches inside
+    reopened = open_app(logged.settings, principal=logged.principal)
+    try:
+        status = verify_audit(reopened)
+        assert status.ok and status.events == 8
+    finally:
+        reopened.close()
+
+
+def test_an_existing_export_file_is_replaced_only_with_force(logged: App, tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    path.write_text("the oversight body's earlier copy\n")
+    with pytest.raises(InvalidInputError, match="--force"):
+        export_audit(logged, path, KEY)
+    assert path.read_text() == "the oversight body's earlier copy\n"
+    exported = export_audit(logged, path, KEY, force=True)
+    assert check_export(path, KEY).signature_valid is True and exported.events == 8

@@ -126,3 +126,24 @@ def test_dpia_pack_states_the_running_configuration_and_the_audit_head(
         assert recorded is not None and recorded["audit_head"] in text
         assert recorded["audit_head"] == head_before  # the head as the pack was written
         assert uow.session.query(Search).count() == 0  # the pack reads, it never searches
+
+
+def test_reports_are_never_written_into_the_data_directory_or_over_a_file(
+    auditor: App, tmp_path: Path
+) -> None:
+    home, today = auditor.settings.home, auditor.now().date()
+    with pytest.raises(InvalidInputError, match="inside the data directory"):
+        dpia_report(auditor, home / "retroface.sqlite3", force=True)
+    with pytest.raises(InvalidInputError, match="inside the data directory"):
+        transparency_report(auditor, today, today, home, force=True)
+    earlier = tmp_path / "dpia.md"
+    earlier.write_text("last year's pack")
+    with pytest.raises(InvalidInputError, match="--force"):
+        dpia_report(auditor, earlier)
+    assert earlier.read_text() == "last year's pack"
+    dpia_report(auditor, earlier, force=True)
+    assert "DPIA-TEST" in earlier.read_text()
+    transparency_report(auditor, today, today, tmp_path)
+    with pytest.raises(InvalidInputError, match="already holds"):
+        transparency_report(auditor, today, today, tmp_path)
+    assert verify_audit(auditor).ok  # the database was never touched

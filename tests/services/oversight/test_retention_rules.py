@@ -15,7 +15,11 @@ from retroface.errors import NotFoundError
 from retroface.governance.deployment_policy import DpiaRecord
 from retroface.governance.watchlist_policy import RETENTION_CLASSES
 from retroface.services import App
-from retroface.services.cases.manage import close_case, record_judicial_authorisation
+from retroface.services.cases.manage import (
+    authorise_case,
+    close_case,
+    record_judicial_authorisation,
+)
 from retroface.services.deployment.rules import (
     register_dpia,
     set_eu_mode,
@@ -114,7 +118,7 @@ def test_listings_leave_search_on_their_review_date_and_are_purged_after_the_gra
     admin = app.acting_as(ADMIN)
     year = RETENTION_CLASSES["review-1-year"]
     grace = app.settings.removal_grace_days
-    case = authorised_case(app, days=900)
+    case = authorised_case(app)
     today = app.now().date()
     register_dpia(admin, DpiaRecord("DPIA-3Y", "1", today, today + timedelta(days=3 * 365)))
     assert run_retention(_at(admin, timedelta(days=year - 1))).listings_expired == 0
@@ -122,6 +126,10 @@ def test_listings_leave_search_on_their_review_date_and_are_purged_after_the_gra
     expired = run_retention(_at(admin, timedelta(days=year + 1)))
     assert expired.listings_expired == 2 and expired.subjects_purged == 0
     assert show_gallery(supervisor, gallery).subjects == 0
+    # A year on, the case is authorised again (authorisations last at most 90 days).
+    authorise_case(
+        _at(supervisor, timedelta(days=year + 1)), case, until=app.now() + timedelta(days=year + 2)
+    )
     with pytest.raises(NotFoundError, match="no enrolled faces"):
         search(_at(app, timedelta(days=year + 1)), case, gallery, [examples / "obama2.jpg"])
 

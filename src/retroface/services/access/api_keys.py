@@ -5,6 +5,9 @@ that binds the user binds the key; separation of duties survives automation.
 Only the key's SHA-256 is stored (a key is 256 random bits, so a slow hash
 adds nothing), it is shown once at creation, and it can expire and be revoked.
 Creating and revoking are admin actions and are audited.
+
+Every request re-reads the key's user: a key stops working at once when its
+user is deactivated, and when its user becomes an admin (admins get no keys).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from sqlalchemy.orm import Session
 from retroface.errors import InvalidInputError, NotFoundError
 from retroface.governance.identity import Principal, new_session_token, token_digest
 from retroface.governance.roles import Action, Role
+from retroface.services.access.lookup import require_user
 from retroface.services.app import App
 from retroface.store.models import ApiKey, User
 
@@ -51,7 +55,7 @@ def create_api_key(app: App, username: str, name: str, days: int | None = 365) -
     token, _ = new_session_token()
     key = KEY_PREFIX + token
     with app.unit_of_work() as uow:
-        user = _user(uow.session, username)
+        user = require_user(uow.session, username)
         if user.role == Role.ADMIN.value:
             raise InvalidInputError("admins manage people, not data: no API key for an admin")
         row = ApiKey(
@@ -102,8 +106,20 @@ def revoke_api_key(app: App, key_id: int) -> ApiKeyOut:
         return _out(key, user)
 
 
+def revoke_keys_of(session: Session, user_id: int, now: datetime) -> int:
+    """Revoke every live key of one user in the caller's transaction (which audits it);
+    how many were live."""
+    keys = session.scalars(
+        select(ApiKey).where(ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
+    ).all()
+    for key in keys:
+        key.revoked_at = now
+    return sum(1 for key in keys if key.expires_at is None or key.expires_at > now)
+
+
 def principal_for_api_key(app: App, key: str) -> Principal | None:
-    """The principal of a known, unexpired, unrevoked key of an active user, else None."""
+    """The principal of a known, unexpired, unrevoked key of an active non-admin user, else
+    None; the user's ``active`` flag and role are read again on every call."""
     if not key.startswith(KEY_PREFIX):
         return None
     with app.unit_of_work() as uow:
@@ -118,14 +134,9 @@ def principal_for_api_key(app: App, key: str) -> Principal | None:
         expired = api_key.expires_at is not None and api_key.expires_at <= app.now()
         if api_key.revoked_at is not None or expired or not user.active:
             return None
+        if user.role == Role.ADMIN.value:  # admins get no keys, also after a promotion
+            return None
         return Principal(user.username, Role(user.role))
-
-
-def _user(session: Session, username: str) -> User:
-    user = session.scalar(select(User).where(User.username == username.strip()))
-    if user is None:
-        raise NotFoundError(f"no user {username!r}")
-    return user
 
 
 def _out(key: ApiKey, user: User) -> ApiKeyOut:

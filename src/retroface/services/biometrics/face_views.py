@@ -1,4 +1,5 @@
-"""Face images for people to look at: re-read from the evidence or reference file on demand.
+"""Face images for people to look at: re-read from the evidence or reference file on demand
+(a sealed upload through a plaintext copy that lives only while it is read).
 
 Why never stored: a crop is a biometric image; the files it comes from are
 already held under their own retention, so a view is cut from them when a
@@ -20,6 +21,7 @@ from retroface.governance.roles import Action
 from retroface.media import load_image
 from retroface.media.video_reader import SamplingPolicy, is_video_path, iter_frames
 from retroface.services.app import App
+from retroface.services.biometrics.uploaded_files import readable_upload
 from retroface.store.models import (
     Candidate,
     Case,
@@ -82,7 +84,8 @@ def candidate_views(uow: UnitOfWork, candidate_id: int) -> FacePair:
     )
     if probe is None or media is None:
         raise NotFoundError(f"candidate {candidate_id}'s probe face is deleted (retention)")
-    probe_view = face_image(Path(media.source_path), _box(probe), probe.timestamp_s)
+    with readable_upload(uow.cipher, Path(media.source_path)) as source:
+        probe_view = face_image(source, _box(probe), probe.timestamp_s)
     reference_view = None
     template = uow.session.get(Template, candidate.template_id) if candidate.template_id else None
     ref_face = uow.session.get(Face, template.face_id) if template else None
@@ -92,7 +95,8 @@ def candidate_views(uow: UnitOfWork, candidate_id: int) -> FacePair:
         else None
     )
     if ref_face is not None and image is not None and Path(image.source_path).is_file():
-        reference_view = face_image(Path(image.source_path), _box(ref_face), None)
+        with readable_upload(uow.cipher, Path(image.source_path)) as source:
+            reference_view = face_image(source, _box(ref_face), None)
     return FacePair(
         candidate_id=candidate_id,
         probe_png=_png(probe_view),
@@ -111,23 +115,26 @@ def subject_reference_png(uow: UnitOfWork, subject_id: int) -> bytes | None:
     ).first()
     if row is None or not Path(row[1]).is_file():
         return None
-    return _png(face_image(Path(row[1]), _box(row[0]), None))
+    with readable_upload(uow.cipher, Path(row[1])) as source:
+        return _png(face_image(source, _box(row[0]), None))
 
 
 def candidate_faces(app: App, candidate_id: int) -> FacePair:
     """The probe face and the matched reference face of a candidate, for a reviewer to compare."""
-    app.require(Action.REVIEW_READ)
     with app.unit_of_work() as uow:
-        pair = candidate_views(uow, candidate_id)
         candidate = uow.session.get(Candidate, candidate_id)
         search = uow.session.get(Search, candidate.search_id) if candidate else None
         case = uow.session.get(Case, search.case_id) if search else None
+        reference = case.reference if case else None
+    app.require(Action.REVIEW_READ, case_reference=reference)  # need to know, before any face
+    with app.unit_of_work() as uow:
+        pair = candidate_views(uow, candidate_id)
         app.audit(
             uow.session,
             action="candidate.faces_viewed",
             object_type="candidate",
             object_id=candidate_id,
-            case_reference=case.reference if case else None,
+            case_reference=reference,
         )
         uow.commit()
     return pair

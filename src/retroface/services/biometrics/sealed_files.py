@@ -1,16 +1,17 @@
 """Face images retroface itself writes into the data directory, sealed where it is encrypted.
 
-Which files: contact sheets (``exports/contact-sheets``: a grid of face crops)
-and case reports (``exports/case-reports``: HTML and PDF with every
-candidate's probe and reference face). Each keeps its name; where the data
+Which files: contact sheets (``exports/contact-sheets``: a grid of face crops),
+case reports (``exports/case-reports``: HTML and PDF with every candidate's
+probe and reference face), and the evidence and reference photos uploaded over
+HTTP (``uploads/``, sealed as they are stored: serving/uploads.py; read through
+``uploaded_files.readable_upload``). Each keeps its name; where the data
 directory is encrypted its content is one sealed blob bound to its path
 (see store/data_protection.py), written atomically. The server decrypts a
 report when it sends it; on the command line ``retroface keys decrypt``
 writes a plaintext copy for a person entitled to the file (audited).
 
-Uploaded evidence and reference photos (``uploads/``) are not sealed: they are
-the evidence originals, hashed and re-read by worker processes (and Dask
-workers) by path. docs/security.md lists that gap.
+Evidence a CLI user names stays where it is, as it is: it is theirs, not in
+the data directory.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import uuid
 from pathlib import Path
 
 from retroface.errors import InvalidInputError, NotFoundError
+from retroface.governance.output_files import check_output_file
 from retroface.governance.roles import Action
 from retroface.services.app import App
 from retroface.store.data_protection import DataCipher, file_associated
@@ -28,6 +30,8 @@ from retroface.store.data_protection import DataCipher, file_associated
 PROTECTED_FOLDERS: dict[str, Action] = {
     "exports/contact-sheets": Action.VIDEO_CLUSTER,
     "exports/case-reports": Action.REPORT_CASE,
+    "uploads/evidence": Action.REVIEW_READ,
+    "uploads/references": Action.GALLERY_READ,
 }
 
 
@@ -70,10 +74,11 @@ def protected_files(home: Path) -> list[Path]:
     return sorted(found)
 
 
-def decrypt_protected_file(app: App, path: Path, out: Path) -> Path:
+def decrypt_protected_file(app: App, path: Path, out: Path, *, force: bool = False) -> Path:
     """Write a plaintext copy of a protected file to ``out`` for a person entitled to it
     (contact sheets: who may cluster footage; case reports: who may read them); audited with
-    both paths, since the copy leaves the data directory's protection."""
+    both paths, since the copy leaves the data directory's protection. ``out`` is outside the
+    data directory, and an existing file is replaced only with ``force``."""
     home = app.settings.home
     relative = _relative(home, path)
     folder = next((f for f in PROTECTED_FOLDERS if relative.startswith(f + "/")), None)
@@ -86,6 +91,7 @@ def decrypt_protected_file(app: App, path: Path, out: Path) -> Path:
         raise NotFoundError(f"no file {path}")
     if out.resolve().is_relative_to(home.resolve()):
         raise InvalidInputError("--out must be outside the data directory (its copy is plaintext)")
+    check_output_file(out, app.settings, "plaintext copy", force=force)
     with app.unit_of_work() as uow:
         plain = read_protected_file(uow.cipher, home, path)
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -3,12 +3,14 @@ judicial authorisation (EU mode), show, and close (which purges probe biometrics
 
 from __future__ import annotations
 
+import string
 from datetime import datetime
 
 from sqlalchemy import select
 
 from retroface.errors import AlreadyExistsError, InvalidInputError, NotFoundError
 from retroface.governance import LAWFUL_BASES, check_authoriser, check_lawful_basis
+from retroface.governance.case_access import on_case_team
 from retroface.governance.case_policy import (
     OFFENCE_CATEGORIES,
     SERIOUSNESS,
@@ -25,10 +27,12 @@ from retroface.services.biometrics.deletion import (
 )
 from retroface.services.biometrics.uploaded_files import case_upload_files, remove_case_uploads
 from retroface.services.results import AuthorisationOut, CaseDetail
-from retroface.store.models import Authorisation, Case, Search, User
+from retroface.store.models import Authorisation, Case, CaseMember, Search, User
 from retroface.store.unit_of_work import UnitOfWork
 
 MAX_REFERENCE = 200
+#: What a case reference is made of: it appears in URLs, file names and reports as it is.
+REFERENCE_CHARS = frozenset(string.ascii_letters + string.digits + "-_.:")
 
 
 def lawful_bases() -> list[str]:
@@ -62,8 +66,17 @@ def open_case(
     """
     requester = app.require(Action.CASE_OPEN)
     reference = reference.strip()
-    if not reference or len(reference) > MAX_REFERENCE or any(ord(c) < 32 for c in reference):
-        raise InvalidInputError(f"a case reference must be 1..{MAX_REFERENCE} printable characters")
+    if (
+        not reference
+        or len(reference) > MAX_REFERENCE
+        or not REFERENCE_CHARS.issuperset(reference)
+        or not reference[0].isalnum()
+    ):
+        raise InvalidInputError(
+            f"a case reference is 1..{MAX_REFERENCE} of the letters A-Z and a-z, the digits 0-9 "
+            f"and - _ . :, starting with a letter or digit (got {reference!r}); other characters "
+            "break its links or can disguise it (a '/', a right-to-left override)"
+        )
     if not purpose.strip():
         raise InvalidInputError("the case purpose is required")
     basis = check_lawful_basis(lawful_basis)
@@ -232,13 +245,56 @@ def close_case(app: App, reference: str, reason: str) -> CaseDetail:
 
 
 def list_cases(app: App, *, status: str | None = None) -> list[CaseDetail]:
-    """Cases newest first (``status``: open or closed), for dashboards."""
-    app.require(Action.CASE_READ)
+    """The cases the person may see (their team's: need to know), newest first (``status``:
+    open or closed), for dashboards."""
+    principal = app.require(Action.CASE_READ)
     with app.unit_of_work() as uow:
         query = select(Case).order_by(Case.id.desc())
         if status is not None:
             query = query.where(Case.status == status)
-        return [_detail(uow, case, app.now()) for case in uow.session.scalars(query)]
+        return [
+            _detail(uow, case, app.now())
+            for case in uow.session.scalars(query)
+            if on_case_team(principal, app.case_team(uow, case))
+        ]
+
+
+def assign_to_case(app: App, reference: str, username: str) -> CaseDetail:
+    """Add a person to a case's team, so they may see and work on it.
+
+    Role: supervisor on the case (its authoriser, or any supervisor while it awaits one).
+    Writes ``case.member_added``. Raises AuthorisationError, NotFoundError (case or user),
+    InvalidInputError (an admin or a closed case), AlreadyExistsError.
+    """
+    supervisor = app.require(Action.CASE_ASSIGN, case_reference=reference)
+    with app.unit_of_work() as uow:
+        case = uow.cases.require(reference)
+        if case.status != "open":
+            raise InvalidInputError(
+                f"case {reference} is {case.status}: a closed case is read-only"
+            )
+        user = uow.session.scalar(select(User).where(User.username == username.strip()))
+        if user is None or not user.active:
+            raise NotFoundError(f"no active user {username!r}")
+        if user.role == "admin":
+            raise InvalidInputError("admins do no case work; they cannot join a case's team")
+        members, _, _ = uow.cases.team_of(case)
+        if user.username in members or user.username == case.requester:
+            raise AlreadyExistsError(f"{user.username} is already on the team of {reference}")
+        uow.session.add(
+            CaseMember(case_id=case.id, username=user.username, added_by=supervisor.username)
+        )
+        app.audit(
+            uow.session,
+            action="case.member_added",
+            object_type="case",
+            object_id=case.id,
+            case_reference=reference,
+            member=user.username,
+            member_role=user.role,
+        )
+        uow.commit()
+        return _detail(uow, case, app.now())
 
 
 def show_case(app: App, reference: str) -> CaseDetail:

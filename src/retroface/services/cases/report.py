@@ -114,8 +114,9 @@ def case_report(app: App, reference: str) -> CaseReportFiles:
     }
     folder = app.settings.home / "exports" / "case-reports"
     folder.mkdir(parents=True, exist_ok=True)
-    stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in reference)
-    stem += f"-{written_at:%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"  # never overwrite a report
+    # Named by time and a random id, never by the case reference (file names show in
+    # listings, backups and downloads); the audit event ties the file to its case.
+    stem = f"case-report-{written_at:%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:12]}"
     html_path = folder / f"{stem}.html"
     pdf_path = folder / f"{stem}.pdf"
     html = _TEMPLATES.get_template("case_report.html").render(context).encode("utf-8")

@@ -9,12 +9,14 @@ non-match, that face's probe template is deleted in the same transaction.
 from __future__ import annotations
 
 from collections import defaultdict
+from pathlib import Path
 
 from sqlalchemy import select
 
 from retroface.errors import AuthorisationError, InvalidInputError, NotFoundError
+from retroface.governance.identity import Principal
 from retroface.governance.review_policy import candidate_status, check_outcome, check_reviewer
-from retroface.governance.roles import Action
+from retroface.governance.roles import Action, Role
 from retroface.services.app import App
 from retroface.services.biometrics.deletion import delete_probe_templates
 from retroface.services.results import CandidateReview, ReviewOut
@@ -42,9 +44,12 @@ def review_queue(
     pending_only: bool = False,
 ) -> list[CandidateReview]:
     """Candidates with their reviews, best first within each probe face."""
-    app.require(Action.REVIEW_READ, case_reference=case_reference)
     if case_reference is None and search_id is None:
+        app.require(Action.REVIEW_READ)
         raise InvalidInputError("name a case (--case) or a search (--search) to review")
+    app.require(
+        Action.REVIEW_READ, case_reference=case_reference or _case_of_search(app, search_id)
+    )
     with app.unit_of_work() as uow:
         query = _joined()
         if case_reference is not None:
@@ -53,9 +58,13 @@ def review_queue(
             query = query.where(Search.id == search_id)
         rows = uow.session.execute(query.order_by(Search.started_at, Face.id, Candidate.rank)).all()
         reviews = _reviews_of(uow, [r[0].id for r in rows])
-        out = [_out(row, reviews[row[0].id]) for row in rows]
         if pending_only:
-            out = [c for c in out if c.status in {"unreviewed", "possible-match", "disputed"}]
+            rows = [
+                r
+                for r in rows
+                if candidate_status((v.reviewer, v.outcome) for v in reviews[r[0].id]) in PENDING
+            ]
+        out = [_out(row, reviews[row[0].id], app.principal, app.settings.home) for row in rows]
         app.audit(
             uow.session,
             action="candidates.viewed",
@@ -70,12 +79,14 @@ def review_queue(
 
 def show_candidate(app: App, candidate_id: int) -> CandidateReview:
     """One candidate as a reviewer sees it (an audited read, like the queue)."""
-    app.require(Action.REVIEW_READ)
+    app.require(Action.REVIEW_READ, case_reference=_case_of_candidate(app, candidate_id))
     with app.unit_of_work() as uow:
         row = uow.session.execute(_joined().where(Candidate.id == candidate_id)).first()
         if row is None:
             raise NotFoundError(f"no candidate {candidate_id}")
-        out = _out(row, _reviews_of(uow, [candidate_id])[candidate_id])
+        out = _out(
+            row, _reviews_of(uow, [candidate_id])[candidate_id], app.principal, app.settings.home
+        )
         app.audit(
             uow.session,
             action="candidates.viewed",
@@ -89,7 +100,9 @@ def show_candidate(app: App, candidate_id: int) -> CandidateReview:
 
 
 def record_review(app: App, candidate_id: int, outcome: str, reason: str) -> CandidateReview:
-    reviewer = app.require(Action.REVIEW_DECIDE)
+    reviewer = app.require(
+        Action.REVIEW_DECIDE, case_reference=_case_of_candidate(app, candidate_id)
+    )
     outcome, reason = check_outcome(outcome, reason)
     _check_may_review(app, reviewer.username, candidate_id)
     with app.unit_of_work() as uow:
@@ -127,7 +140,7 @@ def record_review(app: App, candidate_id: int, outcome: str, reason: str) -> Can
         )
         _drop_template_if_all_rejected(app, uow, face, case.reference)
         uow.commit()
-        return _out(row, reviews)
+        return _out(row, reviews, reviewer, app.settings.home)
 
 
 def _check_may_review(app: App, username: str, candidate_id: int) -> None:
@@ -200,15 +213,40 @@ def _reviews_of(uow: UnitOfWork, candidate_ids: list[int]) -> dict[int, list[Rev
     return found
 
 
-def _out(row: tuple, reviews: list[Review]) -> CandidateReview:  # type: ignore[type-arg]
+#: Standings that still need a reviewer's decision.
+PENDING = frozenset({"unreviewed", "possible-match", "disputed"})
+#: What a reviewer who has not yet decided sees instead of the standing (which would tell
+#: them the first reviewer's outcome).
+AWAITING_YOU = "awaiting your independent decision"
+
+
+def _out(  # type: ignore[type-arg]
+    row: tuple, reviews: list[Review], viewer: Principal | None, home: Path
+) -> CandidateReview:
+    """The candidate as ``viewer`` may see it.
+
+    A second opinion is only a check if it is independent (EU AI Act Art 14(5):
+    verified separately by two people; automation and anchoring bias): a reviewer
+    sees no earlier decision, reason or standing on a candidate until they have
+    recorded their own. Supervisors and auditors see everything.
+    """
     candidate, face, media, search, case, subject, gallery = row
+    status = candidate_status((r.reviewer, r.outcome) for r in reviews)
+    blind = (
+        viewer is not None
+        and viewer.role is Role.REVIEWER
+        and status in PENDING
+        and viewer.username.casefold() not in {r.reviewer.casefold() for r in reviews}
+    )
+    if blind:
+        status, reviews = AWAITING_YOU, []
     return CandidateReview(
         candidate_id=candidate.id,
         search_id=search.id,
         case=case.reference,
         gallery=gallery.name,
         gallery_version=search.gallery_version,
-        source=media.source_path,
+        source=shown_source(media.source_path, home),
         sha256=media.sha256,
         frame=face.frame_index,
         timestamp_s=face.timestamp_s,
@@ -222,9 +260,40 @@ def _out(row: tuple, reviews: list[Review]) -> CandidateReview:  # type: ignore[
         threshold=search.threshold,
         model=f"{search.model_name}@{search.model_version}",
         searched_by=search.requested_by,
-        status=candidate_status((r.reviewer, r.outcome) for r in reviews),
+        status=status,
         reviews=[
             ReviewOut(reviewer=r.reviewer, outcome=r.outcome, reason=r.reason, at=r.created_at)
             for r in reviews
         ],
     )
+
+
+def shown_source(source_path: str, home: Path) -> str:
+    """The evidence file as a person is shown it: their own path for a file they named, only
+    the file's name for an upload kept inside the data directory (server paths stay there)."""
+    path = Path(source_path)
+    try:
+        inside = path.resolve().is_relative_to(home.resolve())
+    except OSError:
+        inside = False
+    return path.name if inside else source_path
+
+
+def _case_of_search(app: App, search_id: str | None) -> str | None:
+    """The case a search ran under, so need to know is checked before its candidates are read."""
+    with app.unit_of_work() as uow:
+        return uow.session.scalar(
+            select(Case.reference)
+            .join(Search, Search.case_id == Case.id)
+            .where(Search.id == search_id)
+        )
+
+
+def _case_of_candidate(app: App, candidate_id: int) -> str | None:
+    with app.unit_of_work() as uow:
+        return uow.session.scalar(
+            select(Case.reference)
+            .join(Search, Search.case_id == Case.id)
+            .join(Candidate, Candidate.search_id == Search.id)
+            .where(Candidate.id == candidate_id)
+        )

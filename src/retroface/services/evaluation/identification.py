@@ -34,6 +34,7 @@ from retroface.eval.results import (
     ScoredDataset,
 )
 from retroface.faces import analyse_files
+from retroface.governance.output_files import check_output_folder
 from retroface.governance.roles import Action
 from retroface.media.csv_sheets import read_sheet
 from retroface.services.app import App
@@ -191,12 +192,16 @@ def evaluate_identification(
     bootstrap: int = 1000,
     progress: Progress | None = None,
     report_dir: Path | None = None,
+    force: bool = False,
 ) -> IdentificationEval:
-    """The figures; with ``report_dir``, also plots, their CSVs and an index.html there.
+    """The figures; with ``report_dir``, also plots, their CSVs and an index.html there (a
+    new or empty folder outside the data directory; a used one only with ``force``).
 
     Role: supervisor, admin or auditor. Writes ``evaluation.run`` (aggregate figures only).
     """
     app.require(Action.EVALUATION_RUN)
+    if report_dir is not None:
+        check_output_folder(report_dir, app.settings, "evaluation report", None, force=force)
     scored = score_dataset(
         app, dataset, enrol=enrol, held_out_share=held_out_share, progress=progress
     )

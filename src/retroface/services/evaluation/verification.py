@@ -17,6 +17,7 @@ from retroface.eval.identification import tar_at_far
 from retroface.eval.lfw_protocol import read_lfw_pairs
 from retroface.eval.results import TarPoint, VerificationEval
 from retroface.eval.verification import k_fold_accuracy
+from retroface.governance.output_files import check_output_folder
 from retroface.governance.roles import Action
 from retroface.media.csv_sheets import read_sheet
 from retroface.services.app import App
@@ -50,12 +51,17 @@ def evaluate_verification(
     lfw_dir: Path | None = None,
     progress: Progress | None = None,
     report_dir: Path | None = None,
+    force: bool = False,
 ) -> VerificationEval:
-    """k-fold accuracy (threshold fitted on the other folds) and TAR at FAR 0.1% and 0.01%.
+    """k-fold accuracy (threshold fitted on the other folds) and TAR at FAR 0.1% and 0.01%;
+    with ``report_dir`` (a new or empty folder outside the data directory; a used one only
+    with ``force``), plots, their CSVs and an index.html there.
 
     Role: supervisor, admin or auditor. Writes ``evaluation.run`` (aggregate figures only).
     """
     app.require(Action.EVALUATION_RUN)
+    if report_dir is not None:
+        check_output_folder(report_dir, app.settings, "evaluation report", None, force=force)
     if (pairs_csv is None) == (lfw_dir is None):
         raise InvalidInputError("give either a pairs CSV or an LFW folder")
     if lfw_dir is not None:

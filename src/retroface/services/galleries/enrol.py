@@ -26,8 +26,13 @@ from retroface.media import sha256_file
 from retroface.services.app import App
 from retroface.services.biometrics.face_records import face_row, template_row
 from retroface.services.biometrics.gallery_index import update_gallery_index
+from retroface.services.biometrics.uploaded_files import Sources, recorded_source
 from retroface.services.deployment.demo import is_demo_deployment
-from retroface.services.galleries.enrol_plan import PlannedImage, plan_enrollment
+from retroface.services.galleries.enrol_plan import (
+    PlannedImage,
+    check_subject_name,
+    plan_enrollment,
+)
 from retroface.services.galleries.manage import gallery_cap
 from retroface.services.galleries.versions import bump_version, lock_for_change
 from retroface.services.progress import Progress, SilentProgress
@@ -43,13 +48,15 @@ def enroll(
     subject: str | None = None,
     provenance: SubjectProvenance | Mapping[str, SubjectProvenance] | None = None,
     progress: Progress | None = None,
+    sources: Sources | None = None,
 ) -> EnrollReport:
     """Enroll every image under ``paths`` (see :mod:`enrollment_plan` for the layouts).
 
     Each new subject needs its provenance: one :class:`SubjectProvenance`
     when one subject is enrolled, or a mapping by subject name for a folder
     of people. Every rule (category, provenance, under-18 gate, the
-    gallery's cap) is checked before any image is analysed.
+    gallery's cap) is checked before any image is analysed. ``sources``: where images
+    read from plaintext copies are kept (sealed uploads), which is what the rows record.
     """
     app.require(Action.GALLERY_ENROLL)
     progress = progress or SilentProgress()
@@ -94,7 +101,13 @@ def enroll(
         for name in by_path[result.path]:
             try:
                 template_id, was_created = _store_reference(
-                    app, gallery_id, name, provenances.get(name), result, chosen
+                    app,
+                    gallery_id,
+                    name,
+                    provenances.get(name),
+                    result,
+                    chosen,
+                    recorded_source(result.path, sources),
                 )
             except RetrofaceError as exc:
                 skipped.append(FileError(source=str(result.path), error=str(exc)))
@@ -124,6 +137,25 @@ def enroll(
         subjects_created=created,
         skipped=sorted(skipped, key=lambda e: e.source),
     )
+
+
+def check_enrolment_allowed(
+    app: App, gallery_name: str, subject: str, provenance: SubjectProvenance | None
+) -> None:
+    """The checks :func:`enroll` makes before it analyses an image, for one subject and no
+    file yet: the role, the gallery, the subject's name and, for a new subject, its
+    provenance and the gallery's cap. An upload runs them before storing a byte."""
+    app.require(Action.GALLERY_ENROLL)
+    name = check_subject_name(subject)
+    with app.unit_of_work() as uow:
+        gallery = uow.galleries.require(gallery_name)
+        existing = {s.name for s in uow.subjects.in_gallery(gallery.id)}
+        active, _, _ = uow.galleries.counts(gallery.id)
+        cap = gallery_cap(app, gallery)
+        demo = is_demo_deployment(uow)
+    if name not in existing:
+        _provenance_for([name], provenance, app, demo)
+        check_capacity(gallery_name, active, cap)
 
 
 def _provenance_for(
@@ -182,8 +214,10 @@ def _store_reference(
     provenance: SubjectProvenance | None,
     result: FileAnalysis,
     face: AnalysedFace,
+    source_path: str,
 ) -> tuple[int, bool]:
-    """One image → subject (created if new), reference image, face, template, audit: one commit."""
+    """One image → subject (created if new), reference image, face, template, audit: one commit.
+    ``source_path``: what the reference image row records (the stored file)."""
     assert result.sha256 is not None
     with app.unit_of_work() as uow:
         gallery = uow.galleries.get_by_id(gallery_id)
@@ -206,7 +240,7 @@ def _store_reference(
             )
         image = ReferenceImage(
             subject_id=subject.id,
-            source_path=str(result.path.resolve()),
+            source_path=source_path,
             sha256=result.sha256,
             byte_size=result.byte_size,
             width=result.width,

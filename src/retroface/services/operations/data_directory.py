@@ -14,12 +14,15 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-#: The CLI's saved session (see ``cli/session_file.py``): a credential, not deployment data.
+#: Where older versions kept the CLI's saved session (now in each OS user's config folder,
+#: ``cli/session_file.py``): a credential, not deployment data, so never backed up.
 SESSION_FILE = "session.json"
 #: Companions SQLite keeps beside the database file.
 SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
 #: Suffixes of files an interrupted atomic write leaves behind (the final name is written last).
 TEMP_SUFFIXES = (".tmp", ".partial")
+#: Private temp folder of the data directory (plaintext copies of sealed uploads being read).
+TEMP_FOLDER = "tmp"
 #: ``faiss_io.save_atomically`` writes the metadata next to the temp index as ``*.faiss.json``.
 INDEX_META_TEMP_SUFFIX = ".faiss.json"
 
@@ -30,8 +33,10 @@ def sqlite_files(database: Path) -> set[Path]:
 
 
 def is_leftover(path: Path, home: Path) -> bool:
-    """A temp file of an interrupted write: never read by retroface, safe to delete."""
-    if path.name.endswith(TEMP_SUFFIXES):
+    """A temp file of an interrupted write, or a plaintext copy of a sealed upload a crash
+    left in ``tmp/`` (a reader deletes its own): never read again, safe to delete, and
+    never backed up."""
+    if path.name.endswith(TEMP_SUFFIXES) or path.is_relative_to(home / TEMP_FOLDER):
         return True
     return path.parent == home / "index" and path.name.endswith(INDEX_META_TEMP_SUFFIX)
 

@@ -1,4 +1,5 @@
-"""Audit use cases: read the log, verify the chain, export it signed, check an export."""
+"""Audit use cases: read the log, verify the chain and its checkpoints, export it signed,
+check an export."""
 
 from __future__ import annotations
 
@@ -13,18 +14,30 @@ from retroface.governance.audit_export import (
     check_signed_export,
     write_signed_export,
 )
+from retroface.governance.output_files import check_output_file
 from retroface.governance.roles import Action
 from retroface.services.app import App
+from retroface.services.oversight.audit_checkpoints import (
+    AnchorStatus,
+    CheckpointOut,
+    checkpoints_configured,
+    read_checkpoints,
+    write_checkpoint,
+)
 from retroface.services.results import AuditEventOut, event_out
 from retroface.store.models import AuditEvent
 
 
 class ChainStatus(BaseModel):
+    #: The chain verifies and no checkpoint shows rows deleted or re-chained.
     ok: bool
     events: int
     head: str
+    #: The first row whose link or content does not check (None: the chain itself verifies).
     first_bad_id: int | None
     reason: str
+    #: The log against its signed checkpoints outside the database.
+    anchor: AnchorStatus
 
 
 class ExportResult(BaseModel):
@@ -32,6 +45,8 @@ class ExportResult(BaseModel):
     events: int
     head: str
     signature_valid: bool | None = None
+    #: The checkpoint written after the export (None where no checkpoint key is configured).
+    checkpoint: CheckpointOut | None = None
 
 
 MAX_AUDIT_PAGE = 1000
@@ -75,14 +90,33 @@ def list_audit_events(
 
 
 def verify_audit(app: App) -> ChainStatus:
+    """The hash chain and every checkpoint (auditors)."""
     app.require(Action.AUDIT_READ)
+    return chain_status(app)
+
+
+def chain_status(app: App) -> ChainStatus:
+    """The check ``audit verify`` and doctor share; reads, records nothing, no role check."""
+    checkpoints = read_checkpoints(app.settings)  # before the log: see CheckpointLog
     with app.unit_of_work() as uow:
         report = verify_chain(uow.session)
-        return ChainStatus(**report.__dict__)
+        anchor = checkpoints.check(uow.session, app.now())
+    reason = report.reason or (anchor.problems[0].detail if anchor.problems else "")
+    return ChainStatus(
+        ok=report.ok and not anchor.problems,
+        events=report.events,
+        head=report.head,
+        first_bad_id=report.first_bad_id,
+        reason=reason,
+        anchor=anchor,
+    )
 
 
-def export_audit(app: App, path: Path, key: bytes) -> ExportResult:
+def export_audit(app: App, path: Path, key: bytes, *, force: bool = False) -> ExportResult:
+    """Write the signed export outside the data directory (an existing file only with
+    ``force``), audit it, then write a checkpoint where a key is configured."""
     app.require(Action.AUDIT_EXPORT)
+    check_output_file(path, app.settings, "audit export", force=force)
     with app.unit_of_work() as uow:
         events = uow.session.scalars(select(AuditEvent).order_by(AuditEvent.id)).yield_per(1000)
         count, head = write_signed_export(events, path, key)
@@ -96,7 +130,8 @@ def export_audit(app: App, path: Path, key: bytes) -> ExportResult:
             head=head,
         )
         uow.commit()
-    return ExportResult(path=str(path), events=count, head=head)
+    checkpoint = write_checkpoint(app, "export") if checkpoints_configured(app.settings) else None
+    return ExportResult(path=str(path), events=count, head=head, checkpoint=checkpoint)
 
 
 def check_export(path: Path, key: bytes) -> ExportResult:

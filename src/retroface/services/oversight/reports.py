@@ -1,7 +1,8 @@
 """Reports for oversight: transparency statistics and the DPIA evidence pack.
 
 Both are aggregates and settings, never images or templates, so they may be
-written wherever the person asks; each is audited as it is produced.
+written wherever the person asks outside the data directory (never over an
+existing file unless asked to); each is audited as it is produced.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from retroface.errors import InvalidInputError
 from retroface.faces.model_cards import model_cards
 from retroface.governance import dpia_pack, transparency
 from retroface.governance.audit import verify_chain
+from retroface.governance.output_files import check_output_file, check_output_folder
 from retroface.governance.review_policy import candidate_status
 from retroface.governance.roles import Action
 from retroface.services.app import App
@@ -25,11 +27,16 @@ from retroface.services.results import ReportFiles
 from retroface.store.models import Candidate, Case, Review, Search, Subject
 
 
-def transparency_report(app: App, start: date, end: date, out_dir: Path) -> ReportFiles:
-    """Markdown and CSV figures for searches started from ``start`` to ``end`` inclusive."""
+def transparency_report(
+    app: App, start: date, end: date, out_dir: Path, *, force: bool = False
+) -> ReportFiles:
+    """Markdown and CSV figures for searches started from ``start`` to ``end`` inclusive,
+    written outside the data directory (over earlier ones only with ``force``)."""
     app.require(Action.REPORT_TRANSPARENCY)
     if end < start:
         raise InvalidInputError(f"--to ({end}) is before --from ({start})")
+    names = [f"transparency-{start}-{end}.md", f"transparency-{start}-{end}.csv"]
+    check_output_folder(out_dir, app.settings, "transparency report", names, force=force)
     begin = datetime.combine(start, time.min, UTC)
     finish = datetime.combine(end, time.max, UTC)
     with app.unit_of_work() as uow:
@@ -86,8 +93,11 @@ def transparency_report(app: App, start: date, end: date, out_dir: Path) -> Repo
     return ReportFiles(files=paths, searches=len(facts))
 
 
-def dpia_report(app: App, out: Path) -> ReportFiles:
+def dpia_report(app: App, out: Path, *, force: bool = False) -> ReportFiles:
+    """The DPIA evidence pack, written outside the data directory (over a file only with
+    ``force``)."""
     app.require(Action.REPORT_DPIA)
+    check_output_file(out, app.settings, "DPIA evidence pack", force=force)
     status = deployment_status(app)
     with app.unit_of_work() as uow:
         galleries = []

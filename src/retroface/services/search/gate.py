@@ -120,6 +120,33 @@ def start_search(
         raise
 
 
+def check_search_allowed(
+    app: App,
+    case_reference: str,
+    gallery_name: str,
+    threshold: float | None,
+    cap: int | None,
+) -> None:
+    """Every check :func:`start_search` makes, without creating the search: for a caller
+    that must store the evidence before the search can start (an upload over HTTP), so
+    that a search refused for its case, scope, count, gallery, floor or cap stores nothing.
+    A refusal is audited as ``search.refused``, as start_search's is; start_search checks
+    again when the search starts (the case may have changed in between)."""
+    cap = app.settings.max_candidates if cap is None else cap
+    if not 1 <= cap <= MAX_CANDIDATES_LIMIT:
+        raise InvalidInputError(f"max_candidates must be 1..{MAX_CANDIDATES_LIMIT}, got {cap}")
+    try:
+        with app.unit_of_work() as uow:
+            gallery = uow.galleries.require(gallery_name)
+            _pass_gate(uow, app, case_reference, threshold, gallery)
+            _, _, templates = uow.galleries.counts(gallery.id)
+            if templates == 0:
+                raise NotFoundError(f"gallery {gallery.name!r} has no enrolled faces to search")
+    except (AuthorisationError, NotFoundError, InvalidInputError) as exc:
+        _audit_refusal(app, case_reference, gallery_name, exc)
+        raise
+
+
 def start_comparison(app: App, case_reference: str, threshold: float | None) -> tuple[str, float]:
     """The gate for a 1:1 comparison, which is a search of one: the deployment's rules, an
     authorised case whose search count it uses, the threshold floor and a calibration that

@@ -21,6 +21,7 @@ from retroface.services.app import App
 from retroface.services.biometrics.face_records import face_row, template_row
 from retroface.services.biometrics.gallery_index import load_gallery_index
 from retroface.services.biometrics.sighting_templates import case_video_media
+from retroface.services.biometrics.uploaded_files import Sources, recorded_source
 from retroface.services.evidence_files import expand_evidence
 from retroface.services.progress import Progress, SilentProgress
 from retroface.services.results import FileError, ProbeOut, SearchReport
@@ -46,8 +47,11 @@ def search(
     max_candidates: int | None = None,
     probe_labels: dict[str, str] | None = None,
     progress: Progress | None = None,
+    sources: Sources | None = None,
 ) -> SearchReport:
-    """``probe_labels``: operator-supplied demographic labels of the probe person (statistics)."""
+    """``probe_labels``: operator-supplied demographic labels of the probe person (statistics).
+    ``sources``: where evidence read from plaintext copies is kept (sealed uploads), which
+    is what the media rows record."""
     app.require(Action.SEARCH_RUN, case_reference=case_reference)
     progress = progress or SilentProgress()
     cap = app.settings.max_candidates if max_candidates is None else max_candidates
@@ -89,12 +93,24 @@ def search(
         if not result.faces:
             errors.append(FileError(source=str(result.path), error=f"{result.path}: no face found"))
         probes.extend(
-            _store_file(app, search_id, case_reference, result, index, threshold, cap, keep_all)
+            _store_file(
+                app,
+                search_id,
+                case_reference,
+                result,
+                index,
+                threshold,
+                cap,
+                keep_all,
+                recorded_source(result.path, sources),
+            )
         )
     progress.finish()
     if videos:
         probes.extend(
-            _search_footage(app, search_id, case_reference, videos, index, errors, progress)
+            _search_footage(
+                app, search_id, case_reference, videos, index, errors, progress, sources
+            )
         )
 
     finish_search(app, search_id, case_reference, len(files) + len(videos), probes, errors)
@@ -119,9 +135,10 @@ def _search_footage(
     index: AnyIndex,
     errors: list[FileError],
     progress: Progress,
+    sources: Sources | None,
 ) -> list[ProbeOut]:
     """Ingest the footage into the case (reusing sightings already there), then match them."""
-    ingest = run_ingest(app, case_reference, videos, [], IngestOptions(), progress)
+    ingest = run_ingest(app, case_reference, videos, [], IngestOptions(), progress, sources=sources)
     errors.extend(ingest.errors)
     with app.unit_of_work() as uow:
         case = uow.cases.require(case_reference)
@@ -161,6 +178,7 @@ def _store_file(
     threshold: float,
     cap: int,
     keep_all_templates: bool,
+    source_path: str,
 ) -> list[ProbeOut]:
     """Media item, faces, candidates; probe templates only where a candidate exists,
     unless the deployment keeps them all until the case closes."""
@@ -171,7 +189,7 @@ def _store_file(
         media = MediaItem(
             case_id=case.id,
             search_id=search_id,
-            source_path=str(result.path.resolve()),
+            source_path=source_path,
             sha256=result.sha256,
             media_type="image",
             byte_size=result.byte_size,

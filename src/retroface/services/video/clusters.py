@@ -25,7 +25,9 @@ from retroface.services.app import App
 from retroface.services.biometrics.face_views import face_image
 from retroface.services.biometrics.sealed_files import write_protected_file
 from retroface.services.biometrics.sighting_templates import case_video_media, sighting_vectors
+from retroface.services.biometrics.uploaded_files import readable_upload
 from retroface.services.results import ClusterMember, ClusterOut, ClusterReport
+from retroface.store.data_protection import DataCipher
 from retroface.store.models import Case, FaceCluster, MediaItem, Sighting
 from retroface.store.unit_of_work import UnitOfWork
 
@@ -164,12 +166,13 @@ def contact_sheet(app: App, case_reference: str, cluster_id: int) -> Path:
         views = [
             (media.source_path, view) for sighting, media in rows for view in sighting.exemplars[:2]
         ][:SHEET_MAX_TILES]
-        tiles = [_tile(Path(source), view) for source, view in views]
+        tiles = [_tile(uow.cipher, Path(source), view) for source, view in views]
         sheet = _grid([t for t in tiles if t is not None])
         folder = app.settings.home / "exports" / "contact-sheets"
         folder.mkdir(parents=True, exist_ok=True)
-        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in case.reference)
-        path = folder / f"{safe}-cluster-{cluster_id}.png"
+        # Named by the cluster's id, never by the case reference (file names show in
+        # listings and backups); the audit event ties the sheet to its case.
+        path = folder / f"cluster-{cluster_id}-contact-sheet.png"
         png = io.BytesIO()
         sheet.save(png, format="PNG")
         write_protected_file(uow.cipher, app.settings.home, path, png.getvalue())
@@ -186,11 +189,12 @@ def contact_sheet(app: App, case_reference: str, cluster_id: int) -> Path:
     return path
 
 
-def _tile(source: Path, view: dict) -> Image.Image | None:  # type: ignore[type-arg]
+def _tile(cipher: DataCipher, source: Path, view: dict) -> Image.Image | None:  # type: ignore[type-arg]
     """One exemplar's face, labelled with its file and time (a file gone or broken: none)."""
     when = float(view["time_s"])
     try:
-        face = face_image(source, tuple(view["box"]), when)  # type: ignore[arg-type]
+        with readable_upload(cipher, source) as readable:
+            face = face_image(readable, tuple(view["box"]), when)  # type: ignore[arg-type]
     except (RetrofaceError, OSError):
         return None
     tile = face.resize((SHEET_TILE, SHEET_TILE))

@@ -42,6 +42,7 @@ from retroface.governance.roles import Action
 from retroface.media.video_reader import SamplingPolicy, VideoInfo, is_video_path, probe_video
 from retroface.services.app import App
 from retroface.services.biometrics.face_records import face_row, template_row
+from retroface.services.biometrics.uploaded_files import Sources, recorded_source
 from retroface.services.deployment.rules import search_rules
 from retroface.services.evidence_files import expand_evidence
 from retroface.services.progress import Progress, SilentProgress
@@ -108,8 +109,11 @@ def run_ingest(
     errors: list[FileError],
     options: IngestOptions,
     progress: Progress | None = None,
+    *,
+    sources: Sources | None = None,
 ) -> VideoIngestReport:
-    """Ingest ``videos`` (gates already checked by the caller); returns what this run did."""
+    """Ingest ``videos`` (gates already checked by the caller); returns what this run did.
+    ``sources``: where videos read from plaintext copies are kept (sealed uploads)."""
     progress = progress or SilentProgress()
     started = time.perf_counter()
     options = _with_case_defaults(app, case_reference, options)
@@ -132,7 +136,7 @@ def run_ingest(
         "min_face_px": spec.min_face_px,
         "template_jitters": app.settings.jitters,
     }
-    job_id, resumed, media_ids, done = _open_job(app, case_reference, infos, parameters)
+    job_id, resumed, media_ids, done = _open_job(app, case_reference, infos, parameters, sources)
     outs = {info.source: _file_out(info) for info in infos}
     tasks: list[SegmentTask] = []
     for info in infos:
@@ -220,7 +224,11 @@ def _task_seconds(task: SegmentTask, infos: list[VideoInfo]) -> float:
 
 
 def _open_job(
-    app: App, case_reference: str, infos: list[VideoInfo], parameters: dict[str, object]
+    app: App,
+    case_reference: str,
+    infos: list[VideoInfo],
+    parameters: dict[str, object],
+    sources: Sources | None = None,
 ) -> tuple[str, bool, dict[str, int], set[tuple[int, float]]]:
     """The case's job for these parameters (new or resumed), media ids, and windows done."""
     with app.unit_of_work() as uow:
@@ -255,7 +263,7 @@ def _open_job(
             if media is None:
                 media = MediaItem(
                     case_id=case.id,
-                    source_path=str(Path(info.source).resolve()),
+                    source_path=recorded_source(Path(info.source), sources),
                     sha256=info.sha256,
                     media_type="video",
                     byte_size=info.byte_size,

@@ -11,9 +11,16 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import make_url
 
-from retroface.governance.audit import verify_chain
+from retroface.errors import InvalidInputError
 from retroface.services.app import App
-from retroface.services.operations.doctor.findings import Finding, Repair, make_finding
+from retroface.services.operations.doctor.findings import (
+    MAX_EXAMPLES,
+    Finding,
+    Repair,
+    make_finding,
+)
+from retroface.services.oversight.audit_checkpoints import AnchorStatus
+from retroface.services.oversight.audit_log import chain_status
 from retroface.store.database import alembic_config
 
 
@@ -101,24 +108,53 @@ def schema_revision(app: App, _: timedelta) -> tuple[Finding, Repair | None]:
 
 
 def audit_chain(app: App, _: timedelta) -> tuple[Finding, Repair | None]:
-    with app.unit_of_work() as uow:
-        report = verify_chain(uow.session)
+    """The hash chain and its signed checkpoints: the same check as 'audit verify'."""
     repair = (
         "never: the log is evidence; compare a signed export ('audit check-export') or "
         "restore a backup, and report the incident"
     )
-    if report.ok:
+    try:
+        status = chain_status(app)
+    except InvalidInputError as exc:  # an unreadable checkpoint key or file
+        return Finding(
+            name="audit-chain",
+            status="problem",
+            count=1,
+            detail=f"the audit checkpoints cannot be checked: {exc}",
+            repair="fix the checkpoint settings (RETROFACE_CHECKPOINT_*) and run doctor again",
+        ), None
+    if status.ok:
         return Finding(
             name="audit-chain",
             status="ok",
-            detail=f"hash chain intact: {report.events} events, head {report.head[:16]}",
+            detail=f"hash chain intact: {status.events} events, head {status.head[:16]}; "
+            + _anchoring(status.anchor),
             repair=repair,
         ), None
+    problems = status.anchor.problems
+    examples = [str(status.first_bad_id)] if status.first_bad_id is not None else []
+    examples += [str(p.event_id) if p.event_id is not None else f"line {p.line}" for p in problems]
+    if status.first_bad_id is not None:
+        detail = f"hash chain broken at event {status.first_bad_id}: {status.reason}"
+    else:
+        detail = f"the log does not match its signed checkpoints: {problems[0].detail}"
+    if status.first_bad_id is not None and problems:
+        detail += f"; and {len(problems)} checkpoint problem(s): {problems[0].detail}"
     return Finding(
         name="audit-chain",
         status="problem",
-        count=1,
-        detail=f"hash chain broken at event {report.first_bad_id}: {report.reason}",
+        count=(status.first_bad_id is not None) + len(problems),
+        detail=detail,
         repair=repair,
-        examples=[str(report.first_bad_id)],
+        examples=examples[:MAX_EXAMPLES],
     ), None
+
+
+def _anchoring(anchor: AnchorStatus) -> str:
+    if not anchor.anchored:
+        return "; ".join(anchor.warnings) or "unanchored"
+    return (
+        f"anchored by {anchor.checkpoints} signed checkpoint(s), the last at "
+        f"{anchor.last_checkpoint_at} (event {anchor.last_checkpoint_event_id}); "
+        f"{anchor.events_since_checkpoint} event(s) since"
+    )
