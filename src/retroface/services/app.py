@@ -139,15 +139,17 @@ class App:
             "a supervisor who authorised it can add them"
         )
 
-    def audit(self, session: Session, **event: Any) -> AuditEvent:
-        """Record an audit event for the acting principal in the caller's transaction."""
+    def audit(self, uow: UnitOfWork | Session, **event: Any) -> AuditEvent:
+        """Record an audit event for the acting principal in the caller's transaction (its
+        unit of work, or a bare session where no unit of work exists, as in migrations)."""
+        session = uow.session if isinstance(uow, UnitOfWork) else uow
         return record_event(session, actor=self.actor, role=self.role, **event)
 
     def audit_refusal(self, action: Action, reason: str, case_reference: str | None) -> None:
         """Record a refusal in its own transaction, so it survives the caller's rollback."""
         with self.unit_of_work() as uow:
             self.audit(
-                uow.session,
+                uow,
                 action="access.refused",
                 object_type="action",
                 object_id=action.value,

@@ -89,7 +89,7 @@ def audit_refusal(request: Request) -> None:
     application = base_app(request)
     with application.unit_of_work() as uow:
         application.audit(
-            uow.session,
+            uow,
             action="login.refused",
             object_type="login-form",
             object_id="csrf",

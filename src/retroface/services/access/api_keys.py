@@ -69,7 +69,7 @@ def create_api_key(app: App, username: str, name: str, days: int | None = 365) -
         uow.session.add(row)
         uow.session.flush()
         app.audit(
-            uow.session,
+            uow,
             action="api_key.created",
             object_type="api_key",
             object_id=row.id,
@@ -97,9 +97,7 @@ def revoke_api_key(app: App, key_id: int) -> ApiKeyOut:
             raise NotFoundError(f"no API key with id {key_id}")
         if key.revoked_at is None:
             key.revoked_at = app.now()
-            app.audit(
-                uow.session, action="api_key.revoked", object_type="api_key", object_id=key.id
-            )
+            app.audit(uow, action="api_key.revoked", object_type="api_key", object_id=key.id)
         user = uow.session.get(User, key.user_id)
         assert user is not None
         uow.commit()

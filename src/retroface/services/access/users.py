@@ -103,7 +103,7 @@ def bootstrap_admin(app: App, username: str, password: str) -> UserOut:
         uow.session.add(user)
         uow.flush()
         app.acting_as(Principal(name, Role.ADMIN)).audit(
-            uow.session,
+            uow,
             action="user.bootstrapped",
             object_type="user",
             object_id=user.id,
@@ -145,7 +145,7 @@ def add_user(
         uow.session.add(user)
         uow.flush()
         app.audit(
-            uow.session,
+            uow,
             action="user.added",
             object_type="user",
             object_id=user.id,
@@ -179,7 +179,7 @@ def deactivate_user(app: App, username: str, reason: str = "") -> UserOut:
         sessions = _end_sessions(uow.session, user.id, now)
         keys = revoke_keys_of(uow.session, user.id, now)
         app.audit(
-            uow.session,
+            uow,
             action="user.deactivated",
             object_type="user",
             object_id=user.id,
@@ -201,7 +201,7 @@ def reactivate_user(app: App, username: str) -> UserOut:
             return _out(user)
         user.active = True
         app.audit(
-            uow.session,
+            uow,
             action="user.reactivated",
             object_type="user",
             object_id=user.id,
@@ -235,7 +235,7 @@ def change_role(
         user.role = role.value
         user.training_completed_on = trained
         app.audit(
-            uow.session,
+            uow,
             action="user.role_changed",
             object_type="user",
             object_id=user.id,
@@ -261,7 +261,7 @@ def reset_password(app: App, username: str, new_password: str) -> UserOut:
         user.password_changed_at = now
         sessions = _end_sessions(uow.session, user.id, now)
         app.audit(
-            uow.session,
+            uow,
             action="user.password_reset",
             object_type="user",
             object_id=user.id,
@@ -281,7 +281,7 @@ def revoke_sessions(app: App, username: str) -> CredentialsRevoked:
         sessions = _end_sessions(uow.session, user.id, now)
         keys = revoke_keys_of(uow.session, user.id, now)
         app.audit(
-            uow.session,
+            uow,
             action="user.sessions_revoked",
             object_type="user",
             object_id=user.id,
@@ -306,7 +306,7 @@ def _check_another_admin_remains(app: App, uow: UnitOfWork, user: User, verb: st
     reason = f"{'you are' if name == app.actor else name + ' is'} the last active admin"
     uow.session.rollback()  # nothing of the refused change; the refusal alone commits
     app.audit(
-        uow.session,
+        uow,
         action="access.refused",
         object_type="action",
         object_id=Action.USER_MANAGE.value,
@@ -361,9 +361,7 @@ def authenticate(app: App, username: str, password: str) -> Principal:
             )
         wait = _lockout_left_s(app, uow.session, object_id, user)
         if wait > 0:
-            app.audit(
-                uow.session, action="login.locked", object_type=object_type, object_id=object_id
-            )
+            app.audit(uow, action="login.locked", object_type=object_type, object_id=object_id)
             uow.commit()
             raise LockedOutError(
                 f"too many failed log-ins for {typed!r}: try again in {math.ceil(wait / 60)} "
@@ -376,9 +374,7 @@ def authenticate(app: App, username: str, password: str) -> Principal:
         else:
             ok = password_matches(user.password_hash, password)
         if not ok:
-            app.audit(
-                uow.session, action="login.failed", object_type=object_type, object_id=object_id
-            )
+            app.audit(uow, action="login.failed", object_type=object_type, object_id=object_id)
             uow.commit()
             raise AuthorisationError("unknown user or wrong password")
         assert user is not None
@@ -393,7 +389,7 @@ def _check_password_age(app: App, uow: UnitOfWork, user: User) -> None:
     expires = (user.password_changed_at or user.created_at) + timedelta(days=max_days)
     if expires > app.now():
         return
-    app.audit(uow.session, action="login.password_expired", object_type="user", object_id=user.id)
+    app.audit(uow, action="login.password_expired", object_type="user", object_id=user.id)
     uow.commit()
     raise AuthorisationError(
         f"the password of {user.username} expired on {expires:%Y-%m-%d} (passwords last "
@@ -459,7 +455,7 @@ def login(
             )
         )
         app.acting_as(principal).audit(
-            uow.session,
+            uow,
             action="login.succeeded",
             object_type="user",
             object_id=user.id,
@@ -497,7 +493,7 @@ def logout(app: App, token: str) -> None:
         if session is None:
             raise NotFoundError("no such session")
         session.revoked_at = app.now()
-        app.audit(uow.session, action="logout", object_type="login_session", object_id=session.id)
+        app.audit(uow, action="logout", object_type="login_session", object_id=session.id)
         uow.commit()
 
 

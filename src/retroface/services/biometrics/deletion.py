@@ -143,7 +143,7 @@ def purge_expired_alerts(app: App, uow: UnitOfWork) -> int:
         alert.crop_jpeg, alert.box, alert.purged_at = None, [], now
     if expired:
         app.audit(
-            uow.session,
+            uow,
             action="live.alerts_purged",
             object_type="live_alert",
             object_id=",".join(str(a.id) for a in expired[:50]),

@@ -130,7 +130,7 @@ def candidate_faces(app: App, candidate_id: int) -> FacePair:
     with app.unit_of_work() as uow:
         pair = candidate_views(uow, candidate_id)
         app.audit(
-            uow.session,
+            uow,
             action="candidate.faces_viewed",
             object_type="candidate",
             object_id=candidate_id,

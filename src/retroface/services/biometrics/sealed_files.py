@@ -97,7 +97,7 @@ def decrypt_protected_file(app: App, path: Path, out: Path, *, force: bool = Fal
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_bytes(plain)
         app.audit(
-            uow.session,
+            uow,
             action="file.decrypted",
             object_type="file",
             object_id=relative[:64],

@@ -99,7 +99,7 @@ def open_case(
             )
         )
         app.audit(
-            uow.session,
+            uow,
             action="case.opened",
             object_type="case",
             object_id=case.id,
@@ -171,7 +171,7 @@ def authorise_case(
         uow.session.add(auth)
         uow.flush()
         app.audit(
-            uow.session,
+            uow,
             action="case.authorised",
             object_type="authorisation",
             object_id=auth.id,
@@ -201,7 +201,7 @@ def record_judicial_authorisation(app: App, reference: str, judicial_reference: 
         case.judicial_reference = judicial_reference.strip()
         case.judicial_recorded_at = app.now()
         app.audit(
-            uow.session,
+            uow,
             action="case.judicial_authorisation_recorded",
             object_type="case",
             object_id=case.id,
@@ -229,7 +229,7 @@ def close_case(app: App, reference: str, reason: str) -> CaseDetail:
         deleted += delete_probe_templates(uow, case_face_ids(uow, case.id))  # footage
         uploads = case_upload_files(app.settings.home, reference)
         app.audit(
-            uow.session,
+            uow,
             action="case.closed",
             object_type="case",
             object_id=case.id,
@@ -285,7 +285,7 @@ def assign_to_case(app: App, reference: str, username: str) -> CaseDetail:
             CaseMember(case_id=case.id, username=user.username, added_by=supervisor.username)
         )
         app.audit(
-            uow.session,
+            uow,
             action="case.member_added",
             object_type="case",
             object_id=case.id,

@@ -126,7 +126,7 @@ def case_report(app: App, reference: str) -> CaseReportFiles:
         write_protected_file(uow.cipher, app.settings.home, html_path, html)
         write_protected_file(uow.cipher, app.settings.home, pdf_path, pdf)
         app.audit(
-            uow.session,
+            uow,
             action="report.case_written",
             object_type="case",
             object_id=case_id,

@@ -66,7 +66,7 @@ def review_queue(
             ]
         out = [_out(row, reviews[row[0].id], app.principal, app.settings.home) for row in rows]
         app.audit(
-            uow.session,
+            uow,
             action="candidates.viewed",
             object_type="search" if search_id else "case",
             object_id=search_id or case_reference or "",
@@ -88,7 +88,7 @@ def show_candidate(app: App, candidate_id: int) -> CandidateReview:
             row, _reviews_of(uow, [candidate_id])[candidate_id], app.principal, app.settings.home
         )
         app.audit(
-            uow.session,
+            uow,
             action="candidates.viewed",
             object_type="candidate",
             object_id=candidate_id,
@@ -126,7 +126,7 @@ def record_review(app: App, candidate_id: int, outcome: str, reason: str) -> Can
         reviews = _reviews_of(uow, [candidate.id])[candidate.id]
         status = candidate_status((r.reviewer, r.outcome) for r in reviews)
         app.audit(
-            uow.session,
+            uow,
             action="candidate.reviewed",
             object_type="candidate",
             object_id=candidate.id,
@@ -181,7 +181,7 @@ def _drop_template_if_all_rejected(app: App, uow: UnitOfWork, face: Face, case_r
         deleted = delete_probe_templates(uow, [face.id])
         if deleted:
             app.audit(
-                uow.session,
+                uow,
                 action="probe.deleted",
                 object_type="face",
                 object_id=face.id,

@@ -70,7 +70,7 @@ def register_calibration(
         )
         uow.session.add(row)
         app.audit(
-            uow.session,
+            uow,
             action="calibration.registered",
             object_type="calibration",
             object_id=record_id,

@@ -68,7 +68,7 @@ def ensure_demo_deployment(app: App) -> tuple[Principal, Principal]:
         )
         _ensure_demo_documents(app, uow)
         app.acting_as(supervisor).audit(
-            uow.session,
+            uow,
             action="deployment.demo_created",
             object_type="deployment",
             object_id=MODE_KEY,
@@ -88,7 +88,7 @@ def _ensure_demo_documents(app: App, uow: UnitOfWork) -> None:
     if dpia is None or DpiaRecord.from_json(dpia.value).review_due_on < today:
         record = DpiaRecord("DEMO-DPIA", "demo", today, today + timedelta(days=365))
         app.audit(
-            uow.session,
+            uow,
             action="deployment.setting_changed",
             object_type="deployment_setting",
             object_id=DPIA_KEY,

@@ -111,7 +111,7 @@ def _set(app: App, key: str, value: dict[str, Any]) -> DeploymentStatus:
         else:
             row.value, row.set_by, row.set_at = value, app.actor, app.now()
         app.audit(
-            uow.session,
+            uow,
             action="deployment.setting_changed",
             object_type="deployment_setting",
             object_id=key,

@@ -264,7 +264,7 @@ def record_evaluation(
     """Audit an evaluation: which data, which engine, what it found (aggregates, never faces)."""
     with app.unit_of_work() as uow:
         app.audit(
-            uow.session,
+            uow,
             action="evaluation.run",
             object_type="evaluation",
             object_id=kind,

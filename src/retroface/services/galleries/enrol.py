@@ -263,7 +263,7 @@ def _store_reference(
         )
         uow.flush()
         app.audit(
-            uow.session,
+            uow,
             action="reference.enrolled",
             object_type="reference_image",
             object_id=image.id,

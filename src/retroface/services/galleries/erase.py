@@ -128,7 +128,7 @@ def _erase(
         subject.erased_at = app.now()
         galleries.add(gallery.id)
         app.audit(
-            uow.session,
+            uow,
             action=action,
             object_type="subject",
             object_id=subject.id,

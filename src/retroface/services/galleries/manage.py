@@ -54,7 +54,7 @@ def create_gallery(
             GalleryChange(gallery_id=gallery.id, version=1, change="created", changed_by=app.actor)
         )
         app.audit(
-            uow.session,
+            uow,
             action="gallery.created",
             object_type="gallery",
             object_id=gallery.id,
@@ -74,7 +74,7 @@ def set_gallery_cap(app: App, name: str, max_subjects: int) -> GallerySummary:
         before = gallery.max_subjects
         gallery.max_subjects = max_subjects
         app.audit(
-            uow.session,
+            uow,
             action="gallery.cap_changed",
             object_type="gallery",
             object_id=gallery.id,
@@ -102,7 +102,7 @@ def set_live_watchlist(app: App, name: str, enabled: bool) -> GallerySummary:
         before = gallery.live_watchlist
         gallery.live_watchlist = enabled
         app.audit(
-            uow.session,
+            uow,
             action="gallery.live_watchlist_changed",
             object_type="gallery",
             object_id=gallery.id,
@@ -132,7 +132,7 @@ def gallery_manifest(app: App, name: str, version: int | None = None) -> Gallery
             for sid in ids
         ]
         app.audit(
-            uow.session,
+            uow,
             action="gallery.manifest_exported",
             object_type="gallery",
             object_id=gallery.id,
@@ -197,7 +197,7 @@ def remove_subject(app: App, gallery_name: str, subject_name: str, *, final: boo
             action = "subject.removed"
         bump_version(uow, gallery, app.actor, action.replace(".", "-"), subject.id)
         app.audit(
-            uow.session,
+            uow,
             action=action,
             object_type="subject",
             object_id=subject.id,
@@ -231,7 +231,7 @@ def restore_subject(app: App, gallery_name: str, subject_name: str) -> None:
             subject.review_due_on = renewed
         bump_version(uow, gallery, app.actor, "subject-restored", subject.id)
         app.audit(
-            uow.session,
+            uow,
             action="subject.restored",
             object_type="subject",
             object_id=subject.id,

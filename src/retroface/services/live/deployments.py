@@ -146,7 +146,7 @@ def create_live_deployment(
         )
         uow.session.add(row)
         app.audit(
-            uow.session,
+            uow,
             action="live.deployment_authorised",
             object_type="live_deployment",
             object_id=deployment_id,
@@ -217,7 +217,7 @@ def list_live_alerts(
         rows = uow.session.execute(query).all()
         if with_crops:
             app.audit(
-                uow.session,
+                uow,
                 action="live.alerts_viewed",
                 object_type="live_deployment",
                 object_id=deployment_id,
@@ -268,7 +268,7 @@ def adjudicate_alert(
         alert.engaged, alert.outcome, alert.note = engaged, outcome, note.strip() or None
         alert.adjudicated_by, alert.adjudicated_at = app.actor, app.now()
         app.audit(
-            uow.session,
+            uow,
             action="live.alert_adjudicated",
             object_type="live_alert",
             object_id=alert_id,
@@ -296,7 +296,7 @@ def live_publication(app: App, deployment_id: str) -> LivePublication:
         false_alerts = count(LiveAlert.outcome == "false-alert")
         subjects, _, _ = uow.galleries.counts(row.gallery_id)
         app.audit(
-            uow.session,
+            uow,
             action="live.publication_read",
             object_type="live_deployment",
             object_id=deployment_id,

@@ -192,7 +192,7 @@ def _checked_start(
     except (AuthorisationError, NotFoundError, InvalidInputError, MediaError) as exc:
         with app.unit_of_work() as uow:
             app.audit(
-                uow.session,
+                uow,
                 action="live.refused",
                 object_type="live_deployment",
                 object_id=deployment_id,
@@ -277,7 +277,7 @@ class _Run:
             )
             alert.latency_ms = (time.monotonic() - frame.captured) * 1000.0
             self.app.audit(
-                uow.session,
+                uow,
                 action="live.alert_raised",
                 object_type="live_alert",
                 object_id=alert.id,
@@ -319,7 +319,7 @@ class _Run:
     def audit(self, action: str, **details: object) -> None:
         with self.app.unit_of_work() as uow:
             self.app.audit(
-                uow.session,
+                uow,
                 action=action,
                 object_type="live_deployment",
                 object_id=self.deployment.id,
@@ -342,7 +342,7 @@ class _Run:
             row.frames_dropped += status.frames_dropped
             row.faces_seen += status.faces_seen
             self.app.audit(
-                uow.session,
+                uow,
                 action="live.stopped",
                 object_type="live_deployment",
                 object_id=self.deployment.id,

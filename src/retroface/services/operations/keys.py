@@ -201,7 +201,7 @@ def encrypt_data_directory(
             record.keys[key_id] = entry
             write_record(uow.session, record, app.actor)
             app.audit(
-                uow.session,
+                uow,
                 action="keys.encryption_started",
                 object_type="data_key",
                 object_id=key_id,
@@ -224,7 +224,7 @@ def encrypt_data_directory(
             record.generation += 1
             write_record(uow.session, record, app.actor)
             app.audit(
-                uow.session,
+                uow,
                 action="keys.encryption_enabled" if finished else "keys.leftovers_sealed",
                 object_type="data_key",
                 object_id=record.current,
@@ -254,7 +254,7 @@ def rotate_key_encryption_key(app: App, new_kek: KeyEncryptionKey) -> KeyOperati
         record.generation += 1
         write_record(uow.session, record, app.actor)
         app.audit(
-            uow.session,
+            uow,
             action="keys.kek_rotated",
             object_type="data_key",
             object_id=record.current,
@@ -279,7 +279,7 @@ def rotate_data_key(app: App, progress: Callable[[str], None] | None = None) -> 
             record.generation += 1
             write_record(uow.session, record, app.actor)
             app.audit(
-                uow.session,
+                uow,
                 action="keys.data_key_rotation_started",
                 object_type="data_key",
                 object_id=key_id,
@@ -299,7 +299,7 @@ def rotate_data_key(app: App, progress: Callable[[str], None] | None = None) -> 
         record.generation += 1
         write_record(uow.session, record, app.actor)
         app.audit(
-            uow.session,
+            uow,
             action="keys.data_key_rotated",
             object_type="data_key",
             object_id=record.current,

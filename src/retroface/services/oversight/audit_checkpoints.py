@@ -190,7 +190,7 @@ def write_checkpoint(
         if only_if_changed and _newest_action(uow.session) == CHECKPOINT_ACTION:
             return None
         event = app.audit(
-            uow.session,
+            uow,
             action=CHECKPOINT_ACTION,
             object_type="audit_log",
             object_id=kid,
@@ -206,7 +206,7 @@ def write_checkpoint(
     except OSError as exc:
         with app.unit_of_work() as uow:
             app.audit(
-                uow.session,
+                uow,
                 action=FAILED_ACTION,
                 object_type="audit_log",
                 object_id=kid,
@@ -276,7 +276,7 @@ def _post(app: App, url: str, record: dict[str, Any]) -> None:
     try:
         with app.unit_of_work() as uow:
             app.audit(
-                uow.session,
+                uow,
                 action="audit.checkpoint_webhook_failed",
                 object_type="audit_log",
                 object_id=str(record["event_id"]),

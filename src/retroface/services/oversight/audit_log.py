@@ -78,7 +78,7 @@ def list_audit_events(
     with app.unit_of_work() as uow:
         events = [event_out(e) for e in uow.session.scalars(query)]
         app.audit(
-            uow.session,
+            uow,
             action="audit.read",
             object_type="audit_log",
             object_id=str(events[0].id) if events else "-",
@@ -122,7 +122,7 @@ def export_audit(app: App, path: Path, key: bytes, *, force: bool = False) -> Ex
         count, head = write_signed_export(events, path, key)
     with app.unit_of_work() as uow:
         app.audit(
-            uow.session,
+            uow,
             action="audit.exported",
             object_type="audit_log",
             object_id=head[:16],

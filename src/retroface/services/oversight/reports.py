@@ -82,7 +82,7 @@ def transparency_report(
             },
         )
         app.audit(
-            uow.session,
+            uow,
             action="report.transparency",
             object_type="report",
             object_id=f"{start}..{end}",
@@ -139,7 +139,7 @@ def dpia_report(app: App, out: Path, *, force: bool = False) -> ReportFiles:
         )
         paths = _write(out.parent, {out.name: dpia_pack.render(facts)})
         app.audit(
-            uow.session,
+            uow,
             action="report.dpia",
             object_type="report",
             object_id="dpia",

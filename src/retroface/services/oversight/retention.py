@@ -39,7 +39,7 @@ def run_retention(app: App) -> RetentionReport:
         uow.commit()
     with app.unit_of_work() as uow:
         app.audit(
-            uow.session,
+            uow,
             action="retention.run",
             object_type="deployment",
             object_id="retention",
@@ -65,7 +65,7 @@ def _suspend_unauthorised_eu_searches(app: App, report: RetentionReport) -> None
             counts = purge_search_results(uow, search, now)
             search.status = "suspended"
             app.audit(
-                uow.session,
+                uow,
                 action="search.suspended",
                 object_type="search",
                 object_id=search.id,
@@ -91,7 +91,7 @@ def _purge_closed_cases(app: App, report: RetentionReport) -> None:
         for search, case in rows:
             deleted = purge_search_probes(uow, [search], now)
             app.audit(
-                uow.session,
+                uow,
                 action="probe.deleted",
                 object_type="search",
                 object_id=search.id,
@@ -119,7 +119,7 @@ def _expire_listings(app: App, report: RetentionReport) -> set[int]:
             subject.removed_at = app.now()
             version = bump_version(uow, gallery, app.actor, "subject-removed", subject.id)
             app.audit(
-                uow.session,
+                uow,
                 action="subject.removed",
                 object_type="subject",
                 object_id=subject.id,
@@ -153,7 +153,7 @@ def _finalise_removals(app: App, report: RetentionReport) -> set[int]:
             counts = purge_subject_data(uow, subject, app)
             version = bump_version(uow, gallery, app.actor, "subject-purged", subject.id)
             app.audit(
-                uow.session,
+                uow,
                 action="subject.purged",
                 object_type="subject",
                 object_id=subject.id,

@@ -131,7 +131,7 @@ def find_person(
                 )
             )
         app.audit(
-            uow.session,
+            uow,
             action="search.media_processed",
             object_type="search",
             object_id=search_id,

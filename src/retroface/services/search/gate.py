@@ -96,7 +96,7 @@ def start_search(
             )
             uow.session.add(search_row)
             app.audit(
-                uow.session,
+                uow,
                 action="search.started",
                 object_type="search",
                 object_id=search_row.id,
@@ -168,7 +168,7 @@ def start_comparison(app: App, case_reference: str, threshold: float | None) -> 
             )
             uow.session.add(row)
             app.audit(
-                uow.session,
+                uow,
                 action="comparison.started",
                 object_type="comparison",
                 object_id=row.id,
@@ -226,7 +226,7 @@ def searches_under(uow: UnitOfWork, authorisation_id: int) -> int:
 def _audit_refusal(app: App, case_reference: str, gallery_name: str | None, exc: Exception) -> None:
     with app.unit_of_work() as uow:
         app.audit(
-            uow.session,
+            uow,
             action="search.refused",
             object_type="case",
             object_id=case_reference,
@@ -286,7 +286,7 @@ def finish_search(
         row.status = "completed"
         row.finished_at = app.now()
         app.audit(
-            uow.session,
+            uow,
             action="search.completed",
             object_type="search",
             object_id=search_id,

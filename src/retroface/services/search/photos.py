@@ -149,7 +149,7 @@ def _search_footage(
             app, uow, search_id, media_ids, ingest.job_id, index, row.threshold, row.max_candidates
         )
         app.audit(
-            uow.session,
+            uow,
             action="search.media_processed",
             object_type="search",
             object_id=search_id,
@@ -229,7 +229,7 @@ def _store_file(
                 )
             )
         app.audit(
-            uow.session,
+            uow,
             action="search.media_processed",
             object_type="media_item",
             object_id=media.id,

@@ -89,7 +89,7 @@ def _finish(
             row.first_sha256 = str(details.get("first_sha256") or "") or None
             row.second_sha256 = str(details.get("second_sha256") or "") or None
         app.audit(
-            uow.session,
+            uow,
             action="verify.run" if report is not None else "comparison.failed",
             object_type="comparison",
             object_id=comparison_id,

@@ -65,7 +65,7 @@ def cluster_case(
         for (sighting, *_), label in zip(rows, labels, strict=True):
             sighting.cluster_id = clusters[label].id
         app.audit(
-            uow.session,
+            uow,
             action="clusters.computed",
             object_type="case",
             object_id=case.id,
@@ -98,7 +98,7 @@ def merge_clusters(app: App, case_reference: str, into: int, other: int) -> Clus
         )
         source.merged_into = target.id
         app.audit(
-            uow.session,
+            uow,
             action="clusters.merged",
             object_type="face_cluster",
             object_id=target.id,
@@ -138,7 +138,7 @@ def split_cluster(
             update(Sighting).where(Sighting.id.in_(wanted)).values(cluster_id=new.id)
         )
         app.audit(
-            uow.session,
+            uow,
             action="clusters.split",
             object_type="face_cluster",
             object_id=cluster.id,
@@ -177,7 +177,7 @@ def contact_sheet(app: App, case_reference: str, cluster_id: int) -> Path:
         sheet.save(png, format="PNG")
         write_protected_file(uow.cipher, app.settings.home, path, png.getvalue())
         app.audit(
-            uow.session,
+            uow,
             action="cluster.contact_sheet_written",
             object_type="face_cluster",
             object_id=cluster_id,

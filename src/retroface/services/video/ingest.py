@@ -285,7 +285,7 @@ def _open_job(
             )
         }
         app.audit(
-            uow.session,
+            uow,
             action="video.ingest_started",
             object_type="video_job",
             object_id=job.id,
@@ -386,7 +386,7 @@ def _store_segment(
                 )
             )
         app.audit(
-            uow.session,
+            uow,
             action="video.segment_processed",
             object_type="video_segment",
             object_id=segment.id,
@@ -417,7 +417,7 @@ def _close_job(app: App, job_id: str, case_reference: str, report: VideoIngestRe
             "realtime_factor": report.realtime_factor,
         }
         app.audit(
-            uow.session,
+            uow,
             action="video.ingest_completed",
             object_type="video_job",
             object_id=job_id,

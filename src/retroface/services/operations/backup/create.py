@@ -67,7 +67,7 @@ def create_backup(app: App, destination: Path) -> BackupReport:
     total = sum(f.bytes for f in manifest.files)
     with app.unit_of_work() as uow:
         app.audit(
-            uow.session,
+            uow,
             action="backup.created",
             object_type="backup",
             object_id=digest[:16],

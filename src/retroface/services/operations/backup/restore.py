@@ -74,7 +74,7 @@ def _record_refusal(settings: Settings, source: Path, exc: RetrofaceError) -> No
     try:
         with app.unit_of_work() as uow:
             app.audit(
-                uow.session,
+                uow,
                 action="backup.restore_refused",
                 object_type="backup",
                 object_id=source.name[:64],
@@ -201,7 +201,7 @@ def _audit_restore(
             repointed = _repoint_uploads(uow.session, Path(manifest.source_home), home)
             events = int(uow.session.scalar(select(func.count(AuditEvent.id))) or 0)
             app.audit(
-                uow.session,
+                uow,
                 action="backup.restored",
                 object_type="backup",
                 object_id=digest[:16],

@@ -73,7 +73,7 @@ def make_finding(
 
 def record_repair(uow: UnitOfWork, app: App, name: str, count: int, **details: Any) -> None:
     app.audit(
-        uow.session,
+        uow,
         action="maintenance.repaired",
         object_type="doctor_finding",
         object_id=name,
