@@ -11,8 +11,9 @@ module of the package does not load the others (``retroface models`` reads the m
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from retroface.lazy_names import lazy_names
 
 if TYPE_CHECKING:
     from retroface.faces.batch_runner import FileAnalysis, analyse_file, analyse_files, worker_pool
@@ -57,14 +58,4 @@ __all__ = [
 
 
 if not TYPE_CHECKING:  # type checkers read the imports above (a __getattr__ would admit any name)
-
-    def __getattr__(name: str) -> Any:
-        if name not in _SOURCES:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        value = getattr(import_module(_SOURCES[name]), name)
-        globals()[name] = value  # later look-ups skip this function
-        return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+    __getattr__, __dir__ = lazy_names(__name__, _SOURCES, __all__)
