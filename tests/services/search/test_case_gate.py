@@ -389,3 +389,51 @@ def test_a_one_to_one_comparison_is_a_search_gated_and_counted(
         assert {r.details["kind"] for r in refusals} == {"comparison"}
         done = uow.session.scalars(select(AuditEvent).where(AuditEvent.action == "verify.run"))
         assert [e.details["score"] for e in done] == [report.score]
+
+
+def test_attempts_that_read_no_evidence_use_no_authorised_search(
+    app: App, supervisor: App, gallery: str, probe: Path, tmp_path: Path
+) -> None:
+    # A missing file is a mistake, not a search: refused (audited) before a search exists.
+    case = _open(app)
+    authorise_case(supervisor, case, until=app.now() + timedelta(days=1), max_searches=1)
+    with pytest.raises(InvalidInputError, match="none of the evidence named could be found"):
+        search(app, case, gallery, [tmp_path / "no-such-still.jpg"])
+    with app.unit_of_work() as uow:
+        assert uow.session.scalars(select(Search)).all() == []
+        refused = uow.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "search.refused")
+        ).all()
+        assert len(refused) == 1 and "could be found" in refused[0].details["reason"]
+    assert search(app, case, gallery, [probe]).probes  # the one authorised search is still there
+
+
+def test_a_search_that_fails_ends_failed_and_is_not_counted(
+    app: App, supervisor: App, gallery: str, probe: Path
+) -> None:
+    # A fault halfway (here the disk behind the progress display fails after the first file
+    # is analysed) ends the search as failed, audited, never "running" for ever; a fault is
+    # no use of the authorisation.
+    case = _open(app)
+    authorise_case(supervisor, case, until=app.now() + timedelta(days=1), max_searches=1)
+    with pytest.raises(OSError, match="disk full"):
+        search(app, case, gallery, [probe], progress=_DiskFullProgress())
+    with app.unit_of_work() as uow:
+        (row,) = uow.session.scalars(select(Search)).all()
+        assert row.status == "failed" and row.finished_at is not None
+        (failed,) = uow.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "search.failed")
+        ).all()
+        assert failed.details["error"] == "OSError"
+    assert search(app, case, gallery, [probe]).probes  # the one authorised search is still there
+
+
+class _DiskFullProgress:
+    def start(self, description: str, total: int) -> None:
+        pass
+
+    def advance(self, steps: int = 1) -> None:
+        raise OSError(28, "disk full")
+
+    def finish(self) -> None:
+        pass

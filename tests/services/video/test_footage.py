@@ -14,14 +14,14 @@ import av
 import pytest
 from sqlalchemy import func, select
 
-from retroface.errors import InvalidInputError
+from retroface.errors import InvalidInputError, NotFoundError
 from retroface.services import App
 from retroface.services.cases.manage import close_case
 from retroface.services.deployment.rules import set_threshold_floor
 from retroface.services.search.footage import find_person
 from retroface.services.search.photos import search
 from retroface.services.video.ingest import IngestOptions, ingest_videos
-from retroface.store.models import Sighting, Template, VideoSegment
+from retroface.store.models import Search, Sighting, Template, VideoSegment
 from tests.conftest import ADMIN, OPERATOR
 from tests.databases import cli_env
 from tests.helpers import (
@@ -67,6 +67,11 @@ def test_lin_manuel_miranda_is_found_with_his_time_ranges(
     case = authorised_case(app)
     ingest = ingest_videos(app, case, [video / "short_hamilton_clip.mp4"])
     assert ingest.errors == [] and ingest.files[0].sightings >= 3
+    # A name typed wrong reads no evidence: refused before a search exists, not counted.
+    searches_before = _count(app, Search)
+    with pytest.raises(NotFoundError, match="no subject named 'lin-manuel-mirander'"):
+        find_person(app, case, hamilton_gallery, "lin-manuel-mirander")
+    assert _count(app, Search) == searches_before
     timeline = find_person(app, case, hamilton_gallery, "lin-manuel-miranda")
     ranges = [(a.first_s, a.last_s) for a in timeline.appearances]
     assert ranges, "Miranda must be found"

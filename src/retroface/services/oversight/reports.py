@@ -24,6 +24,7 @@ from retroface.services.app import App
 from retroface.services.deployment.rules import deployment_status
 from retroface.services.galleries.manage import gallery_cap
 from retroface.services.results import ReportFiles
+from retroface.services.search.gate import FAILED
 from retroface.store.models import Candidate, Case, Review, Search, Subject
 
 
@@ -43,7 +44,12 @@ def transparency_report(
         searches = uow.session.execute(
             select(Search, Case)
             .join(Case, Search.case_id == Case.id)
-            .where(Search.started_at >= begin, Search.started_at <= finish)
+            .where(
+                Search.started_at >= begin,
+                Search.started_at <= finish,
+                # A search that failed on a fault ran for nobody: not a use to report.
+                Search.status != FAILED,
+            )
         ).all()
         ids = [s.id for s, _ in searches]
         candidates = uow.session.execute(

@@ -26,7 +26,14 @@ from retroface.services.results import (
     ProbeOut,
     TimelineReport,
 )
-from retroface.services.search.gate import finish_search, record_candidates, start_search
+from retroface.services.search.gate import (
+    audit_search_refusal,
+    check_search_allowed,
+    failed_on_error,
+    finish_search,
+    record_candidates,
+    start_search,
+)
 from retroface.services.search.ranking import RankedSubject, rank_subjects
 from retroface.store.models import Template
 from retroface.store.unit_of_work import UnitOfWork
@@ -80,27 +87,35 @@ def find_person(
     whose candidates are the subject's appearances, so each goes to review.
     """
     app.require(Action.SEARCH_RUN, case_reference=case_reference)
-    with app.unit_of_work() as uow:
-        _case_media(uow, case_reference)  # refuse before a search row exists
+    model = app.engine.model
+    # Every mistake (no footage, no such subject, a removed one) is refused before a search
+    # row exists: such an attempt reads no evidence and uses none of the authorised searches.
+    check_search_allowed(app, case_reference, gallery_name, threshold, 1)
+    try:
+        with app.unit_of_work() as uow:
+            _case_media(uow, case_reference)
+            gallery = uow.galleries.require(gallery_name)
+            subject = uow.subjects.require(gallery, subject_name)
+            if subject.removed_at is not None:
+                raise InvalidInputError(f"{subject_name!r} is removed from {gallery_name!r}")
+            subject_id = subject.id
+            references = [
+                (t.id, uow.templates.vector_of(t.face_id, t.vector))
+                for t in uow.session.scalars(
+                    select(Template).where(
+                        Template.subject_id == subject.id, Template.model_name == model.name
+                    )
+                )
+            ]
+            if not references:
+                raise NotFoundError(f"{subject_name!r} has no template for model {model.tag}")
+    except (NotFoundError, InvalidInputError) as exc:
+        audit_search_refusal(app, case_reference, gallery_name, exc)
+        raise
     search_id, threshold, _ = start_search(
         app, case_reference, gallery_name, threshold, 1, {}, kind="video-find"
     )
-    model = app.engine.model
-    with app.unit_of_work() as uow:
-        gallery = uow.galleries.require(gallery_name)
-        subject = uow.subjects.require(gallery, subject_name)
-        if subject.removed_at is not None:
-            raise InvalidInputError(f"{subject_name!r} is removed from {gallery_name!r}")
-        references = [
-            (t.id, uow.templates.vector_of(t.face_id, t.vector))
-            for t in uow.session.scalars(
-                select(Template).where(
-                    Template.subject_id == subject.id, Template.model_name == model.name
-                )
-            )
-        ]
-        if not references:
-            raise NotFoundError(f"{subject_name!r} has no template for model {model.tag}")
+    with failed_on_error(app, search_id, case_reference), app.unit_of_work() as uow:
         media_ids = _case_media(uow, case_reference)
         ref_matrix = np.stack([v for _, v in references])
         appearances: list[AppearanceOut] = []
@@ -111,7 +126,7 @@ def find_person(
             if score < threshold:
                 continue
             record_candidates(
-                uow, search_id, face.id, [RankedSubject(subject.id, references[best][0], score)]
+                uow, search_id, face.id, [RankedSubject(subject_id, references[best][0], score)]
             )
             wall = (
                 media.recorded_at + timedelta(seconds=sighting.first_s)
@@ -137,7 +152,7 @@ def find_person(
             object_id=search_id,
             case_reference=case_reference,
             search_id=search_id,
-            subject_id=subject.id,
+            subject_id=subject_id,
             videos=len(media_ids),
             matches=[{"sighting_id": a.sighting_id, "score": a.score} for a in appearances],
         )

@@ -11,7 +11,8 @@ before it is raised, so the log shows every attempt, not only those that ran.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from sqlalchemy import func, select
 
@@ -36,6 +37,10 @@ from retroface.store.models import (
     Subject,
 )
 from retroface.store.unit_of_work import UnitOfWork
+
+#: The status of a search or comparison that ended on an error: kept (and audited), not
+#: counted against the authorisation nor in the transparency figures.
+FAILED = "failed"
 
 #: The longest candidate list any search may ask for (the API and the CLI check the same).
 MAX_CANDIDATES_LIMIT = 50
@@ -116,7 +121,7 @@ def start_search(
             uow.commit()
             return search_row.id, threshold, rules.probe_retention == "case-closure"
     except (AuthorisationError, NotFoundError, InvalidInputError) as exc:
-        _audit_refusal(app, case_reference, gallery_name, exc)
+        audit_search_refusal(app, case_reference, gallery_name, exc)
         raise
 
 
@@ -143,7 +148,7 @@ def check_search_allowed(
             if templates == 0:
                 raise NotFoundError(f"gallery {gallery.name!r} has no enrolled faces to search")
     except (AuthorisationError, NotFoundError, InvalidInputError) as exc:
-        _audit_refusal(app, case_reference, gallery_name, exc)
+        audit_search_refusal(app, case_reference, gallery_name, exc)
         raise
 
 
@@ -182,7 +187,7 @@ def start_comparison(app: App, case_reference: str, threshold: float | None) -> 
             uow.commit()
             return row.id, threshold
     except (AuthorisationError, NotFoundError, InvalidInputError) as exc:
-        _audit_refusal(app, case_reference, None, exc)
+        audit_search_refusal(app, case_reference, None, exc)
         raise
 
 
@@ -213,17 +218,28 @@ def _pass_gate(
 
 
 def searches_under(uow: UnitOfWork, authorisation_id: int) -> int:
-    """Searches and 1:1 comparisons run under an authorisation: what its count limits."""
+    """Searches and 1:1 comparisons run under an authorisation: what its count limits.
+
+    A search that failed (a fault, not a use) is not counted; mistakes such as evidence
+    that cannot be found or a subject that does not exist are refused before a search
+    row exists, so they are not counted either.
+    """
     searches = uow.session.scalar(
-        select(func.count(Search.id)).where(Search.authorisation_id == authorisation_id)
+        select(func.count(Search.id)).where(
+            Search.authorisation_id == authorisation_id, Search.status != FAILED
+        )
     )
     comparisons = uow.session.scalar(
-        select(func.count(Comparison.id)).where(Comparison.authorisation_id == authorisation_id)
+        select(func.count(Comparison.id)).where(
+            Comparison.authorisation_id == authorisation_id, Comparison.status != FAILED
+        )
     )
     return int(searches or 0) + int(comparisons or 0)
 
 
-def _audit_refusal(app: App, case_reference: str, gallery_name: str | None, exc: Exception) -> None:
+def audit_search_refusal(
+    app: App, case_reference: str, gallery_name: str | None, exc: Exception
+) -> None:
     with app.unit_of_work() as uow:
         app.audit(
             uow,
@@ -300,3 +316,26 @@ def finish_search(
             errors=len(errors),
         )
         uow.commit()
+
+
+@contextmanager
+def failed_on_error(app: App, search_id: str, case_reference: str) -> Iterator[None]:
+    """End a started search as ``failed`` (audited ``search.failed``, the error's type only)
+    when its work raises, so no search is left ``running`` for ever."""
+    try:
+        yield
+    except BaseException as exc:
+        with app.unit_of_work() as uow:
+            row = uow.session.get(Search, search_id)
+            if row is not None and row.status == "running":
+                row.status, row.finished_at = FAILED, app.now()
+                app.audit(
+                    uow,
+                    action="search.failed",
+                    object_type="search",
+                    object_id=search_id,
+                    case_reference=case_reference,
+                    error=type(exc).__name__,
+                )
+                uow.commit()
+        raise

@@ -28,6 +28,9 @@ from retroface.services.results import FileError, ProbeOut, SearchReport
 from retroface.services.search.footage import match_sightings
 from retroface.services.search.gate import (
     MAX_CANDIDATES_LIMIT,
+    audit_search_refusal,
+    check_search_allowed,
+    failed_on_error,
     finish_search,
     record_candidates,
     start_search,
@@ -61,10 +64,41 @@ def search(
         raise InvalidInputError("name at least one evidence file or folder to search")
     labels = checked_labels(probe_labels or {})
 
+    # The gate first (no path is even listed for a refused search), then the evidence: an
+    # attempt that names nothing readable is a mistake, refused before a search exists, so
+    # it uses none of the authorised searches and is no search in the statistics.
+    check_search_allowed(app, case_reference, gallery_name, threshold, cap)
+    found, errors = expand_evidence(evidence)
+    if not found:
+        missing = InvalidInputError(
+            "none of the evidence named could be found: " + "; ".join(e.error for e in errors)
+        )
+        audit_search_refusal(app, case_reference, gallery_name, missing)
+        raise missing
     search_id, threshold, keep_all = start_search(
         app, case_reference, gallery_name, threshold, cap, labels
     )
-    found, errors = expand_evidence(evidence)
+    with failed_on_error(app, search_id, case_reference):
+        return _run(
+            app, search_id, case_reference, gallery_name, found, errors, threshold, cap,
+            keep_all, progress, sources,
+        )  # fmt: skip
+
+
+def _run(
+    app: App,
+    search_id: str,
+    case_reference: str,
+    gallery_name: str,
+    found: list[Path],
+    errors: list[FileError],
+    threshold: float,
+    cap: int,
+    keep_all: bool,
+    progress: Progress,
+    sources: Sources | None,
+) -> SearchReport:
+    """The search once it has started: analyse, rank and record every file."""
     videos = [f for f in found if is_video_path(f)]
     files = [f for f in found if not is_video_path(f)]
     model = app.engine.model

@@ -44,7 +44,8 @@ def verify(
         a_face = _single(a_result)
         b_face = _single(b_result)
     except RetrofaceError as exc:
-        _finish(app, comparison_id, case_reference, "failed", None, error=type(exc).__name__)
+        # The images were read: the attempt counts, as a search with no usable face does.
+        _finish(app, comparison_id, case_reference, "unusable", None, error=type(exc).__name__)
         raise
     score = float(a_face.embedding @ b_face.embedding)
     report = VerifyReport(
