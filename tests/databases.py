@@ -19,7 +19,9 @@ from sqlalchemy.engine import make_url
 from retroface.store import open_database
 
 SERVER_URL = os.environ.get("RETROFACE_TEST_DATABASE_URL") or None
-TEMPLATE = "retroface_test_template"
+#: One template per pytest-xdist worker: a worker drops and re-creates its template at its
+#: start, and PostgreSQL refuses to copy a template another session is reading.
+TEMPLATE = f"retroface_test_template_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
 _url_by_home: dict[Path, str] = {}
 _template_ready: list[bool] = []
 
