@@ -84,7 +84,8 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.EVALUATION_RUN: frozenset({_R.SUPERVISOR, _R.ADMIN, _R.AUDITOR}),
     Action.VIDEO_INGEST: frozenset({_R.OPERATOR}),
     Action.VIDEO_CLUSTER: frozenset({_R.OPERATOR, _R.REVIEWER}),
-    Action.REVIEW_READ: frozenset({_R.REVIEWER, _R.SUPERVISOR, _R.AUDITOR}),
+    # Operators read the candidates of their own cases (need to know) but never decide them.
+    Action.REVIEW_READ: frozenset({_R.OPERATOR, _R.REVIEWER, _R.SUPERVISOR, _R.AUDITOR}),
     Action.REVIEW_DECIDE: frozenset({_R.REVIEWER}),
     Action.AUDIT_READ: frozenset({_R.AUDITOR}),
     Action.AUDIT_EXPORT: frozenset({_R.AUDITOR}),

@@ -79,6 +79,19 @@ def test_a_second_reviewer_decides_blind_to_the_first(app: App, lead: tuple[str,
     assert [r.reviewer for r in overseen.reviews] == ["rev-a", "rev-b"]
 
 
+def test_the_operator_sees_their_own_cases_candidates_but_never_decides(
+    app: App, lead: tuple[str, int]
+) -> None:
+    case, candidate = lead
+    (seen,) = review_queue(app, case_reference=case)  # the operator who ran the search
+    assert seen.candidate_id == candidate and seen.status == "unreviewed"
+    with pytest.raises(AuthorisationError, match="may not review decide"):
+        record_review(app, candidate, "possible-match", "it is him")
+    stranger = app.acting_as(Principal("officer-99", Role.OPERATOR))
+    with pytest.raises(AuthorisationError, match="not on the team"):
+        review_queue(stranger, case_reference=case)
+
+
 def test_confirmation_needs_two_different_reviewers(app: App, lead: tuple[str, int]) -> None:
     case, candidate = lead
     first, second, third = (_reviewer(app, f"rev-{i}") for i in range(3))
