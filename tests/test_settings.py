@@ -13,7 +13,9 @@ from retroface.settings import Settings
 def test_the_constructor_ignores_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RETROFACE_JITTERS", "1")
     monkeypatch.setenv("RETROFACE_HOME", "/elsewhere")
-    assert Settings().jitters == 10 and Settings().home == Path("retroface-data")
+    assert (
+        Settings().jitters == 2 and Settings().mirror and Settings().home == Path("retroface-data")
+    )
     assert Settings.from_env().jitters == 1 and Settings.from_env().home == Path("/elsewhere")
 
 

@@ -80,7 +80,7 @@ class Settings(BaseSettings):
     max_image_pixels: int = 100_000_000
     # the engine's backends (registries in faces/engine_spec.py; `retroface models` lists them)
     #: The whole engine as one description string (faces/engine_description.py), e.g.
-    #: "cascade|onnx|min40|maxpx9000000|align5+68|jit10"; when set it replaces the six
+    #: "cascade|onnx|min40|maxpx9000000|align5+68|jit2m"; when set it replaces the seven
     #: fields below, so a recorded search's engine can be rerun exactly.
     engine: str | None = None
     #: hog, cnn, cnn-onnx or cascade.
@@ -92,13 +92,28 @@ class Settings(BaseSettings):
     max_detect_pixels: int = _ENGINE.max_detect_pixels
     #: Jittered copies averaged per face template (1 = off); see faces/jitter.py.
     jitters: int = _ENGINE.jitters
+    #: Also embed each chip's mirror image (faces/engine_spec.py: the measured default).
+    mirror: bool = _ENGINE.mirror
     #: Landmark alignments (5 and/or 68 points) whose chips are averaged per template;
     #: "5" halves the template work for about 0.14 points of LFW accuracy. NoDecode: the
     #: variable is "5", "68", "5,68" or "5+68", not the JSON list pydantic-settings expects.
     alignments: Annotated[tuple[int, ...], NoDecode] = _ENGINE.alignments
     # search
+    #: The lowest raw cosine score any candidate may have (the admin's floor, covered by a
+    #: calibration). Each search's own bar is usually higher: see target_fpir.
     threshold: float = DEFAULT_THRESHOLD
     max_candidates: int = 10
+    #: Share of searches for people who are not enrolled that may return any candidate
+    #: (FPIR). Each search's bar is derived from it, the probe and the gallery's current size
+    #: (faces/open_set.py), so the rate holds whether the gallery holds 100 or 1,000,000.
+    target_fpir: float = Field(default=0.01, gt=0.0, lt=1.0)
+    #: A probe face whose calibrated matchability (the chance that a mated search of it
+    #: succeeds; faces/matchability.py) is below this is "too poor to search reliably": it
+    #: is not searched unless the operator records a justification.
+    probe_quality_floor: float = Field(default=0.2, ge=0.0, le=1.0)
+    #: A reference image below this matchability is refused at enrolment (the College of
+    #: Policing APP's "of appropriate quality") unless a supervisor records an override.
+    reference_quality_floor: float = Field(default=0.5, ge=0.0, le=1.0)
     # governance
     #: Longest authorisation a supervisor may give; a case needing more is authorised again.
     authorisation_max_days: int = 90

@@ -12,7 +12,7 @@ from retroface.faces.engine import DETECTORS, EMBEDDERS, EngineSpec
 from retroface.faces.engine_description import MAX_LENGTH, describe, parse
 from retroface.settings import Settings
 
-DEFAULT = "cascade|onnx|min40|maxpx9000000|align5+68|jit10"
+DEFAULT = "cascade|onnx|min40|maxpx9000000|align5+68|jit2m"
 
 
 def test_the_default_engine_is_the_measured_configuration() -> None:
@@ -23,7 +23,7 @@ def test_the_default_engine_is_the_measured_configuration() -> None:
         40,
         9_000_000,
     )
-    assert spec.alignments == (5, 68) and spec.jitters == 10
+    assert spec.alignments == (5, 68) and spec.jitters == 2 and spec.mirror
     assert describe(spec) == DEFAULT and parse(DEFAULT) == spec
 
 
@@ -60,12 +60,14 @@ def test_each_field_has_its_own_part() -> None:
         max_detect_pixels=123,
         alignments=(68,),
         jitters=25,
+        mirror=False,
     )
     assert describe(spec) == "hog|onnx:C:/models/a b.onnx|min1|maxpx123|align68|jit25"
     for changed in (
         replace(spec, min_face_px=56),
         replace(spec, max_detect_pixels=2),
         replace(spec, jitters=3),
+        replace(spec, mirror=True),
     ):
         assert parse(describe(changed)) == changed
 
@@ -92,6 +94,7 @@ def test_each_field_has_its_own_part() -> None:
         ("cascade|onnx|min40|maxpx9000000|align5+5|jit10", "'align5+5' names an alignment twice"),
         ("cascade|onnx|min40|maxpx9000000|align5+68|jit 10", "'jit 10' should be 'jit'"),
         ("cascade|onnx|min40|maxpx9000000|align5+68|jitters10", "'jitters10' should be 'jit'"),
+        ("cascade|onnx|min40|maxpx9000000|align5+68|jit2mm", "'jit2m' should be 'jit'"),
         ("cascade|onnx|maxpx9000000|min40|align5+68|jit10", "'maxpx9000000' should be 'min'"),
     ],
 )

@@ -151,7 +151,7 @@ def test_the_default_engine_is_the_measured_one_and_is_built_once() -> None:
     engine = retroface.default_engine()
     assert engine is retroface.default_engine()
     spec = EngineSpec()
-    assert engine.jitters == spec.jitters == 10
+    assert engine.jitters == spec.jitters == 2 and engine.mirror
     assert [engine.aligner.points, *(a.points for a in engine.extra_aligners)] == list(
         spec.alignments
     )

@@ -214,7 +214,7 @@ def test_video_ingest_killed_at_random_points_resumes_without_losing_or_doubling
         return _count(app, select(func.count(VideoSegment.id)))
 
     windows = plan_segments(
-        clip, probe_video(clip).duration_s, SamplingPolicy.parse("fps:5"), 1.0, template_jitters=10
+        clip, probe_video(clip).duration_s, SamplingPolicy.parse("fps:5"), 1.0, template_jitters=2
     )
     rng = random.Random(SEED)
     landed = _kill_at_random_points(rng, operator, ingest_args, segments, len(windows), 3, 1.5)

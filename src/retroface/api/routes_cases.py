@@ -135,6 +135,8 @@ class SearchForm(BaseModel):
     gallery: str = Field(min_length=1, max_length=200)
     threshold: float | None = Field(default=None, gt=0.0, lt=1.0)
     max_candidates: int | None = Field(default=None, ge=1, le=MAX_CANDIDATES_LIMIT)
+    #: Search faces too poor to search reliably too, for this recorded reason (audited).
+    low_quality_reason: str | None = Field(default=None, max_length=1000)
 
 
 @router.post(
@@ -159,6 +161,7 @@ async def post_search(reference: str, request: Request, application: Acting) -> 
             files,
             threshold=form.threshold,
             max_candidates=form.max_candidates,
+            low_quality_reason=form.low_quality_reason,
         )
 
 

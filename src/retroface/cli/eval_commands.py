@@ -104,6 +104,73 @@ def eval_identification(
     _report_written(report.report_files)
 
 
+@eval_app.command("degraded")
+def eval_degraded(
+    dataset: Dataset,
+    footage: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Footage of people not in the dataset: its sightings are non-mated probes."
+        ),
+    ] = None,
+    gallery_sizes: Annotated[
+        str, typer.Option(help="Gallery sizes in subjects, comma-separated (0: every identity).")
+    ] = "100,1000,0",
+    degradations: Annotated[
+        str,
+        typer.Option(
+            help="kind:level,... of downscale (inter-eye px), gaussian_blur (sigma px), "
+            "motion_blur (px), jpeg (quality), low_light (light share); 'default': two each."
+        ),
+    ] = "default",
+    held_out: Annotated[
+        float, typer.Option(help="Share of identities held out as non-mated probes.")
+    ] = 0.3,
+    report_dir: ReportDir = None,
+    force: Force = False,
+    json_out: JsonFlag = False,
+) -> None:
+    """CCTV-grade probes: FNIR and FPIR under the deployment's decision rule per gallery size,
+    degradation and quality band, FNIR at FPIR 1%, and the quality measure's error-versus-
+    discard curve."""
+    from retroface.media.degrade import parse_degradations  # noqa: PLC0415 - loaded only by this command
+    from retroface.services.evaluation.degraded import evaluate_degraded  # noqa: PLC0415 - loaded only by this command
+
+    try:
+        sizes = [int(v) for v in gallery_sizes.split(",") if v.strip()]
+        chosen = parse_degradations(degradations)
+    except ValueError as exc:
+        raise InvalidInputError(f"bad option: {exc}") from None
+    report = evaluate_degraded(
+        open_cli_app(),
+        dataset,
+        gallery_sizes=sizes,
+        degradations=chosen,
+        footage=footage,
+        held_out_share=held_out,
+        progress=RichProgress(err),
+        report_dir=report_dir,
+        force=force,
+    )
+    if json_out:
+        emit_json(report)
+        return
+    out.print(
+        f"{report.identities_enrolled} identities enrolled, {report.identities_held_out} held "
+        f"out, {report.footage_sightings} footage sightings; model {report.model}; "
+        f"{report.decision_rule}, target FPIR {report.target_fpir:g}"
+    )
+    for row in report.rows:
+        fnir = "n/a" if row.fnir is None else f"{row.fnir:.3f}"
+        fpir = "n/a" if row.fpir is None else f"{row.fpir:.3f}"
+        out.print(
+            f"N={row.gallery_size:<6} {row.group:<22} FNIR {fnir} ({row.mated}) "
+            f"FPIR {fpir} ({row.non_mated}) not searched {row.not_searched:.3f}",
+            highlight=False,
+        )
+    _report_written(report.report_files)
+
+
 @eval_app.command("verification")
 def eval_verification(
     pairs: Annotated[

@@ -308,6 +308,13 @@ def search(
         list[str] | None,
         typer.Option(help="Operator-supplied label of the probe person, key=value (statistics)."),
     ] = None,
+    low_quality_reason: Annotated[
+        str | None,
+        typer.Option(
+            help="Search faces too poor to search reliably too, for this recorded reason "
+            "(audited; their candidates carry a low-quality warning)."
+        ),
+    ] = None,
     json_out: JsonFlag = False,
 ) -> None:
     """Search every face in the evidence against a gallery under an authorised case."""
@@ -323,6 +330,7 @@ def search(
         max_candidates=max_candidates,
         probe_labels=parse_labels(";".join(probe_label or [])),
         progress=RichProgress(err),
+        low_quality_justification=low_quality_reason,
     )
     _finish_search_output(report, json_out)
 

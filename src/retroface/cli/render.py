@@ -32,9 +32,15 @@ def lead_notice() -> str:
 
 
 def render_search(console: Console, report: SearchReport) -> None:
+    rule = (
+        f"target FPIR {report.target_fpir:.2%} at {report.gallery_templates} templates"
+        f" · floor {report.threshold:.3f}"
+        if report.target_fpir is not None
+        else f"threshold {report.threshold:.3f}"
+    )
     console.print(
         f"Search {report.search_id} · case {report.case} · gallery {report.gallery} · "
-        f"threshold {report.threshold:.3f} · model {report.model}"
+        f"{rule} · model {report.model}"
     )
     for probe in report.probes:
         x, y, w, h = probe.box
@@ -45,10 +51,22 @@ def render_search(console: Console, report: SearchReport) -> None:
                 f"to {clock(probe.last_s)} (best view x={x} y={y} {w}x{h}, "
                 f"quality {probe.quality:.2f})"
             )
-        if not probe.candidates:
-            console.print(f"  {head}: no candidate above the threshold", highlight=False)
+        if not probe.searched:
+            console.print(
+                f"  {head}: [yellow]not searched[/yellow], {probe.warning}", highlight=False
+            )
             continue
-        console.print(f"  {head}:", highlight=False)
+        if probe.warning:
+            console.print(f"  [yellow]warning[/yellow] {probe.warning}", highlight=False)
+        bar = (
+            f" (bar {probe.bar:.3f}, expected FPIR {probe.expected_fpir:.2%})"
+            if probe.bar is not None and probe.expected_fpir is not None
+            else ""
+        )
+        if not probe.candidates:
+            console.print(f"  {head}: no candidate above the bar{bar}", highlight=False)
+            continue
+        console.print(f"  {head}{bar}:", highlight=False)
         for c in probe.candidates:
             console.print(f"    {c.rank:>2}. {c.subject}  score {c.score:.3f}", highlight=False)
     for error in report.errors:

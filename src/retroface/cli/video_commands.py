@@ -31,6 +31,15 @@ def video_ingest(
     dask: Annotated[
         str | None, typer.Option(help="Dask scheduler address (tcp://host:8786) to run on.")
     ] = None,
+    fps: Annotated[
+        float | None,
+        typer.Option(
+            "--fps",
+            help="Frame rate of raw H.264/H.265 streams (.264, .h265...), which carry no "
+            "timestamps: frame i is read as i/FPS seconds, and recorded as such. Required for "
+            "them; files with timestamps ignore it.",
+        ),
+    ] = None,
     json_out: JsonFlag = False,
 ) -> None:
     """Scan footage into sightings (resumable: run it again after an interruption)."""
@@ -40,7 +49,7 @@ def video_ingest(
         open_cli_app(),
         case,
         footage,
-        IngestOptions(sampling=sampling, segment_s=segment_s, dask_address=dask),
+        IngestOptions(sampling=sampling, segment_s=segment_s, dask_address=dask, fps=fps),
         progress=RichProgress(err),
     )
     if json_out:

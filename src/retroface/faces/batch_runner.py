@@ -19,6 +19,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TypeVar
 
 from retroface.errors import RetrofaceError
 from retroface.faces.engine import EngineSpec, FaceEngine
@@ -26,6 +27,9 @@ from retroface.faces.types import AnalysedFace
 from retroface.media import LoadedImage, MediaLimits, load_image
 
 log = logging.getLogger(__name__)
+
+_Item = TypeVar("_Item")
+_Result = TypeVar("_Result")
 
 IN_PROCESS_MAX_FILES = 4
 #: Files per unit of work sent to a worker (one embedding batch across them).
@@ -183,3 +187,34 @@ def analyse_files(
                 if on_done:
                     on_done(result)
                 yield result
+
+
+def _apply(fn: Callable[[FaceEngine, _Item], _Result], items: list[_Item]) -> list[_Result]:
+    assert _worker_engine is not None
+    return [fn(_worker_engine, item) for item in items]
+
+
+def map_with_engine(
+    fn: Callable[[FaceEngine, _Item], _Result],
+    items: Sequence[_Item],
+    spec: EngineSpec,
+    workers: int,
+    *,
+    chunk: int = 8,
+    engine: FaceEngine | None = None,
+) -> Iterator[_Result]:
+    """``fn(engine, item)`` for every item on the worker processes' engines, in order.
+
+    For work that is not "analyse these files" (the degraded-probe protocol makes
+    several images from each file in the worker, so the pixels never cross a
+    process boundary). ``fn`` must be a module-level function (it is pickled).
+    """
+    chunks = [list(items[i : i + chunk]) for i in range(0, len(items), chunk)]
+    if workers <= 1 or len(chunks) <= 1:
+        local = engine or FaceEngine.from_spec(spec)
+        for part in chunks:
+            yield from (fn(local, item) for item in part)
+        return
+    with worker_pool(spec, MediaLimits(), min(workers, len(chunks))) as pool:
+        for result in pool.map(_apply, [fn] * len(chunks), chunks):
+            yield from result

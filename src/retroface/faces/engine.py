@@ -55,6 +55,7 @@ class FaceEngine:
         embedder: Embedder,
         jitters: int = 1,
         extra_aligners: tuple[Aligner, ...] = (),
+        mirror: bool = False,
     ) -> None:
         self.detector = detector
         self.aligner = aligner
@@ -63,6 +64,8 @@ class FaceEngine:
         self.jitters = max(1, jitters)
         #: Further alignments whose chips join the first's in each face's template.
         self.extra_aligners = extra_aligners
+        #: Embed each chip's mirror image too (one more view per chip).
+        self.mirror = mirror
 
     @classmethod
     def from_spec(cls, spec: EngineSpec) -> FaceEngine:
@@ -78,6 +81,7 @@ class FaceEngine:
             embedder,
             jitters=spec.jitters,
             extra_aligners=tuple(extra),
+            mirror=spec.mirror,
         )
 
     @property
@@ -89,20 +93,36 @@ class FaceEngine:
         detections = sorted(self.detector.detect(pixels), key=lambda d: -d.box.w * d.box.h)
         return self.analyse_detections(pixels, detections)
 
-    def embed_chips(self, chips: list[np.ndarray], jitters: int | None = None) -> np.ndarray:
-        """Templates for aligned chips, averaged over jittered copies when enabled."""
-        return self.embed_views([[chip] for chip in chips], jitters)
+    def embed_chips(
+        self, chips: list[np.ndarray], jitters: int | None = None, *, mirror: bool | None = None
+    ) -> np.ndarray:
+        """Templates for aligned chips, averaged over jittered (and mirrored) copies when
+        enabled; ``jitters`` and ``mirror`` override the engine's own for this call."""
+        return self.embed_views([[chip] for chip in chips], jitters, mirror=mirror)
 
-    def embed_views(self, views: list[list[np.ndarray]], jitters: int | None = None) -> np.ndarray:
+    def embed_views(
+        self,
+        views: list[list[np.ndarray]],
+        jitters: int | None = None,
+        *,
+        mirror: bool | None = None,
+    ) -> np.ndarray:
         """One template per face from its chips (one per alignment), each jittered when
         enabled, all averaged: every face must bring the same number of chips."""
         copies = self.jitters if jitters is None else max(1, jitters)
+        flip = self.mirror if mirror is None else mirror
         if not views:
             return self.embedder.embed([])
-        if copies == 1 and len(views[0]) == 1:
+        if copies == 1 and len(views[0]) == 1 and not flip:
             return self.embedder.embed([chips[0] for chips in views])
         batch = [
-            variant for chips in views for chip in chips for variant in jittered_chips(chip, copies)
+            variant
+            for chips in views
+            for chip in chips
+            for variant in (
+                *jittered_chips(chip, copies),
+                *([np.ascontiguousarray(chip[:, ::-1])] if flip else []),
+            )
         ]
         return _fused(self.embedder.embed(batch), len(views)).astype(np.float32)
 

@@ -6,18 +6,20 @@ which network ran, not how the face reached it (detector, smallest face,
 alignments, jitter). One short string records all of it on each template and
 search, reads well in a report, and turns back into the exact spec::
 
-    cascade|onnx|min40|maxpx9000000|align5+68|jit10
+    cascade|onnx|min40|maxpx9000000|align5+68|jit2m
 
 Grammar (six ``|``-separated parts, in this order, nothing else)::
 
-    description := detector "|" embedder "|" "min" N "|" "maxpx" N "|" "align" A ("+" A)? "|" "jit" N
+    description := detector "|" embedder "|" "min" N "|" "maxpx" N "|" "align" A ("+" A)? "|" "jit" N "m"?
     detector    := NAME (":" ARG)?        a key of DETECTORS
     embedder    := NAME (":" ARG)?        a key of EMBEDDERS, e.g. onnx:/models/agency.onnx
     N           := [1-9][0-9]*           no sign, no leading zero
     A           := "5" | "68"            in the spec's order: the first gives the landmarks
 
 The smallest face (``min``, px), the detection pixel cap (``maxpx``) and the
-jittered copies (``jit``) are whole numbers. ``maxpx`` is always written, though
+jittered copies (``jit``) are whole numbers; ``m`` after the copies means each chip's
+mirror image is embedded too (descriptions written before it existed have none, and
+still mean the engine that made their templates). ``maxpx`` is always written, though
 it rarely differs from the default: a recorded string must mean the same engine
 after a later release changes a default, so no part is left implicit.
 
@@ -39,7 +41,7 @@ SEPARATOR = "|"
 #: Longest description a templates or searches record holds (their ``engine`` column).
 MAX_LENGTH = 300
 ALIGNMENTS = (5, 68)
-GRAMMAR = "detector|embedder|minN|maxpxN|alignA[+B]|jitN"
+GRAMMAR = "detector|embedder|minN|maxpxN|alignA[+B]|jitN[m]"
 
 _NUMBER = re.compile(r"[1-9][0-9]*")
 
@@ -63,7 +65,7 @@ def describe(spec: EngineSpec) -> str:
             f"min{spec.min_face_px}",
             f"maxpx{spec.max_detect_pixels}",
             "align" + "+".join(str(points) for points in spec.alignments),
-            f"jit{spec.jitters}",
+            f"jit{spec.jitters}{'m' if spec.mirror else ''}",
         )
     )
     if len(text) > MAX_LENGTH:
@@ -93,7 +95,8 @@ def parse(text: str) -> EngineSpec:
         min_face_px=_number(text, min_part, "min", "the smallest face in pixels"),
         max_detect_pixels=_number(text, maxpx_part, "maxpx", "the detection pixel cap"),
         alignments=_alignments(text, align_part),
-        jitters=_number(text, jit_part, "jit", "the jittered copies per chip"),
+        jitters=_number(text, jit_part.removesuffix("m"), "jit", "the jittered copies per chip"),
+        mirror=jit_part.endswith("m"),
     )
 
 

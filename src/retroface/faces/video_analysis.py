@@ -35,7 +35,9 @@ class SegmentTask:
     policy: SamplingPolicy
     tracker: TrackerSettings = field(default_factory=TrackerSettings)
     #: Jittered copies per best view in a sighting's template (as gallery templates use).
-    template_jitters: int = 10
+    template_jitters: int = 2
+    #: Whether each best view's mirror image joins the template too.
+    template_mirror: bool = True
 
 
 @dataclass
@@ -88,17 +90,19 @@ def analyse_segment(engine: FaceEngine, task: SegmentTask) -> SegmentResult:
         result.error = str(exc)
     except MediaError as exc:
         result.error = str(exc)
-    result.sightings = [_jittered(engine, s, task.template_jitters) for s in tracker.finish()]
+    result.sightings = [
+        _jittered(engine, s, task.template_jitters, task.template_mirror) for s in tracker.finish()
+    ]
     result.seconds = time.perf_counter() - started
     return result
 
 
-def _jittered(engine: FaceEngine, sighting: Sighting, jitters: int) -> Sighting:
+def _jittered(engine: FaceEngine, sighting: Sighting, jitters: int, mirror: bool) -> Sighting:
     """The sighting's template from its best views embedded the way gallery templates are
     (averaged over jittered copies), so probe and reference are alike; chips then go."""
     if not sighting.chips:
         return sighting
-    vectors = engine.embed_chips(sighting.chips, jitters)
+    vectors = engine.embed_chips(sighting.chips, jitters, mirror=mirror)
     mean = vectors.mean(axis=0)
     template = (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
     return replace(sighting, template=template, chips=[])
@@ -190,13 +194,14 @@ def plan_segments(
     policy: SamplingPolicy,
     segment_s: float,
     tracker: TrackerSettings | None = None,
-    template_jitters: int = 10,
+    template_jitters: int = 2,
+    template_mirror: bool = True,
 ) -> list[SegmentTask]:
     """Cut a file into windows of ``segment_s`` seconds; unknown length → one segment."""
     settings = tracker or TrackerSettings()
 
     def task(start: float, end: float | None) -> SegmentTask:
-        return SegmentTask(path, start, end, policy, settings, template_jitters)
+        return SegmentTask(path, start, end, policy, settings, template_jitters, template_mirror)
 
     if not duration_s or duration_s <= segment_s * 1.5:
         return [task(0.0, None)]

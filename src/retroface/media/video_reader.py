@@ -9,6 +9,14 @@ container records a creation time, wall-clock time is that plus the offset.
 A corrupt or truncated file yields every frame that could be decoded and
 then raises :class:`VideoDecodeError` carrying how far decoding got, so
 callers keep partial results and report the failure.
+
+Raw H.264/H.265 elementary streams (what many CCTV recorders export as
+``.264``/``.h265``) carry no timestamps at all: FFmpeg would number their
+frames at an assumed 25 fps, which is a guess an investigator cannot see.
+Such a stream is read only with the frame rate an operator states
+(:attr:`SamplingPolicy.stream_fps`, ``--fps`` on the command line): frame
+``i`` is then at ``i / fps`` seconds, and :attr:`VideoInfo.timestamps_from_fps`
+says so. Without a stated rate it is refused with :class:`FrameRateNeededError`.
 """
 
 from __future__ import annotations
@@ -26,25 +34,26 @@ from numpy.typing import NDArray
 
 from retroface.errors import MediaError, MediaTooLargeError
 from retroface.media.evidence_hash import sha256_file
+from retroface.media.media_kind import VIDEO_SUFFIXES, media_kind
+
+__all__ = [
+    "VIDEO_SUFFIXES",
+    "FrameRateNeededError",
+    "SamplingPolicy",
+    "VideoDecodeError",
+    "VideoFrame",
+    "VideoInfo",
+    "is_video_path",
+    "iter_frames",
+    "probe_video",
+]
 
 SamplingMode = Literal["all", "every_nth", "per_second", "keyframes"]
-VIDEO_SUFFIXES = frozenset(
-    {
-        ".mp4",
-        ".m4v",
-        ".mov",
-        ".avi",
-        ".mkv",
-        ".webm",
-        ".mpg",
-        ".mpeg",
-        ".ts",
-        ".mts",
-        ".3gp",
-        ".flv",
-        ".wmv",
-    }
-)
+#: Highest frame rate an operator may state for a stream without timestamps.
+MAX_STATED_FPS = 1000.0
+#: FFmpeg's AVFMT_NOTIMESTAMPS (``av.format.Flags.no_timestamps``): the demuxer reads a
+#: stream that has no timestamps of its own.
+_NO_TIMESTAMPS = 0x0080
 
 
 class VideoDecodeError(MediaError):
@@ -56,16 +65,35 @@ class VideoDecodeError(MediaError):
         self.last_time_s = last_time_s
 
 
+class FrameRateNeededError(MediaError):
+    """A stream without timestamps (raw H.264/H.265...) was opened without a stated frame rate."""
+
+    def __init__(self, path: Path, codec: str) -> None:
+        self.codec = codec
+        super().__init__(
+            f"{path}: this {codec.upper()} video carries no timestamps (a raw elementary "
+            "stream): pass its frame rate with --fps N, as the recorder or its export states "
+            "it, and frame i is read as i/N seconds"
+        )
+
+
 @dataclass(frozen=True)
 class SamplingPolicy:
     """Which decoded frames to keep: all, every Nth, N per second, or keyframes only."""
 
     mode: SamplingMode = "per_second"
     value: float = 5.0
+    #: The frame rate an operator states for a stream that carries no timestamps (raw
+    #: H.264/H.265); files with timestamps ignore it. Not part of :attr:`text`.
+    stream_fps: float | None = None
 
     def __post_init__(self) -> None:
         if self.mode in ("every_nth", "per_second") and self.value <= 0:
             raise MediaError(f"sampling {self.mode} needs a positive value, got {self.value}")
+        if self.stream_fps is not None and not 0 < self.stream_fps <= MAX_STATED_FPS:
+            raise MediaError(
+                f"--fps must be above 0 and at most {MAX_STATED_FPS:g}, got {self.stream_fps:g}"
+            )
 
     @property
     def text(self) -> str:
@@ -102,6 +130,8 @@ class VideoInfo:
     duration_s: float | None
     frame_count: int | None
     start_time: datetime | None
+    #: True for a stream without timestamps: times are frame index / the stated ``fps``.
+    timestamps_from_fps: bool = False
 
 
 @dataclass(frozen=True)
@@ -115,7 +145,15 @@ class VideoFrame:
 
 
 def is_video_path(path: Path) -> bool:
-    return path.suffix.lower() in VIDEO_SUFFIXES
+    """True for a file whose content FFmpeg reads as video, whatever its suffix; by a video
+    suffix for a name that is not a file (a folder walk, an upload not yet stored) or a file
+    no reader recognises (so the video reader reports what is wrong). See ``media_kind``."""
+    return media_kind(path) == "video"
+
+
+def _without_timestamps(container: av.container.InputContainer) -> bool:
+    """Raw elementary streams: FFmpeg's demuxer invents their timestamps (at 25 fps)."""
+    return bool(container.format.flags & _NO_TIMESTAMPS)
 
 
 def _open(path: Path) -> av.container.InputContainer:
@@ -138,8 +176,14 @@ def _open(path: Path) -> av.container.InputContainer:
     return container
 
 
-def probe_video(path: str | Path, max_file_bytes: int | None = None) -> VideoInfo:
-    """Hash and describe a video without decoding it."""
+def probe_video(
+    path: str | Path, max_file_bytes: int | None = None, *, stream_fps: float | None = None
+) -> VideoInfo:
+    """Hash and describe a video without decoding it.
+
+    ``stream_fps``: the operator's frame rate for a stream without timestamps; such a
+    stream without one raises :class:`FrameRateNeededError`. Files with timestamps ignore it.
+    """
     file_path = Path(path)
     container = _open(file_path)
     size = file_path.stat().st_size
@@ -150,9 +194,17 @@ def probe_video(path: str | Path, max_file_bytes: int | None = None) -> VideoInf
         )
     try:
         stream = container.streams.video[0]
-        fps = float(stream.average_rate) if stream.average_rate else None
-        declared = _declared_duration(container, stream)
-        duration = declared[0] if declared else None
+        stated = _without_timestamps(container)
+        if stated and stream_fps is None:
+            raise FrameRateNeededError(file_path, stream.codec_context.name)
+        if stated:
+            # No index, no duration: FFmpeg would estimate both from its assumed 25 fps.
+            fps, duration, frame_count = stream_fps, None, None
+        else:
+            fps = float(stream.average_rate) if stream.average_rate else None
+            declared = _declared_duration(container, stream)
+            duration = declared[0] if declared else None
+            frame_count = stream.frames or None
         return VideoInfo(
             source=str(file_path),
             sha256=sha256_file(file_path),
@@ -162,8 +214,9 @@ def probe_video(path: str | Path, max_file_bytes: int | None = None) -> VideoInf
             codec=stream.codec_context.name,
             fps=fps,
             duration_s=duration,
-            frame_count=stream.frames or None,
+            frame_count=frame_count,
             start_time=_creation_time(container.metadata.get("creation_time")),
+            timestamps_from_fps=stated,
         )
     finally:
         container.close()
@@ -176,11 +229,97 @@ def iter_frames(
     start_s: float = 0.0,
     end_s: float | None = None,
 ) -> Iterator[VideoFrame]:
-    """Yield sampled frames in order; raise VideoDecodeError after the last good frame if broken."""
+    """Yield sampled frames in order; raise VideoDecodeError after the last good frame if broken.
+
+    A stream without timestamps needs ``policy.stream_fps`` (else :class:`FrameRateNeededError`).
+    """
     policy = policy or SamplingPolicy()
     file_path = Path(path)
     container = _open(file_path)
     stream = container.streams.video[0]
+    if _without_timestamps(container):
+        if policy.stream_fps is None:
+            container.close()
+            raise FrameRateNeededError(file_path, stream.codec_context.name)
+        stream.thread_type = "AUTO"
+        yield from _iter_stated_rate(container, stream, file_path, policy, start_s, end_s)
+        return
+    yield from _iter_timestamped(container, stream, file_path, policy, start_s, end_s)
+
+
+def _iter_stated_rate(
+    container: av.container.InputContainer,
+    stream: av.video.stream.VideoStream,
+    file_path: Path,
+    policy: SamplingPolicy,
+    start_s: float,
+    end_s: float | None,
+) -> Iterator[VideoFrame]:
+    """A raw elementary stream: every frame decoded in presentation order, frame ``i`` at
+    ``i / stream_fps``. Nothing is skipped at decoding and nothing is seeked, since either
+    would lose count of the frames, the only clock such a stream has."""
+    fps = cast(float, policy.stream_fps)
+    decoded = 0
+    last_time: float | None = None
+    next_sample = start_s
+    try:
+        for frame in container.decode(stream):
+            index = decoded
+            time_s = round(index / fps, 6)
+            decoded += 1
+            last_time = time_s
+            if time_s < start_s:
+                continue
+            if end_s is not None and time_s > end_s:
+                break
+            if not _wanted(policy, index, time_s, frame.key_frame, next_sample):
+                continue
+            if policy.mode == "per_second":
+                step = 1.0 / policy.value
+                next_sample = max(next_sample + step, time_s + step * 0.5)
+            pixels = cast(NDArray[np.uint8], frame.to_ndarray(format="rgb24"))
+            yield VideoFrame(index=index, time_s=time_s, pixels=pixels)
+    except av.error.FFmpegError as exc:
+        raise _decode_failed(file_path, decoded, last_time, exc) from exc
+    finally:
+        container.close()
+    if decoded == 0:
+        raise VideoDecodeError(f"{file_path}: no frame could be decoded", 0, None)
+
+
+def _wanted(
+    policy: SamplingPolicy, index: int, time_s: float, key_frame: bool, next_sample: float
+) -> bool:
+    if policy.mode == "keyframes":
+        return key_frame
+    if policy.mode == "every_nth":
+        return index % int(policy.value) == 0
+    if policy.mode == "per_second":
+        return time_s + 1e-6 >= next_sample
+    return True
+
+
+def _decode_failed(
+    file_path: Path, decoded: int, last_time: float | None, exc: av.error.FFmpegError
+) -> VideoDecodeError:
+    return VideoDecodeError(
+        f"{file_path}: decoding failed after {decoded} frames"
+        + (f" ({last_time:.2f} s)" if last_time is not None else "")
+        + f": {_reason(exc)}",
+        decoded,
+        last_time,
+    )
+
+
+def _iter_timestamped(
+    container: av.container.InputContainer,
+    stream: av.video.stream.VideoStream,
+    file_path: Path,
+    policy: SamplingPolicy,
+    start_s: float,
+    end_s: float | None,
+) -> Iterator[VideoFrame]:
+    """A container with presentation timestamps: times from PTS, seeking and skipping allowed."""
     stream.thread_type = "AUTO"
     origin = _stream_origin(stream)
     declared = _declared_duration(container, stream)
@@ -199,7 +338,7 @@ def iter_frames(
     next_sample = start_s
     try:
         for frame in container.decode(stream):
-            time_s = _frame_time(frame, origin, decoded, stream)
+            time_s = _frame_time(frame, origin, decoded, stream, policy.stream_fps, file_path)
             # After a seek (or with skipped frames) the decode position is unknown: derive
             # it from the time.
             index = round(time_s / frame_step) if seeked or sparse else decoded
@@ -219,13 +358,7 @@ def iter_frames(
             pixels = cast(NDArray[np.uint8], frame.to_ndarray(format="rgb24"))  # rgb24: uint8
             yield VideoFrame(index=index, time_s=time_s, pixels=pixels)
     except av.error.FFmpegError as exc:
-        raise VideoDecodeError(
-            f"{file_path}: decoding failed after {decoded} frames"
-            + (f" ({last_time:.2f} s)" if last_time is not None else "")
-            + f": {_reason(exc)}",
-            decoded,
-            last_time,
-        ) from exc
+        raise _decode_failed(file_path, decoded, last_time, exc) from exc
     finally:
         container.close()
     if decoded == 0:
@@ -294,13 +427,22 @@ def _stream_origin(stream: av.video.stream.VideoStream) -> Fraction | None:
 
 
 def _frame_time(
-    frame: av.VideoFrame, origin: Fraction | None, decoded: int, stream: av.video.stream.VideoStream
+    frame: av.VideoFrame,
+    origin: Fraction | None,
+    decoded: int,
+    stream: av.video.stream.VideoStream,
+    stated_fps: float | None,
+    file_path: Path,
 ) -> float:
     if frame.pts is not None and frame.time_base is not None:
         t = frame.pts * frame.time_base
         return round(float(t - origin if origin is not None else t), 6)
-    rate = float(stream.average_rate) if stream.average_rate else 25.0
-    return round(decoded / rate, 6)  # no timestamps at all: fall back to nominal rate
+    # A frame without a timestamp in a container: count frames at the rate the container
+    # declares, or the operator states; never an assumed one.
+    rate = float(stream.average_rate) if stream.average_rate else stated_fps
+    if rate is None:
+        raise FrameRateNeededError(file_path, stream.codec_context.name)
+    return round(decoded / rate, 6)
 
 
 def _creation_time(value: str | None) -> datetime | None:

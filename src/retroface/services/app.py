@@ -179,6 +179,7 @@ def engine_spec_of(settings: Settings) -> EngineSpec:
         max_detect_pixels=settings.max_detect_pixels,
         jitters=settings.jitters,
         alignments=settings.alignments,
+        mirror=settings.mirror,
     )
 
 

@@ -35,6 +35,14 @@ class ProbeOut(BaseModel):
     sighting_id: int | None = None
     first_s: float | None = None
     last_s: float | None = None
+    #: False: the face was too poor to search reliably (``warning`` says why), no candidates.
+    searched: bool = True
+    #: The raw score this face's candidates had to clear, and the false-positive
+    #: identification rate that bar implies at the gallery's size when searched.
+    bar: float | None = None
+    expected_fpir: float | None = None
+    #: Too poor to search, or a low-quality probe searched on a recorded justification.
+    warning: str | None = None
 
 
 class SearchReport(BaseModel):
@@ -46,6 +54,10 @@ class SearchReport(BaseModel):
     model: str
     #: The engine description string (faces/engine_description.py): rerun with it to reproduce.
     engine: str = ""
+    #: The share of searches of people not enrolled that may return anyone (the target the
+    #: per-face bars are derived from) and the gallery's size when searched.
+    target_fpir: float | None = None
+    gallery_templates: int | None = None
     probes: list[ProbeOut]
     errors: list[FileError]
 

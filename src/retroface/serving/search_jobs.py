@@ -29,6 +29,7 @@ async def start_search_job(
     *,
     threshold: float | None = None,
     max_candidates: int | None = None,
+    low_quality_reason: str | None = None,
 ) -> JobOut:
     """Check the role, the files' declared types, every gate of the search (case, scope,
     count, gallery, threshold floor, cap: refusals audited) and the person's queue before a
@@ -63,6 +64,7 @@ async def start_search_job(
                     max_candidates=max_candidates,
                     progress=progress,
                     sources=copies,
+                    low_quality_justification=low_quality_reason,
                 )
         finally:
             remove_unused_uploads(application, paths)

@@ -294,6 +294,9 @@ class Face(Base):
     detector_score: Mapped[float] = mapped_column(Float)
     quality: Mapped[float] = mapped_column(Float)
     quality_parts: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: For a searched probe face: the bar it had to clear and what that meant (threshold,
+    #: z, expected FPIR at the gallery's size), or why it was not searched (too poor).
+    decision: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     @property

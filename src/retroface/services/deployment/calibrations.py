@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from retroface.errors import InvalidInputError
 from retroface.faces.model_files import RESNET_FILE, file_digest, packaged_model_path
+from retroface.faces.open_set import OpenSetModel, model_from_document, shipped_open_set
 from retroface.governance.audit_export import load_signing_key
 from retroface.governance.calibration_policy import (
     CalibratedPoint,
@@ -98,6 +99,17 @@ def calibrated_points(uow: UnitOfWork) -> list[CalibratedPoint]:
     for row in uow.session.query(CalibrationRecord):
         points.append(CalibratedPoint(row.model, row.threshold, row.id))
     return points
+
+
+def open_set_model(uow: UnitOfWork, model_tag: str) -> OpenSetModel | None:
+    """The decision rule for ``model_tag``: the newest registered calibration that measured
+    one, else the shipped one when the running model is the packaged dlib ResNet."""
+    rows = uow.session.query(CalibrationRecord).where(CalibrationRecord.model == model_tag)
+    for row in sorted(rows, key=lambda r: r.registered_at, reverse=True):
+        if row.document.get("open_set"):
+            return model_from_document(row.document["open_set"])
+    shipped = shipped_open_set(model_tag.split("@", maxsplit=1)[0])
+    return shipped if shipped is not None and shipped.model == model_tag else None
 
 
 def shipped_calibration() -> CalibratedPoint:

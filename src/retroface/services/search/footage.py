@@ -21,11 +21,16 @@ from retroface.governance.roles import Action
 from retroface.index import AnyIndex
 from retroface.services.app import App
 from retroface.services.biometrics.sighting_templates import case_video_media, sighting_vectors
+from retroface.services.deployment.decision_rule import (
+    DecisionRule,
+    probe_decision_fields,
+)
 from retroface.services.results import (
     AppearanceOut,
     ProbeOut,
     TimelineReport,
 )
+from retroface.services.search.decision import decide_and_rank
 from retroface.services.search.gate import (
     audit_search_refusal,
     check_search_allowed,
@@ -34,7 +39,7 @@ from retroface.services.search.gate import (
     record_candidates,
     start_search,
 )
-from retroface.services.search.ranking import RankedSubject, rank_subjects
+from retroface.services.search.ranking import RankedSubject
 from retroface.store.models import Template
 from retroface.store.unit_of_work import UnitOfWork
 
@@ -46,17 +51,19 @@ def match_sightings(
     media_ids: Sequence[int],
     job_id: str,
     index: AnyIndex,
-    threshold: float,
+    rule: DecisionRule,
     cap: int,
 ) -> list[ProbeOut]:
     """Rank every sighting of the media (from one ingest job) against the gallery; store and
-    return the candidates."""
+    return the candidates. A sighting whose best view is too poor to search reliably stays
+    on the timeline but is not searched (unless the search carries a justification)."""
     probes: list[ProbeOut] = []
     model_name = app.engine.model.name
     for sighting, face, media, vector in sighting_vectors(uow, media_ids, model_name, job_id):
-        ranked = rank_subjects(
-            index, vector, uow.templates.subjects_of, max_candidates=cap, threshold=threshold
+        decision, ranked = decide_and_rank(
+            rule, uow, index, vector, face.quality, face.quality_parts, cap
         )
+        face.decision = decision.record()
         candidates = record_candidates(uow, search_id, face.id, ranked)
         probes.append(
             ProbeOut(
@@ -68,6 +75,7 @@ def match_sightings(
                 first_s=round(sighting.first_s, 3),
                 last_s=round(sighting.last_s, 3),
                 candidates=candidates,
+                **probe_decision_fields(decision),
             )
         )
     return probes

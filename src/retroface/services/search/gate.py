@@ -24,6 +24,7 @@ from retroface.governance.deployment_policy import check_threshold
 from retroface.services.app import App
 from retroface.services.biometrics.gallery_index import load_gallery_index
 from retroface.services.deployment.calibrations import calibrated_points
+from retroface.services.deployment.decision_rule import decision_rule
 from retroface.services.deployment.rules import SearchRules, search_rules
 from retroface.services.results import CandidateOut, FileError, ProbeOut
 from retroface.services.search.ranking import RankedSubject
@@ -55,11 +56,13 @@ def start_search(
     labels: dict[str, str],
     *,
     kind: str = "photos-and-footage",
+    justification: str | None = None,
 ) -> tuple[str, float, bool]:
     """Check every gate, then create the search row; a refusal is audited and re-raised.
 
     Returns (search id, threshold used, whether to keep probe templates of
-    faces without a lead until case closure).
+    faces without a lead until case closure). ``justification``: the operator's reason to
+    search faces below the probe quality floor (recorded and audited).
     """
     now = app.now()
     try:
@@ -73,6 +76,7 @@ def start_search(
             index = load_gallery_index(
                 uow, app.settings.index_dir, gallery, model, app.settings.index_exact_max
             )
+            rule = decision_rule(app, uow, threshold, justification).parameters()
             search_row = Search(
                 id=str(uuid.uuid4()),
                 case_id=case.id,
@@ -90,9 +94,12 @@ def start_search(
                     "min_face_px": app.engine_spec.min_face_px,
                     "max_detect_pixels": app.engine_spec.max_detect_pixels,
                     "jitters": app.engine_spec.jitters,
+                    "mirror": app.engine_spec.mirror,
                     "alignments": list(app.engine_spec.alignments),
                     "subject_score": "max over the subject's templates",
                     "kind": kind,
+                    "gallery_templates": templates,
+                    **rule,
                 },
                 requested_by=app.actor,
                 authorisation_id=auth.id,
@@ -115,6 +122,9 @@ def start_search(
                 max_candidates=cap,
                 model=model.tag,
                 engine=app.engine_description,
+                target_fpir=rule["target_fpir"],
+                decision_rule=rule["decision_rule"],
+                low_quality_justification=rule["low_quality_justification"],
                 dpia=rules.dpia.identifier if rules.dpia else None,
                 eu_mode=rules.eu_mode,
             )

@@ -22,9 +22,15 @@ from retroface.services.biometrics.face_records import face_row, template_row
 from retroface.services.biometrics.gallery_index import load_gallery_index
 from retroface.services.biometrics.sighting_templates import case_video_media
 from retroface.services.biometrics.uploaded_files import Sources, recorded_source
+from retroface.services.deployment.decision_rule import (
+    DecisionRule,
+    decision_rule,
+    probe_decision_fields,
+)
 from retroface.services.evidence_files import expand_evidence
 from retroface.services.progress import Progress, SilentProgress
 from retroface.services.results import FileError, ProbeOut, SearchReport
+from retroface.services.search.decision import decide_and_rank
 from retroface.services.search.footage import match_sightings
 from retroface.services.search.gate import (
     MAX_CANDIDATES_LIMIT,
@@ -35,7 +41,6 @@ from retroface.services.search.gate import (
     record_candidates,
     start_search,
 )
-from retroface.services.search.ranking import RankedSubject, rank_subjects
 from retroface.services.video.ingest import IngestOptions, run_ingest
 from retroface.store.models import MediaItem, Search
 
@@ -51,10 +56,12 @@ def search(
     probe_labels: dict[str, str] | None = None,
     progress: Progress | None = None,
     sources: Sources | None = None,
+    low_quality_justification: str | None = None,
 ) -> SearchReport:
     """``probe_labels``: operator-supplied demographic labels of the probe person (statistics).
     ``sources``: where evidence read from plaintext copies is kept (sealed uploads), which
-    is what the media rows record."""
+    is what the media rows record. ``low_quality_justification``: the operator's recorded
+    reason to search faces that are too poor to search reliably (otherwise they are not)."""
     app.require(Action.SEARCH_RUN, case_reference=case_reference)
     progress = progress or SilentProgress()
     cap = app.settings.max_candidates if max_candidates is None else max_candidates
@@ -76,11 +83,14 @@ def search(
         audit_search_refusal(app, case_reference, gallery_name, missing)
         raise missing
     search_id, threshold, keep_all = start_search(
-        app, case_reference, gallery_name, threshold, cap, labels
-    )
+        app, case_reference, gallery_name, threshold, cap, labels,
+        justification=low_quality_justification,
+    )  # fmt: skip
     with failed_on_error(app, search_id, case_reference):
+        with app.unit_of_work() as uow:
+            rule = decision_rule(app, uow, threshold, low_quality_justification)
         return _run(
-            app, search_id, case_reference, gallery_name, found, errors, threshold, cap,
+            app, search_id, case_reference, gallery_name, found, errors, rule, cap,
             keep_all, progress, sources,
         )  # fmt: skip
 
@@ -92,7 +102,7 @@ def _run(
     gallery_name: str,
     found: list[Path],
     errors: list[FileError],
-    threshold: float,
+    rule: DecisionRule,
     cap: int,
     keep_all: bool,
     progress: Progress,
@@ -133,7 +143,7 @@ def _run(
                 case_reference,
                 result,
                 index,
-                threshold,
+                rule,
                 cap,
                 keep_all,
                 recorded_source(result.path, sources),
@@ -143,7 +153,7 @@ def _run(
     if videos:
         probes.extend(
             _search_footage(
-                app, search_id, case_reference, videos, index, errors, progress, sources
+                app, search_id, case_reference, videos, index, errors, progress, sources, rule
             )
         )
 
@@ -153,9 +163,11 @@ def _run(
         search_id=search_id,
         case=case_reference,
         gallery=gallery_name,
-        threshold=threshold,
+        threshold=rule.floor,
         model=model.tag,
         engine=app.engine_description,
+        target_fpir=rule.target_fpir if rule.open_set else None,
+        gallery_templates=len(index),
         probes=probes,
         errors=sorted(errors, key=lambda e: e.source),
     )
@@ -170,6 +182,7 @@ def _search_footage(
     errors: list[FileError],
     progress: Progress,
     sources: Sources | None,
+    rule: DecisionRule,
 ) -> list[ProbeOut]:
     """Ingest the footage into the case (reusing sightings already there), then match them."""
     ingest = run_ingest(app, case_reference, videos, [], IngestOptions(), progress, sources=sources)
@@ -180,7 +193,7 @@ def _search_footage(
         row = uow.session.get(Search, search_id)
         assert row is not None
         probes = match_sightings(
-            app, uow, search_id, media_ids, ingest.job_id, index, row.threshold, row.max_candidates
+            app, uow, search_id, media_ids, ingest.job_id, index, rule, row.max_candidates
         )
         app.audit(
             uow,
@@ -209,7 +222,7 @@ def _store_file(
     case_reference: str,
     result: FileAnalysis,
     index: AnyIndex,
-    threshold: float,
+    rule: DecisionRule,
     cap: int,
     keep_all_templates: bool,
     source_path: str,
@@ -234,14 +247,11 @@ def _store_file(
         uow.session.add(media)
         uow.flush()
         for face in result.faces:
-            ranked: list[RankedSubject] = rank_subjects(
-                index,
-                face.embedding,
-                uow.templates.subjects_of,
-                max_candidates=cap,
-                threshold=threshold,
+            decision, ranked = decide_and_rank(
+                rule, uow, index, face.embedding, face.quality.overall, face.quality.parts, cap
             )
             record = face_row(face, media_item_id=media.id)
+            record.decision = decision.record()
             uow.session.add(record)
             uow.flush()
             if ranked or keep_all_templates:
@@ -260,6 +270,7 @@ def _store_file(
                     box=face.detection.box.as_list(),
                     quality=face.quality.overall,
                     candidates=candidates,
+                    **probe_decision_fields(decision),
                 )
             )
         app.audit(
@@ -271,6 +282,7 @@ def _store_file(
             search_id=search_id,
             sha256=result.sha256,
             faces=len(result.faces),
+            faces_too_poor=sum(1 for p in probes if not p.searched),
             faces_with_candidates=sum(1 for p in probes if p.candidates),
             # EU AI Act Art 12(3)(c): the input data that led to each match.
             matches=[

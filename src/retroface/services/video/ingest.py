@@ -11,6 +11,13 @@ and nothing is stored twice. Searches reuse a case's ingested sightings.
 Like a search, an ingest processes evidence, so it needs an operator, a
 ready deployment and an open, authorised case; it does not use up the
 authorisation's search count (it compares nobody with anybody).
+
+A raw H.264/H.265 stream has no timestamps: its times come from the frame
+rate the operator states (``fps``), which the job's parameters, the
+``video.ingest_started`` event (``timestamps_from_fps`` per file) and every
+frame time derived from it carry. Unstated, the rate follows the case's
+latest ingest only for streams that ingest read at it; any other such
+stream is refused with a request to state it.
 """
 
 from __future__ import annotations
@@ -39,7 +46,14 @@ from retroface.faces.video_analysis import (
 )
 from retroface.governance import check_case_searchable
 from retroface.governance.roles import Action
-from retroface.media.video_reader import SamplingPolicy, VideoInfo, is_video_path, probe_video
+from retroface.media.media_kind import media_kind
+from retroface.media.video_reader import (
+    FrameRateNeededError,
+    SamplingPolicy,
+    VideoInfo,
+    is_video_path,
+    probe_video,
+)
 from retroface.services.app import App
 from retroface.services.biometrics.face_records import face_row, template_row
 from retroface.services.biometrics.uploaded_files import Sources, recorded_source
@@ -56,6 +70,8 @@ class IngestOptions:
     sampling: str | None = None
     segment_s: float | None = None
     dask_address: str | None = None
+    #: Frame rate of raw elementary streams (no timestamps of their own); others ignore it.
+    fps: float | None = None
 
 
 def ingest_videos(
@@ -71,12 +87,22 @@ def ingest_videos(
         raise InvalidInputError("name at least one video file or folder to ingest")
     files, errors = expand_evidence(paths)
     videos = [f for f in files if is_video_path(f)]
-    errors += [
-        FileError(source=str(f), error=f"{f}: not a video file (use 'search' for photos)")
-        for f in files
-        if not is_video_path(f)
-    ]
+    errors += [FileError(source=str(f), error=_not_video(f)) for f in files if not is_video_path(f)]
     return run_ingest(app, case_reference, videos, errors, options or IngestOptions(), progress)
+
+
+def _not_video(path: Path) -> str:
+    if media_kind(path) == "image":
+        return f"{path}: an image, not a video (use 'search' for photos)"
+    return f"{path}: not a video (nor an image) retroface can read"
+
+
+def _rate_needed(path: Path, codec: str) -> str:
+    return (
+        f"{path}: a raw {codec.upper()} stream carries no timestamps: ingest it with "
+        "'retroface video ingest --fps N', N being the frame rate the recorder or its export "
+        "states (frame i is then at i/N seconds); a search of the case then reuses that rate"
+    )
 
 
 def check_case_open_and_authorised(app: App, case_reference: str) -> None:
@@ -92,13 +118,15 @@ def video_spec(app: App) -> EngineSpec:
 
 def footage_spec(stills: EngineSpec, settings: Settings) -> EngineSpec:
     """Footage is scanned frame after frame: the video detector, one embedding per face
-    and one alignment (a sighting's template already averages many frames)."""
+    and one alignment (a sighting's template already averages many frames; its best
+    views are then embedded with the stills' jitter and mirror, see video_analysis)."""
     return replace(
         stills,
         detector=settings.video_detector,
         min_face_px=settings.video_min_face_px,
         alignments=stills.alignments[:1],
         jitters=1,
+        mirror=False,
     )
 
 
@@ -116,26 +144,37 @@ def run_ingest(
     ``sources``: where videos read from plaintext copies are kept (sealed uploads)."""
     progress = progress or SilentProgress()
     started = time.perf_counter()
+    stated_fps = options.fps
     options = _with_case_defaults(app, case_reference, options)
     policy = SamplingPolicy.parse(options.sampling or app.settings.video_sampling)
+    policy = replace(policy, stream_fps=options.fps)  # checked before any file is read
     segment_s = options.segment_s or app.settings.video_segment_s
     if segment_s < 1:
         raise InvalidInputError(f"a segment must be at least 1 second, got {segment_s}")
     spec = video_spec(app)
+    inherited = _read_at_inherited_rate(app, case_reference, options.fps, stated_fps)
     infos: list[VideoInfo] = []
     for path in videos:
         try:
-            infos.append(probe_video(path, app.settings.max_file_bytes))
+            info = probe_video(path, app.settings.max_file_bytes, stream_fps=options.fps)
+            if info.timestamps_from_fps and stated_fps is None and info.sha256 not in inherited:
+                raise FrameRateNeededError(path, info.codec)
+            infos.append(info)
+        except FrameRateNeededError as exc:  # 'search' has no --fps: say where to state it
+            errors.append(FileError(source=str(path), error=_rate_needed(path, exc.codec)))
         except RetrofaceError as exc:
             errors.append(FileError(source=str(path), error=str(exc)))
-    parameters = {
+    parameters: dict[str, object] = {
         "sampling": policy.text,
         "segment_s": float(segment_s),
         "detector": spec.detector,
         "embedder": spec.embedder,
         "min_face_px": spec.min_face_px,
-        "template_jitters": app.settings.jitters,
+        "template_jitters": app.engine_spec.jitters,
+        "template_mirror": app.engine_spec.mirror,
     }
+    if options.fps is not None:  # only then: earlier jobs keep their fingerprints
+        parameters["stream_fps"] = float(options.fps)
     job_id, resumed, media_ids, done = _open_job(app, case_reference, infos, parameters, sources)
     outs = {info.source: _file_out(info) for info in infos}
     tasks: list[SegmentTask] = []
@@ -145,7 +184,8 @@ def run_ingest(
             info.duration_s,
             policy,
             segment_s,
-            template_jitters=app.settings.jitters,
+            template_jitters=app.engine_spec.jitters,
+            template_mirror=app.engine_spec.mirror,
         )
         outs[info.source].segments = len(planned)
         for task in planned:
@@ -185,9 +225,10 @@ def run_ingest(
 
 
 def _with_case_defaults(app: App, case_reference: str, options: IngestOptions) -> IngestOptions:
-    """Unstated sampling and segment length follow the case's latest ingest, so a search of
-    footage already ingested reuses its sightings instead of scanning it again."""
-    if options.sampling and options.segment_s:
+    """Unstated sampling, segment length and raw-stream frame rate follow the case's latest
+    ingest, so a search of footage already ingested reuses its sightings instead of scanning
+    it again (the rate only for the streams read at it: ``_read_at_inherited_rate``)."""
+    if options.sampling and options.segment_s and options.fps is not None:
         return options
     with app.unit_of_work() as uow:
         job = uow.session.scalar(
@@ -202,6 +243,37 @@ def _with_case_defaults(app: App, case_reference: str, options: IngestOptions) -
             options,
             sampling=options.sampling or str(job.parameters.get("sampling")),
             segment_s=options.segment_s or float(job.parameters.get("segment_s", 0)) or None,
+            fps=options.fps if options.fps is not None else _stated_fps(job),
+        )
+
+
+def _stated_fps(job: VideoJob) -> float | None:
+    value = job.parameters.get("stream_fps")
+    return float(value) if isinstance(value, int | float) else None
+
+
+def _read_at_inherited_rate(
+    app: App, case_reference: str, fps: float | None, stated_fps: float | None
+) -> set[str]:
+    """Hashes of the files the case's latest ingest read at ``fps``, when that rate was not
+    stated now but inherited from it: only those streams may be read at it again."""
+    if fps is None or stated_fps is not None:
+        return set()
+    with app.unit_of_work() as uow:
+        job = uow.session.scalar(
+            select(VideoJob)
+            .where(VideoJob.case_id == uow.cases.require(case_reference).id)
+            .order_by(VideoJob.started_at.desc())
+            .limit(1)
+        )
+        if job is None or _stated_fps(job) != fps:
+            return set()
+        return set(
+            uow.session.scalars(
+                select(MediaItem.sha256)
+                .join(VideoSegment, VideoSegment.media_item_id == MediaItem.id)
+                .where(VideoSegment.job_id == job.id)
+            )
         )
 
 
@@ -291,11 +363,19 @@ def _open_job(
             object_id=job.id,
             case_reference=case_reference,
             resumed=resumed,
-            files=[{"sha256": i.sha256, "duration_s": i.duration_s} for i in infos],
+            files=[_file_provenance(i) for i in infos],
             **{k: v for k, v in parameters.items() if k != "embedder"},
         )
         uow.commit()
         return job.id, resumed, media_ids, done
+
+
+def _file_provenance(info: VideoInfo) -> dict[str, object]:
+    """A file as the ingest event records it; a raw stream's times come from a stated rate."""
+    entry: dict[str, object] = {"sha256": info.sha256, "duration_s": info.duration_s}
+    if info.timestamps_from_fps:
+        entry |= {"timestamps_from_fps": True, "fps": info.fps}
+    return entry
 
 
 def _execute(

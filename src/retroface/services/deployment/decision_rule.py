@@ -1,0 +1,141 @@
+"""Per probe face: search it or not (quality), and the bar its candidates must clear.
+
+Two rules hold the false-positive identification rate at the deployment's
+target whatever the probe and the gallery (see faces/open_set.py):
+
+* a face whose calibrated matchability is below the deployment's probe floor
+  is "too poor to search reliably" and is not searched, with the reasons
+  (size, blur, pose), unless the operator recorded a justification for the
+  search; its candidates are then flagged low-quality wherever they appear;
+* a searched face's candidates must clear a bar derived from the target FPIR,
+  the probe and the gallery's current size; the bar and the FPIR it implies
+  are recorded on the face (``faces.decision``) and shown with the candidates.
+
+Searches (services/search) and the degraded-probe protocol (services/evaluation)
+decide with the same rule, so the protocol measures what searches do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from retroface.faces.matchability import limiting_reasons
+from retroface.faces.open_set import OpenSetModel
+from retroface.services.app import App
+from retroface.services.deployment.calibrations import open_set_model
+from retroface.store.unit_of_work import UnitOfWork
+
+#: What a search that met a too-poor probe says instead of candidates.
+TOO_POOR = "too poor to search reliably"
+
+
+@dataclass(frozen=True)
+class DecisionRule:
+    """What a search decides with: fixed at its start, recorded in its parameters."""
+
+    open_set: OpenSetModel | None
+    target_fpir: float
+    floor: float  # the raw-score threshold the gate allowed (the deployment's minimum)
+    quality_floor: float
+    justification: str | None  # the operator's reason to search faces below quality_floor
+
+    def parameters(self) -> dict[str, Any]:
+        return {
+            "decision_rule": "open-set: probe z-norm against a cohort, bar from target FPIR "
+            "and gallery size"
+            if self.open_set
+            else "fixed threshold (no open-set calibration for this model)",
+            "target_fpir": self.target_fpir,
+            "probe_quality_floor": self.quality_floor,
+            "low_quality_justification": self.justification,
+        }
+
+
+def decision_rule(
+    app: App, uow: UnitOfWork, floor: float, justification: str | None
+) -> DecisionRule:
+    """The rule a search started now decides with (the running model's calibration)."""
+    reason = (justification or "").strip() or None
+    return DecisionRule(
+        open_set=open_set_model(uow, app.engine.model.tag),
+        target_fpir=app.settings.target_fpir,
+        floor=floor,
+        quality_floor=app.settings.probe_quality_floor,
+        justification=reason,
+    )
+
+
+@dataclass
+class ProbeDecision:
+    searched: bool
+    threshold: float | None = None
+    expected_fpir: float | None = None
+    gallery_templates: int = 0
+    low_quality: bool = False
+    reasons: list[str] = field(default_factory=list)
+
+    def record(self) -> dict[str, Any]:
+        """The JSON stored on the face row (``faces.decision``)."""
+        return {
+            "searched": self.searched,
+            "threshold": None if self.threshold is None else round(self.threshold, 4),
+            "expected_fpir": None
+            if self.expected_fpir is None
+            else float(f"{self.expected_fpir:.3g}"),
+            "gallery_templates": self.gallery_templates,
+            "low_quality": self.low_quality,
+            "reasons": self.reasons,
+        }
+
+    @property
+    def warning(self) -> str | None:
+        if not self.searched:
+            return f"{TOO_POOR}: " + "; ".join(self.reasons)
+        if self.low_quality:
+            return "low-quality probe searched on a recorded justification: " + "; ".join(
+                self.reasons
+            )
+        return None
+
+
+def decide(
+    rule: DecisionRule,
+    embedding: NDArray[np.floating],
+    quality: float,
+    parts: dict[str, Any],
+    gallery_templates: int,
+) -> ProbeDecision:
+    """Whether the face is searched and the raw score its candidates must reach."""
+    below = quality < rule.quality_floor
+    reasons = limiting_reasons(parts) if below else []
+    if below and not rule.justification:
+        return ProbeDecision(searched=False, gallery_templates=gallery_templates, reasons=reasons)
+    if rule.open_set is not None:
+        bar = rule.open_set.bar(
+            embedding, target_fpir=rule.target_fpir, comparisons=gallery_templates, floor=rule.floor
+        )
+        threshold, expected = bar.threshold, bar.expected_fpir
+    else:
+        threshold, expected = rule.floor, None
+    return ProbeDecision(
+        searched=True,
+        threshold=threshold,
+        expected_fpir=expected,
+        gallery_templates=gallery_templates,
+        low_quality=below,
+        reasons=reasons,
+    )
+
+
+def probe_decision_fields(decision: ProbeDecision) -> dict[str, Any]:
+    """The decision as the fields a :class:`ProbeOut` shows."""
+    return {
+        "searched": decision.searched,
+        "bar": None if decision.threshold is None else round(decision.threshold, 4),
+        "expected_fpir": decision.record()["expected_fpir"],
+        "warning": decision.warning,
+    }
