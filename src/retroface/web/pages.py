@@ -9,16 +9,22 @@ ever addresses biometric data and each view is exactly one audited read.
 from __future__ import annotations
 
 import base64
+import hashlib
+import re
 from collections import defaultdict
-from datetime import date
-from pathlib import Path
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
+from pathlib import Path, PurePath
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode, urlsplit
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
 from pydantic import BaseModel, Field
+from sqlalchemy import select
 
 from retroface.errors import AuthorisationError, InvalidInputError, LockedOutError
 from retroface.governance.roles import Action, Role, is_allowed
@@ -37,7 +43,12 @@ from retroface.services.biometrics.face_views import candidate_faces
 from retroface.services.biometrics.sealed_files import read_protected_file
 from retroface.services.cases.manage import list_cases, show_case
 from retroface.services.cases.report import case_report
-from retroface.services.cases.review import record_review, review_queue, show_candidate
+from retroface.services.cases.review import (
+    AWAITING_YOU,
+    record_review,
+    review_queue,
+    show_candidate,
+)
 from retroface.services.galleries.manage import list_galleries
 from retroface.services.live.deployments import (
     adjudicate_alert,
@@ -45,7 +56,13 @@ from retroface.services.live.deployments import (
     live_review_queue,
     show_live_deployment,
 )
-from retroface.services.oversight.audit_log import list_audit_events, verify_audit
+from retroface.services.oversight.audit_log import (
+    AuditFilter,
+    audit_actions,
+    export_audit_csv,
+    search_audit_events,
+    verify_audit,
+)
 from retroface.services.results import CandidateReview
 from retroface.serving.auth import SESSION_COOKIE, Browser, base_app, csrf_ok, csrf_token
 from retroface.serving.bounds import RowId
@@ -53,12 +70,61 @@ from retroface.serving.jobs import JobRunner
 from retroface.serving.login_throttle import throttled_login
 from retroface.serving.search_jobs import start_search_job
 from retroface.serving.uploads import upload_form
+from retroface.store.models import Case, MediaItem
 from retroface.web import login_form
 
 STATIC_DIR = Path(__file__).parent / "static"
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False)
 SESSION_HOURS = 8
+HOME = "/ui/"
+LOGIN = "/ui/login"
+#: The longest page address a log-in carries back (a longer one is dropped, not cut).
+MAX_NEXT = 1000
+
+#: An uploaded file is stored as NNN-<its name made safe> (serving/uploads.py::safe_name).
+_STORED_UPLOAD = re.compile(r"^\d{3}-")
+
+#: A review standing → the words on its badge (its CSS class is ``badge-<standing>``).
+STANDINGS = {
+    "possible-match": "possible match",
+    "no-match": "no match",
+    "confirmed": "confirmed",
+    "disputed": "disputed",
+    "inconclusive": "inconclusive",
+    "unreviewed": "unreviewed",
+    AWAITING_YOU: AWAITING_YOU,
+}
+
+
+def standing_kind(standing: str) -> str:
+    """The CSS class suffix of a standing: itself, ``awaiting`` or ``other``."""
+    if standing == AWAITING_YOU:
+        return "awaiting"
+    return standing if standing in STANDINGS else "other"
+
+
+def standing_badge(standing: str) -> Markup:
+    """A candidate's standing or a review's outcome as a badge: its words, in a colour per
+    standing (``badge-possible-match``, ``badge-no-match``, ...). The words carry the meaning;
+    the colour only helps the eye."""
+    words = STANDINGS.get(standing, standing)
+    return Markup('<span class="badge badge-{}">{}</span>').format(
+        standing_kind(standing), escape(words)
+    )
+
+
+def evidence_name(source: str) -> str:
+    """An evidence file as its owner knows it: an upload (the services show it by its stored
+    name alone) without the number it was stored under; a file a user named by its path, by
+    that file's name."""
+    if "/" not in source:
+        return _STORED_UPLOAD.sub("", source) or source
+    return source.rsplit("/", 1)[-1]
+
+
+templates.env.filters["badge"] = standing_badge
+templates.env.filters["evidence_name"] = evidence_name
 
 
 def _page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -72,12 +138,97 @@ def _page(request: Request, name: str, status: int = 200, **context: Any) -> HTM
     )
 
 
+#: Titles of error pages by status, where the error only named its class.
+ERROR_TITLES = {
+    400: "The request cannot be done",
+    401: "Log in first",
+    403: "Not allowed",
+    404: "Not found",
+    409: "Conflict",
+    413: "Too large",
+    422: "The input cannot be used",
+    429: "Too many requests",
+    500: "Something went wrong on the server",
+}
+
+
 def render_error(request: Request, status: int, title: str, message: str) -> HTMLResponse:
+    """An error as a page: a plain title, and the message with no path of the server's data
+    directory in it (an upload is named as its uploader named it)."""
+    home = _data_directory(request)
+    if home is not None:
+        message = without_server_paths(message, home)
+        title = without_server_paths(title, home)
+    if re.fullmatch(r"[A-Z][A-Za-z]*Error", title):
+        title = ERROR_TITLES.get(status, "Error")
     return _page(request, "error.html", status=status, title=title, message=message)
 
 
-def _to_login() -> RedirectResponse:
-    return RedirectResponse("/ui/login", status_code=303)
+def _data_directory(request: Request) -> Path | None:
+    application = getattr(request.app.state, "retroface", None)
+    return application.settings.home if isinstance(application, App) else None
+
+
+_UPLOAD_FOLDERS = (("uploads",), ("tmp", "plaintext"))
+
+
+def without_server_paths(text: str, home: Path) -> str:
+    """``text`` with every path inside the data directory ``home`` replaced by the file's
+    name: for an upload (or a plaintext copy of one being read), the name its uploader gave
+    (less the number it was stored under). How the server lays out its folders is no
+    business of the reader's, and an upload's folder names the case."""
+    roots = sorted({str(home).rstrip("/"), str(home.resolve()).rstrip("/")}, key=len, reverse=True)
+    for root in roots:
+        if not root:
+            continue
+        pattern = re.compile(re.escape(root) + r"(?:/[^\s'\"<>:,;()]*)?")
+        text = pattern.sub(partial(_shown_match, root=root), text)
+    return text
+
+
+def _shown_match(match: re.Match[str], root: str) -> str:
+    return _shown_name(match.group(0), root)
+
+
+def _shown_name(path: str, root: str) -> str:
+    relative = PurePath(path).relative_to(root).parts if path != root else ()
+    if not relative:
+        return "the data directory"
+    name = relative[-1]
+    if any(relative[: len(folder)] == folder for folder in _UPLOAD_FOLDERS):
+        name = _STORED_UPLOAD.sub("", name) or name
+    return name
+
+
+def safe_next(value: str | None) -> str | None:
+    """``value`` if it is a page of this UI to go back to after logging in: a path on this
+    site under /ui/ (never a URL of another site, ``//host``, a backslash trick or a control
+    character: no open redirect); otherwise None."""
+    if not value or len(value) > MAX_NEXT or not value.isascii():
+        return None
+    if any(ord(c) < 33 or ord(c) == 127 or c == "\\" for c in value):
+        return None
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or value.startswith("//") or not value.startswith(HOME):
+        return None
+    segments = parts.path.split("/")
+    if any(s in (".", "..") or s.lower() in ("%2e", "%2e%2e", ".%2e", "%2e.") for s in segments):
+        return None
+    if parts.path in (LOGIN, "/ui/logout") or parts.path.startswith("/ui/static/"):
+        return None
+    return value
+
+
+def _to_login(request: Request | None = None) -> RedirectResponse:
+    """The log-in page; from a page asked for (GET), carrying it to come back to after."""
+    target = LOGIN
+    if request is not None and request.method == "GET":
+        wanted = quote(request.url.path, safe="/%:@-._~!$&'()*+,;=")
+        if request.url.query:
+            wanted += "?" + request.url.query
+        if wanted != HOME and safe_next(wanted):
+            target += "?" + urlencode({"next": wanted})
+    return RedirectResponse(target, status_code=303)
 
 
 def _check_csrf(request: Request, submitted: str | None) -> None:
@@ -85,13 +236,19 @@ def _check_csrf(request: Request, submitted: str | None) -> None:
         raise AuthorisationError("the form expired or did not come from this site: reload the page")
 
 
+NextPage = Annotated[str | None, Query(alias="next", max_length=8 * MAX_NEXT)]
+
+
 @router.get("/login", response_class=HTMLResponse)
-def login_page(request: Request) -> HTMLResponse:
-    return _login_page(request)
+def login_page(request: Request, next_page: NextPage = None) -> HTMLResponse:
+    return _login_page(request, next_page=safe_next(next_page))
 
 
-def _login_page(request: Request, status: int = 200, error: str | None = None) -> HTMLResponse:
-    """The log-in form with its pre-session anti-forgery token (web/login_form.py)."""
+def _login_page(
+    request: Request, status: int = 200, error: str | None = None, next_page: str | None = None
+) -> HTMLResponse:
+    """The log-in form with its pre-session anti-forgery token (web/login_form.py) and the
+    page to go to once logged in."""
     nonce = login_form.form_nonce(request)
     response = _page(
         request,
@@ -99,6 +256,7 @@ def _login_page(request: Request, status: int = 200, error: str | None = None) -
         status=status,
         error=error,
         login_token=login_form.form_token(request, nonce),
+        next_page=next_page,
     )
     login_form.set_cookie(response, request, nonce)
     return response
@@ -110,21 +268,28 @@ def login_submit(
     username: Annotated[str, Form(max_length=100)],
     password: Annotated[str, Form(max_length=1000)],
     login_token: Annotated[str | None, Form(max_length=200)] = None,
+    next_page: Annotated[str | None, Form(alias="next", max_length=8 * MAX_NEXT)] = None,
 ) -> Response:
+    """Log in, then go to the page asked for before (only a page of this UI), else the
+    cases."""
+    back = safe_next(next_page)
     if not login_form.posted_form_ok(request, login_token):
         login_form.audit_refusal(request)
         return _login_page(
-            request, 403, "the log-in form expired or did not come from this site: try again"
+            request,
+            403,
+            "the log-in form expired or did not come from this site: try again",
+            back,
         )
     try:
         token, _ = throttled_login(
             request, base_app(request), username, password, hours=SESSION_HOURS
         )
     except LockedOutError as exc:
-        return _login_page(request, 429, str(exc))
+        return _login_page(request, 429, str(exc), back)
     except AuthorisationError as exc:
-        return _login_page(request, 401, str(exc))
-    response = RedirectResponse("/ui/", status_code=303)
+        return _login_page(request, 401, str(exc), back)
+    response = RedirectResponse(back or HOME, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
         token,
@@ -152,7 +317,7 @@ def logout_submit(
 @router.get("/", response_model=None)
 def dashboard(request: Request, application: Browser) -> Response:
     if application.principal is None:
-        return _to_login()
+        return _to_login(request)
     cases = (
         list_cases(application)
         if is_allowed(application.principal.role, Action.CASE_READ)
@@ -169,7 +334,7 @@ def dashboard(request: Request, application: Browser) -> Response:
 @router.get("/cases/{reference}", response_model=None)
 def case_page(reference: str, request: Request, application: Browser) -> Response:
     if application.principal is None:
-        return _to_login()
+        return _to_login(request)
     case = show_case(application, reference)
     can_search = is_allowed(application.principal.role, Action.SEARCH_RUN)
     galleries = list_galleries(application) if can_search else []
@@ -188,7 +353,7 @@ def case_page(reference: str, request: Request, application: Browser) -> Respons
 async def search_submit(reference: str, request: Request, application: Browser) -> Response:
     """The form is read only once the session is known (serving/uploads.py)."""
     if application.principal is None:
-        return _to_login()
+        return _to_login(request)
     async with upload_form(request, _SearchForm) as (form, files):
         _check_csrf(request, form.csrf)
         runner: JobRunner = request.app.state.jobs
@@ -211,13 +376,13 @@ def report_submit(
 ) -> Response:
     """Write the case report and send it to the browser (PDF as a download, or HTML)."""
     if application.principal is None:
-        return _to_login()
+        return _to_login(request)
     _check_csrf(request, csrf)
     files = case_report(application, reference)
     home = application.settings.home
     if format == "html":
-        html = read_protected_file(application.cipher, home, Path(files.html))
-        return HTMLResponse(html.decode("utf-8"))
+        html = read_protected_file(application.cipher, home, Path(files.html)).decode("utf-8")
+        return HTMLResponse(html, headers={"Content-Security-Policy": report_csp(html)})
     name = Path(files.pdf).name
     return Response(
         read_protected_file(application.cipher, home, Path(files.pdf)),
@@ -226,52 +391,139 @@ def report_submit(
     )
 
 
+_STYLE_ELEMENT = re.compile(r"<style>(.*?)</style>", re.DOTALL)
+
+
+def report_csp(html: str) -> str:
+    """The case report's own policy: a stand-alone document whose style sheet is inside it,
+    allowed by its hash (never 'unsafe-inline'); face images as data: URLs; nothing else.
+    Only style sheets in the document's head are hashed: the body holds the case's text."""
+    head = html.split("</head>", 1)[0] if "</head>" in html else ""
+    hashes = [
+        "'sha256-" + base64.b64encode(hashlib.sha256(css.encode("utf-8")).digest()).decode() + "'"
+        for css in _STYLE_ELEMENT.findall(head)
+    ]
+    styles = " ".join(hashes) or "'none'"
+    return (
+        f"default-src 'none'; style-src {styles}; img-src data:; "
+        "form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
+    )
+
+
 @router.get("/jobs/{job_id}", response_model=None)
 def job_page(job_id: str, request: Request, application: Browser) -> Response:
     if application.principal is None:
-        return _to_login()
+        return _to_login(request)
     runner: JobRunner = request.app.state.jobs
     return _page(request, "job.html", job=runner.get(job_id, application.principal.username))
 
 
-def _timeline(candidates: list[CandidateReview]) -> dict[str, list[dict[str, Any]]]:
-    """Bars (percent of the longest time seen) of footage candidates per video file."""
-    by_source: dict[str, list[CandidateReview]] = defaultdict(list)
+#: A footage marker's width, in percent of the clip.
+MARKER_WIDTH = 0.8
+#: Scale marks along a timeline, in percent of the clip.
+SCALE_MARKS = (0, 25, 50, 75, 100)
+
+
+@dataclass
+class Marker:
+    candidate_id: int
+    #: Left edge and width, in percent of the clip (SVG attributes: no inline style).
+    x: float
+    width: float
+    standing: str
+    label: str
+
+
+@dataclass
+class Timeline:
+    """One video file's candidates along the clip, to the scale of its real duration."""
+
+    source: str
+    duration_s: float
+    #: The duration is the file's own; else (not recorded) the last candidate's time.
+    duration_known: bool
+    markers: list[Marker] = field(default_factory=list)
+
+    def scale(self) -> list[tuple[float, str, str]]:
+        """(percent, seconds shown, text anchor) of each scale mark."""
+        anchors = {0: "start", 100: "end"}
+        return [
+            (p, f"{self.duration_s * p / 100:.1f} s", anchors.get(p, "middle")) for p in SCALE_MARKS
+        ]
+
+
+def _timelines(candidates: list[CandidateReview], durations: dict[str, float]) -> list[Timeline]:
+    """Footage candidates per video file, each placed at its time on the clip's real
+    duration (``durations``: by the file's SHA-256)."""
+    by_file: dict[str, list[CandidateReview]] = defaultdict(list)
     for c in candidates:
         if c.timestamp_s is not None:
-            by_source[c.source.split("/")[-1]].append(c)
-    bars: dict[str, list[dict[str, Any]]] = {}
-    for source, found in by_source.items():
-        end = max(c.timestamp_s or 0.0 for c in found) * 1.05 or 1.0
-        bars[source] = [
-            {
-                "left": round(100 * (c.timestamp_s or 0.0) / end, 2),
-                "width": 1.0,
-                "label": f"{c.subject} at {c.timestamp_s:.1f} s (score {c.score:.3f})",
-            }
-            for c in found
-        ]
-    return bars
+            by_file[c.sha256].append(c)
+    timelines = []
+    for sha256, found in by_file.items():
+        last_seen = max(c.timestamp_s or 0.0 for c in found)
+        recorded = durations.get(sha256)
+        if recorded is not None and recorded > 0 and recorded >= last_seen:
+            timeline = Timeline(evidence_name(found[0].source), recorded, True)
+        else:  # no length recorded (or a wrong one): the scale ends at the last candidate
+            timeline = Timeline(evidence_name(found[0].source), max(last_seen, 0.1), False)
+        duration = timeline.duration_s
+        for c in sorted(found, key=lambda c: (c.timestamp_s or 0.0, c.rank)):
+            when = c.timestamp_s or 0.0
+            centre = 100 * when / duration
+            x = min(max(centre - MARKER_WIDTH / 2, 0.0), 100 - MARKER_WIDTH)
+            timeline.markers.append(
+                Marker(
+                    candidate_id=c.candidate_id,
+                    x=round(x, 3),
+                    width=MARKER_WIDTH,
+                    standing=standing_kind(c.status),
+                    label=f"#{c.candidate_id} {c.subject} at {when:.1f} s "
+                    f"(score {c.score:.3f}, {STANDINGS.get(c.status, c.status)})",
+                )
+            )
+        timelines.append(timeline)
+    return timelines
+
+
+def _clip_durations(application: App, reference: str, sha256s: set[str]) -> dict[str, float]:
+    """The recorded length of each of the case's video files (by SHA-256): the timeline's
+    scale. Read only after the review queue's own checks (role, need to know) passed;
+    CandidateReview carries no duration, so the page reads the one column it needs."""
+    if not sha256s:
+        return {}
+    with application.unit_of_work() as uow:
+        rows = uow.session.execute(
+            select(MediaItem.sha256, MediaItem.duration_s)
+            .join(Case, MediaItem.case_id == Case.id)
+            .where(
+                Case.reference == reference,
+                MediaItem.sha256.in_(sha256s),
+                MediaItem.duration_s.is_not(None),
+            )
+        ).all()
+    return {sha256: float(duration) for sha256, duration in rows if duration}
 
 
 @router.get("/cases/{reference}/review", response_model=None)
 def review_page(reference: str, request: Request, application: Browser) -> Response:
     if application.principal is None:
-        return _to_login()
+        return _to_login(request)
     candidates = review_queue(application, case_reference=reference)
+    footage = {c.sha256 for c in candidates if c.timestamp_s is not None}
     return _page(
         request,
         "review_queue.html",
         reference=reference,
         candidates=candidates,
-        timeline=_timeline(candidates),
+        timelines=_timelines(candidates, _clip_durations(application, reference, footage)),
     )
 
 
 @router.get("/candidates/{candidate_id}", response_model=None)
 def candidate_page(candidate_id: RowId, request: Request, application: Browser) -> Response:
     if application.principal is None:
-        return _to_login()
+        return _to_login(request)
     candidate = show_candidate(application, candidate_id)
     faces = candidate_faces(application, candidate_id)
     return _page(
@@ -296,7 +548,7 @@ def review_submit(
     csrf: Annotated[str | None, Form()] = None,
 ) -> Response:
     if application.principal is None:
-        return _to_login()
+        return _to_login(request)
     _check_csrf(request, csrf)
     record_review(application, candidate_id, outcome, reason)
     return RedirectResponse(f"/ui/candidates/{candidate_id}", status_code=303)
@@ -306,7 +558,7 @@ def review_submit(
 def live_queue_page(deployment: str, request: Request, application: Browser) -> Response:
     """The officers' queue of a live deployment's alerts: crop beside the watchlist photo."""
     if application.principal is None:
-        return _to_login()
+        return _to_login(request)
     return _page(
         request,
         "live_queue.html",
@@ -328,25 +580,142 @@ def live_adjudication_submit(
     csrf: Annotated[str | None, Form()] = None,
 ) -> Response:
     if application.principal is None:
-        return _to_login()
+        return _to_login(request)
     _check_csrf(request, csrf)
     adjudicate_alert(application, alert_id, engaged=engaged == "yes", outcome=outcome, note=note)
     return RedirectResponse(f"/ui/live/{quote(deployment, safe='')}", status_code=303)
 
 
+#: Rows per page of the audit log the auditor may choose; the first is the default.
+AUDIT_PAGE_SIZES = (50, 25, 100, 200)
+
+
+@dataclass
+class AuditSearch:
+    """The audit page's search as typed: filters, page, and the same as a query string."""
+
+    user: str = ""
+    action: str = ""
+    case: str = ""
+    start: str = ""
+    end: str = ""
+    size: int = AUDIT_PAGE_SIZES[0]
+
+    @classmethod
+    def parse(
+        cls, user: str, action: str, case: str, start: str, end: str, size: int | None
+    ) -> AuditSearch:
+        return cls(
+            user=user.strip(),
+            action=action.strip(),
+            case=case.strip(),
+            start=start.strip(),
+            end=end.strip(),
+            size=size if size in AUDIT_PAGE_SIZES else AUDIT_PAGE_SIZES[0],
+        )
+
+    def filter(self) -> AuditFilter:
+        """The service's filter: whole UTC days from the start date to the end date."""
+        first, last = _day(self.start, "the start date"), _day(self.end, "the end date")
+        if first is not None and last is not None and last < first:
+            raise InvalidInputError("the end date is before the start date")
+        return AuditFilter(
+            case_reference=self.case or None,
+            action=self.action or None,
+            actor=self.user or None,
+            since=datetime.combine(first, time(), UTC) if first else None,
+            until=datetime.combine(last + timedelta(days=1), time(), UTC) if last else None,
+        )
+
+    def fields(self) -> dict[str, str]:
+        """The filters set, as the page's query parameters (no paging)."""
+        values = {
+            "user": self.user,
+            "action": self.action,
+            "case": self.case,
+            "from": self.start,
+            "to": self.end,
+        }
+        if self.size != AUDIT_PAGE_SIZES[0]:
+            values["size"] = str(self.size)
+        return {k: v for k, v in values.items() if v}
+
+    def link(self, **paging: int) -> str:
+        """This search's page (the newest, or one ``before``/``after`` an event id)."""
+        query = urlencode({**self.fields(), **{k: str(v) for k, v in paging.items()}})
+        return f"/ui/audit?{query}" if query else "/ui/audit"
+
+
+AuditText = Annotated[str, Query(max_length=200)]
+AuditDate = Annotated[str, Query(max_length=10)]
+
+
 @router.get("/audit", response_model=None)
-def audit_page(request: Request, application: Browser, case: str | None = None) -> Response:
+def audit_page(
+    request: Request,
+    application: Browser,
+    user: AuditText = "",
+    action: AuditText = "",
+    case: AuditText = "",
+    start: Annotated[str, Query(alias="from", max_length=10)] = "",
+    end: Annotated[str, Query(alias="to", max_length=10)] = "",
+    size: Annotated[int | None, Query(ge=1, le=1000)] = None,
+    before: Annotated[RowId | None, Query()] = None,
+    after: Annotated[RowId | None, Query()] = None,
+) -> Response:
+    """The auditor's search of the log: by user, action, case and dates, a page at a time
+    (newest first), the matching rows as CSV, and the chain with its last checkpoint."""
     if application.principal is None:
-        return _to_login()
-    events = list_audit_events(application, case_reference=case or None, limit=200)
-    return _page(request, "audit.html", events=events, chain=verify_audit(application), case=case)
+        return _to_login(request)
+    search = AuditSearch.parse(user, action, case, start, end, size)
+    page = search_audit_events(
+        application, search.filter(), before_id=before, after_id=after, limit=search.size
+    )
+    return _page(
+        request,
+        "audit.html",
+        search=search,
+        page=page,
+        chain=verify_audit(application),
+        actions=audit_actions(application),
+        sizes=sorted(AUDIT_PAGE_SIZES),
+        paged=before is not None or after is not None,
+    )
+
+
+@router.post("/audit/export", response_model=None)
+def audit_export_submit(
+    request: Request,
+    application: Browser,
+    user: Annotated[str, Form(max_length=200)] = "",
+    action: Annotated[str, Form(max_length=200)] = "",
+    case: Annotated[str, Form(max_length=200)] = "",
+    start: Annotated[str, Form(alias="from", max_length=10)] = "",
+    end: Annotated[str, Form(alias="to", max_length=10)] = "",
+    csrf: Annotated[str | None, Form()] = None,
+) -> Response:
+    """Every event the search finds, as a CSV download (the export is audited)."""
+    if application.principal is None:
+        return _to_login(request)
+    _check_csrf(request, csrf)
+    search = AuditSearch.parse(user, action, case, start, end, None)
+    exported = export_audit_csv(application, search.filter())
+    stamp = application.now().strftime("%Y%m%dT%H%M%SZ")
+    return Response(
+        exported.text.encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="audit-events-{stamp}.csv"',
+            "X-Events": str(exported.events),
+        },
+    )
 
 
 @router.get("/users", response_model=None)
 def users_page(request: Request, application: Browser) -> Response:
     """The admin's accounts page: role, deactivation, password reset, ending sessions."""
     if application.principal is None:
-        return _to_login()
+        return _to_login(request)
     return _users(request, application)
 
 
@@ -375,7 +744,7 @@ def user_deactivate_submit(
     csrf: Annotated[str | None, Form()] = None,
 ) -> Response:
     if application.principal is None:
-        return _to_login()
+        return _to_login(request)
     _check_csrf(request, csrf)
     user = deactivate_user(application, username, reason)
     return _users(request, application, f"{user.username} is deactivated; their sessions ended")
@@ -389,7 +758,7 @@ def user_reactivate_submit(
     csrf: Annotated[str | None, Form()] = None,
 ) -> Response:
     if application.principal is None:
-        return _to_login()
+        return _to_login(request)
     _check_csrf(request, csrf)
     user = reactivate_user(application, username)
     return _users(request, application, f"{user.username} may log in again")
@@ -405,7 +774,7 @@ def user_role_submit(
     csrf: Annotated[str | None, Form()] = None,
 ) -> Response:
     if application.principal is None:
-        return _to_login()
+        return _to_login(request)
     _check_csrf(request, csrf)
     trained = _day(trained_on, "the reviewer training date")
     user = change_role(application, username, role, training_completed_on=trained)
@@ -421,7 +790,7 @@ def user_password_submit(
     csrf: Annotated[str | None, Form()] = None,
 ) -> Response:
     if application.principal is None:
-        return _to_login()
+        return _to_login(request)
     _check_csrf(request, csrf)
     user = reset_password(application, username, password)
     return _users(request, application, f"new password set for {user.username}; sessions ended")
@@ -435,7 +804,7 @@ def user_revoke_submit(
     csrf: Annotated[str | None, Form()] = None,
 ) -> Response:
     if application.principal is None:
-        return _to_login()
+        return _to_login(request)
     _check_csrf(request, csrf)
     done = revoke_sessions(application, username)
     notice = f"ended {done.sessions} session(s) and {done.api_keys} API key(s) of {done.username}"
