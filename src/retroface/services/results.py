@@ -179,6 +179,8 @@ class CandidateReview(BaseModel):
     sha256: str
     frame: int | None
     timestamp_s: float | None
+    #: The evidence file's recorded length (footage), the scale of a timeline.
+    duration_s: float | None = None
     box: list[int]
     probe_quality: float
     subject: str
@@ -187,6 +189,13 @@ class CandidateReview(BaseModel):
     rank: int
     score: float
     threshold: float
+    #: The bar this probe's candidates had to clear and the false-positive identification
+    #: rate it implied at the gallery's size (None: searched before bars existed).
+    bar: float | None = None
+    expected_fpir: float | None = None
+    gallery_templates: int | None = None
+    #: Set when the probe was below the quality floor and searched on a justification.
+    probe_warning: str | None = None
     model: str
     searched_by: str
     status: str

@@ -24,7 +24,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
 from retroface.errors import AuthorisationError, InvalidInputError, LockedOutError
 from retroface.governance.roles import Action, Role, is_allowed
@@ -70,7 +69,6 @@ from retroface.serving.jobs import JobRunner
 from retroface.serving.login_throttle import throttled_login
 from retroface.serving.search_jobs import start_search_job
 from retroface.serving.uploads import upload_form
-from retroface.store.models import Case, MediaItem
 from retroface.web import login_form
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -486,37 +484,24 @@ def _timelines(candidates: list[CandidateReview], durations: dict[str, float]) -
     return timelines
 
 
-def _clip_durations(application: App, reference: str, sha256s: set[str]) -> dict[str, float]:
-    """The recorded length of each of the case's video files (by SHA-256): the timeline's
-    scale. Read only after the review queue's own checks (role, need to know) passed;
-    CandidateReview carries no duration, so the page reads the one column it needs."""
-    if not sha256s:
-        return {}
-    with application.unit_of_work() as uow:
-        rows = uow.session.execute(
-            select(MediaItem.sha256, MediaItem.duration_s)
-            .join(Case, MediaItem.case_id == Case.id)
-            .where(
-                Case.reference == reference,
-                MediaItem.sha256.in_(sha256s),
-                MediaItem.duration_s.is_not(None),
-            )
-        ).all()
-    return {sha256: float(duration) for sha256, duration in rows if duration}
-
-
 @router.get("/cases/{reference}/review", response_model=None)
 def review_page(reference: str, request: Request, application: Browser) -> Response:
     if application.principal is None:
         return _to_login(request)
     candidates = review_queue(application, case_reference=reference)
-    footage = {c.sha256 for c in candidates if c.timestamp_s is not None}
     return _page(
         request,
         "review_queue.html",
         reference=reference,
         candidates=candidates,
-        timelines=_timelines(candidates, _clip_durations(application, reference, footage)),
+        timelines=_timelines(
+            candidates,
+            {
+                c.sha256: c.duration_s
+                for c in candidates
+                if c.timestamp_s is not None and c.duration_s
+            },
+        ),
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
@@ -250,6 +251,7 @@ def _out(  # type: ignore[type-arg]
         sha256=media.sha256,
         frame=face.frame_index,
         timestamp_s=face.timestamp_s,
+        duration_s=media.duration_s,
         box=face.box,
         probe_quality=round(face.quality, 3),
         subject=subject.name,
@@ -258,6 +260,7 @@ def _out(  # type: ignore[type-arg]
         rank=candidate.rank,
         score=round(candidate.score, 4),
         threshold=search.threshold,
+        **decision_shown(face.decision),
         model=f"{search.model_name}@{search.model_version}",
         searched_by=search.requested_by,
         status=status,
@@ -266,6 +269,23 @@ def _out(  # type: ignore[type-arg]
             for r in reviews
         ],
     )
+
+
+def decision_shown(decision: dict[str, Any] | None) -> dict[str, Any]:
+    """What a reviewer is shown of the probe's decision (faces.decision)."""
+    if not decision:
+        return {}
+    warning = None
+    if decision.get("low_quality"):
+        warning = "low-quality probe, searched on a recorded justification: " + "; ".join(
+            decision.get("reasons") or []
+        )
+    return {
+        "bar": decision.get("threshold"),
+        "expected_fpir": decision.get("expected_fpir"),
+        "gallery_templates": decision.get("gallery_templates"),
+        "probe_warning": warning,
+    }
 
 
 def shown_source(source_path: str, home: Path) -> str:
