@@ -116,7 +116,9 @@ def register_measurement_calibration(app: App, data: Path, tmp_path: Path) -> No
     tree = att_subset(data, tmp_path / "calibration-set", people=8, images=2)
     key_file = tmp_path / "signing.key"
     key_file.write_bytes(TEST_SIGNING_KEY)
-    record = calibrate(app.acting_as(ADMIN), tree, target_fpir=1.0, key=TEST_SIGNING_KEY)
+    record = calibrate(
+        app.acting_as(ADMIN), tree, target_fpir=1.0, key=TEST_SIGNING_KEY, open_set=False
+    )
     register_calibration(app.acting_as(ADMIN), record, key_file)
 
 

@@ -113,7 +113,7 @@ class Settings(BaseSettings):
     probe_quality_floor: float = Field(default=0.2, ge=0.0, le=1.0)
     #: A reference image below this matchability is refused at enrolment (the College of
     #: Policing APP's "of appropriate quality") unless a supervisor records an override.
-    reference_quality_floor: float = Field(default=0.5, ge=0.0, le=1.0)
+    reference_quality_floor: float = Field(default=0.2, ge=0.0, le=1.0)
     # governance
     #: Longest authorisation a supervisor may give; a case needing more is authorised again.
     authorisation_max_days: int = 90

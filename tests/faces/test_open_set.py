@@ -8,6 +8,7 @@ import itertools
 import numpy as np
 import pytest
 
+from retroface.faces.matchability import fit_matchability
 from retroface.faces.open_set import (
     ImpostorTail,
     OpenSetModel,
@@ -27,10 +28,10 @@ def synthetic(seed: int = 0, people: int = 400, dim: int = 32) -> tuple[np.ndarr
     return unit(centre + rng.normal(size=(people, dim))), np.arange(people)
 
 
-def fitted() -> OpenSetModel:
+def fitted(*, normalise: bool = False) -> OpenSetModel:
     gallery, ids = synthetic(0)
     probes, _ = synthetic(1)
-    return fit_open_set("m@1", gallery, probes, ids + 10_000, gallery, ids)
+    return fit_open_set("m@1", gallery, probes, ids + 10_000, gallery, ids, normalise=normalise)
 
 
 def test_tail_survival_and_its_inverse_agree() -> None:
@@ -66,8 +67,9 @@ def test_the_bar_rises_with_gallery_size_and_holds_fpir() -> None:
     assert floored.threshold == 0.99 and floored.expected_fpir < 0.01
 
 
-def test_a_probe_close_to_everyone_gets_a_higher_bar() -> None:
-    model = fitted()
+def test_with_t_norm_a_probe_close_to_everyone_gets_a_higher_bar() -> None:
+    model = fitted(normalise=True)
+    assert model.norm is not None
     typical, _ = synthetic(5, people=1)
     near_mean = unit(model.norm.mean[None, :])[0]
     a = model.bar(typical[0], target_fpir=0.01, comparisons=1000, floor=-1.0)
@@ -76,12 +78,37 @@ def test_a_probe_close_to_everyone_gets_a_higher_bar() -> None:
 
 
 def test_the_document_round_trips() -> None:
-    model = fitted()
-    again = model_from_document(model_to_document(model))
-    assert again.tail == model.tail and again.model == "m@1"
-    assert np.allclose(again.norm.mean, model.norm.mean, atol=1e-6)
+    for normalise in (False, True):
+        model = fitted(normalise=normalise)
+        again = model_from_document(model_to_document(model))
+        assert again.tail == model.tail and again.model == "m@1"
+        if model.norm is None:
+            assert again.norm is None
+        else:
+            assert again.norm is not None
+            assert np.allclose(again.norm.mean, model.norm.mean, atol=1e-6)
 
 
 def test_too_small_a_cohort_is_refused() -> None:
-    with pytest.raises(ValueError, match="at least 50"):
+    with pytest.raises(ValueError, match="at least 30"):
         fit_probe_norm(np.zeros((10, 8)))
+
+
+def test_matchability_is_fitted_monotone_and_orders_faces() -> None:
+    rng = np.random.default_rng(4)
+    parts, matched = [], []
+    for _ in range(400):
+        detector, sharp = rng.uniform(0.05, 0.95), rng.uniform(0.05, 0.95)
+        part = {"detector": detector, "sharpness": sharp, "frontal": rng.uniform(0, 1),
+                "inter_eye_px": 40.0}  # fmt: skip
+        parts.append(part)
+        matched.append(bool(rng.uniform() < 0.1 + 0.8 * detector))
+    model = fit_matchability(parts, matched, reference="test")
+    assert all(w >= 0 for w in model.weights.values()) and model.weights["detector"] > 0
+    good = model.probability({"detector": 0.9, "sharpness": 0.9, "frontal": 1.0,
+                              "inter_eye_px": 40.0})  # fmt: skip
+    poor = model.probability({"detector": 0.1, "sharpness": 0.9, "frontal": 1.0,
+                              "inter_eye_px": 40.0})  # fmt: skip
+    assert good > 0.7 and poor < 0.3
+    with pytest.raises(ValueError, match="both matched and missed"):
+        fit_matchability(parts, [True] * len(parts), reference="test")

@@ -110,6 +110,8 @@ class SubjectForm(BaseModel):
     taken_on: date | None = None
     date_of_birth: date | None = None
     under_18_reason: str | None = Field(default=None, max_length=2000)
+    #: Enrol a face below the reference quality floor, for this recorded reason.
+    quality_override: str | None = Field(default=None, max_length=1000)
 
 
 @router.post(
@@ -158,6 +160,7 @@ async def post_subject(name: str, request: Request, application: Acting) -> Enro
                 subject=form.subject,
                 provenance=provenance,
                 sources=copies,
+                quality_override=form.quality_override,
             )
 
     try:

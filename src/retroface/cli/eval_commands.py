@@ -223,6 +223,13 @@ def eval_calibrate(
     held_out: HeldOut = 0.25,
     key_file: KeyFile = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
+    open_set: Annotated[
+        bool,
+        typer.Option(
+            help="Also fit the per-search decision rule and the matchability model on the "
+            "dataset's degraded probes (a second, longer pass)."
+        ),
+    ] = True,
 ) -> None:
     """Choose the lowest threshold meeting the target FPIR in the worst group; write it as a
     signed calibration record for 'deployment calibration register' (outside the data
@@ -243,6 +250,7 @@ def eval_calibrate(
         labels=labels,
         enrol=enrol,
         held_out_share=held_out,
+        open_set=open_set,
         progress=RichProgress(err),
     )
     _write_record(record, document)

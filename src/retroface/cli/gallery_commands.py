@@ -131,6 +131,12 @@ def gallery_enroll(
         list[str] | None,
         typer.Option(help="Operator-supplied demographic label key=value (repeatable)."),
     ] = None,
+    quality_override: Annotated[
+        str | None,
+        typer.Option(
+            help="Enrol faces below the reference quality floor too, for this recorded reason."
+        ),
+    ] = None,
     json_out: JsonFlag = False,
 ) -> None:
     """Enroll reference images (resumable: re-running skips what is already enrolled).
@@ -157,7 +163,13 @@ def gallery_enroll(
             labels=parse_labels(";".join(label or [])),
         )
     report = enroll_service(
-        open_cli_app(), name, paths, subject=subject, provenance=given, progress=RichProgress(err)
+        open_cli_app(),
+        name,
+        paths,
+        subject=subject,
+        provenance=given,
+        progress=RichProgress(err),
+        quality_override=quality_override,
     )
     if json_out:
         emit_json(report)

@@ -3,36 +3,37 @@
 Why: a fixed cosine threshold fixes the *pair* false-match rate, but a 1:N
 search makes N comparisons, so the chance that someone who is not enrolled
 gets a candidate (FPIR) grows with N; and low-quality faces sit close to
-everyone, so their scores run high against every reference. Two measured
-corrections, both fitted by calibration (faces/open_set_fit.py):
+everyone, so their scores run high against every reference.
 
-* Probe normalisation (T-norm against a fixed cohort). Each probe's raw score
-  is expressed in standard deviations above what it scores against people in
-  general: ``z = (s - mu_p) / sigma_p`` with ``mu_p = p . m`` and
-  ``sigma_p^2 = p' C p`` for the cohort's mean ``m`` and covariance ``C``
-  (aggregates of many people's templates, not any one person's). A blurred
-  face's high scores against everyone raise ``mu_p`` and so its bar.
-* A threshold per search from the gallery's size. The calibrated survival
-  ``S(z)`` of non-mated pairs gives ``FPIR(z, N) = 1 - (1 - S(z))^N``; the
-  search's bar is the ``z`` at which that equals the target. Beyond the
-  measured range the tail is extrapolated by the straight line its last
-  measured decades follow on a log scale (documented in the calibration).
+The rule, fitted by calibration (faces/open_set_fit.py): a threshold per
+search from the gallery's size. The calibrated survival ``S(z)`` of non-mated
+pair scores gives ``FPIR(z, N) = 1 - (1 - S(z))^N``; the search's bar is the
+``z`` at which that equals the target. Beyond the measured range the tail is
+extrapolated by the straight line its last measured decades follow on a log
+scale (documented in the calibration). Low-quality probes are kept out by the
+quality floor (services/deployment/decision_rule.py), not by the bar.
 
-Since ``z`` is increasing in ``s`` for a given probe, the bar is a raw-score
-threshold per search, ``mu_p + z * sigma_p``: ranking is unchanged.
+``z`` is the raw cosine by default. Optionally (``ProbeNorm``) it is the score in
+standard deviations above what the probe scores against people in general
+(T-norm against a fixed cohort: ``z = (s - mu_p) / sigma_p``, ``mu_p = p . m``,
+``sigma_p^2 = p' C p`` for a cohort's mean ``m`` and covariance ``C``), which
+raises the bar of a face that sits close to everyone. Measured on LFW with CCTV
+degradations (bench/trust.py, docs/trust.md), T-norm held FPIR a little closer
+to the target but missed far more mates at it, so the shipped rule uses raw
+scores. Either way ``z`` is increasing in ``s`` for a given probe, so the bar is
+a raw-score threshold per search, ``mu_p + z * sigma_p``: ranking is unchanged.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+
+from retroface.faces.shipped_calibration import shipped_document
 
 
 @dataclass(frozen=True)
@@ -102,11 +103,21 @@ class SearchBar:
 
 @dataclass(frozen=True)
 class OpenSetModel:
-    """A calibrated decision rule for one model: normalisation plus impostor tail."""
+    """A calibrated decision rule for one model: an impostor tail, on raw scores or (with
+    ``norm``) on probe-normalised ones."""
 
     model: str
-    norm: ProbeNorm
+    norm: ProbeNorm | None
     tail: ImpostorTail
+
+    def stats(
+        self, probes: NDArray[np.floating]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Each probe's (mu, sigma): (0, 1) on raw scores, where z is the cosine itself."""
+        if self.norm is None:
+            count = len(np.atleast_2d(probes))
+            return np.zeros(count), np.ones(count)
+        return self.norm.stats(probes)
 
     def pair_survival_for(self, target_fpir: float, comparisons: int) -> float:
         """Per-comparison false-match rate that gives ``target_fpir`` over ``comparisons``."""
@@ -129,7 +140,7 @@ class OpenSetModel:
         match, so a gallery with several images per person is (slightly) over-counted,
         never under-counted.
         """
-        mu, sigma = (float(v[0]) for v in self.norm.stats(probe))
+        mu, sigma = (float(v[0]) for v in self.stats(probe))
         z = self.z_bar(target_fpir, comparisons)
         raw = max(floor, mu + z * sigma)
         used_z = (raw - mu) / sigma
@@ -146,10 +157,20 @@ class OpenSetModel:
 
 def model_to_document(model: OpenSetModel) -> dict[str, Any]:
     """JSON-ready form, as calibration records and the shipped calibration hold it."""
+    norm = (
+        {
+            "cohort_mean": [round(float(v), 7) for v in model.norm.mean],
+            "cohort_covariance": [
+                [round(float(v), 8) for v in row] for row in model.norm.covariance
+            ],
+        }
+        if model.norm is not None
+        else {}
+    )
     return {
         "model": model.model,
-        "cohort_mean": [round(float(v), 7) for v in model.norm.mean],
-        "cohort_covariance": [[round(float(v), 8) for v in row] for row in model.norm.covariance],
+        "scores": "probe-normalised (T-norm)" if model.norm is not None else "raw cosine",
+        **norm,
         "tail": {
             "z": list(model.tail.z),
             "log10_survival": list(model.tail.log10_survival),
@@ -161,12 +182,17 @@ def model_to_document(model: OpenSetModel) -> dict[str, Any]:
 
 def model_from_document(document: dict[str, Any]) -> OpenSetModel:
     tail = document["tail"]
-    return OpenSetModel(
-        model=str(document["model"]),
-        norm=ProbeNorm(
+    norm = (
+        ProbeNorm(
             mean=np.asarray(document["cohort_mean"], dtype=np.float64),
             covariance=np.asarray(document["cohort_covariance"], dtype=np.float64),
-        ),
+        )
+        if "cohort_mean" in document
+        else None
+    )
+    return OpenSetModel(
+        model=str(document["model"]),
+        norm=norm,
         tail=ImpostorTail(
             z=tuple(float(v) for v in tail["z"]),
             log10_survival=tuple(float(v) for v in tail["log10_survival"]),
@@ -176,22 +202,9 @@ def model_from_document(document: dict[str, Any]) -> OpenSetModel:
     )
 
 
-SHIPPED_FILE = Path(__file__).parent / "calibrations" / "dlib_resnet_v1.json"
-
-
-@cache
-def shipped_document() -> dict[str, Any]:
-    """The project's measurement for the packaged dlib model (see its ``provenance``)."""
-    with SHIPPED_FILE.open(encoding="utf-8") as handle:
-        document: dict[str, Any] = json.load(handle)
-    return document
-
-
 def shipped_open_set(model_name: str) -> OpenSetModel | None:
     """The shipped decision rule when ``model_name`` is the model it was measured for."""
-    if not SHIPPED_FILE.is_file():
-        return None
     document = shipped_document()
-    if document["open_set"]["model"].split("@")[0] != model_name:
+    if document is None or document["open_set"]["model"].split("@")[0] != model_name:
         return None
     return model_from_document(document["open_set"])

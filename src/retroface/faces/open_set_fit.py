@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import numpy as np
 from numpy.typing import NDArray
 
+from retroface.faces.matchability import MatchabilityModel, fit_matchability
 from retroface.faces.open_set import ImpostorTail, OpenSetModel, ProbeNorm
 
 #: Fewest exceedances a measured survival point may rest on.
@@ -28,14 +29,14 @@ FIT_DECADES = 2.0
 def fit_probe_norm(cohort: NDArray[np.floating]) -> ProbeNorm:
     """Mean and covariance of one template per person (several per person would
     under-state how different people differ)."""
-    if len(cohort) < 50:
-        raise ValueError(f"a cohort needs at least 50 people's templates, got {len(cohort)}")
+    if len(cohort) < 30:
+        raise ValueError(f"a cohort needs at least 30 people's templates, got {len(cohort)}")
     c = np.asarray(cohort, dtype=np.float64)
     return ProbeNorm(mean=c.mean(axis=0), covariance=np.cov(c, rowvar=False))
 
 
 def non_mated_z(
-    norm: ProbeNorm,
+    norm: ProbeNorm | None,
     probes: NDArray[np.floating],
     probe_ids: NDArray[np.integer],
     gallery: NDArray[np.floating],
@@ -48,20 +49,28 @@ def non_mated_z(
     g = np.asarray(gallery, dtype=np.float64)
     for start in range(0, len(probes), chunk):
         p = np.asarray(probes[start : start + chunk], dtype=np.float64)
-        mu, sigma = norm.stats(p)
-        z = (p @ g.T - mu[:, None]) / sigma[:, None]
+        z = p @ g.T
+        if norm is not None:
+            mu, sigma = norm.stats(p)
+            z = (z - mu[:, None]) / sigma[:, None]
         different = probe_ids[start : start + chunk, None] != gallery_ids[None, :]
         yield z[different]
 
 
-def fit_tail(z_chunks: Iterator[NDArray[np.floating]], *, keep_above: float = 1.5) -> ImpostorTail:
-    """Survival table of non-mated z-scores and its log-linear extension."""
+def fit_tail(z_chunks: Iterator[NDArray[np.floating]], *, keep_share: float = 0.05) -> ImpostorTail:
+    """Survival table of non-mated z-scores and its log-linear extension. Only scores at
+    or above the first chunk's top ``keep_share`` are kept (memory): the bar of any
+    search lies far out in the tail."""
     total = 0
     kept: list[NDArray[np.floating]] = []
+    keep_above: float | None = None
     for z in z_chunks:
+        if keep_above is None and len(z):
+            keep_above = float(np.quantile(z, 1 - keep_share))
         total += len(z)
-        kept.append(z[z >= keep_above])
-    if total == 0:
+        if keep_above is not None:
+            kept.append(z[z >= keep_above])
+    if total == 0 or not kept:
         raise ValueError("no non-mated pairs to fit the impostor tail on")
     high = np.sort(np.concatenate(kept))[::-1]
     # Survival levels from the share kept down to MIN_EXCEEDANCES pairs.
@@ -107,7 +116,60 @@ def fit_open_set(
     probe_ids: NDArray[np.integer],
     gallery: NDArray[np.floating],
     gallery_ids: NDArray[np.integer],
+    *,
+    normalise: bool = False,
 ) -> OpenSetModel:
-    norm = fit_probe_norm(cohort)
+    """``normalise``: T-norm the scores against ``cohort`` (see faces/open_set.py)."""
+    norm = fit_probe_norm(cohort) if normalise else None
     tail = fit_tail(non_mated_z(norm, probes, probe_ids, gallery, gallery_ids))
     return OpenSetModel(model=model, norm=norm, tail=tail)
+
+
+#: What a "successful mated search" means for the matchability model: rank 1 at the bar
+#: of a gallery of this many templates at this FPIR.
+REFERENCE_GALLERY = 1000
+REFERENCE_FPIR = 0.01
+
+
+def fit_decision_rule(
+    model: str,
+    gallery: NDArray[np.floating],
+    gallery_ids: NDArray[np.integer],
+    probes: NDArray[np.floating],
+    probe_ids: NDArray[np.integer],
+    probe_parts: list[dict[str, float]],
+    *,
+    normalise: bool = False,
+) -> tuple[OpenSetModel, MatchabilityModel]:
+    """The open-set rule and the matchability model from one labelled set.
+
+    ``gallery`` holds one reference per person (the cohort too); ``probes`` are
+    other images of people, clean and degraded, ``probe_ids`` saying whose (an id
+    not in ``gallery_ids``: someone not enrolled). Every probe is a non-mated probe
+    against everyone else's reference; a probe whose person is enrolled is also a
+    mated search for the matchability model.
+    """
+    open_set = fit_open_set(
+        model, gallery, probes, probe_ids, gallery, gallery_ids, normalise=normalise
+    )
+    enrolled = np.isin(probe_ids, gallery_ids)
+    rows = np.flatnonzero(enrolled)
+    if len(rows) < 20:
+        raise ValueError("fitting matchability needs at least 20 mated probes")
+    sims = np.asarray(probes[rows], dtype=np.float64) @ np.asarray(gallery, dtype=np.float64).T
+    mu, sigma = open_set.stats(probes[rows])
+    top = sims.argmax(axis=1)
+    # The reference gallery is no larger than the data's own: a small calibration set says
+    # nothing about a bar far beyond what it measured (the record states which it used).
+    reference_size = min(REFERENCE_GALLERY, len(gallery))
+    z_ref = open_set.z_bar(REFERENCE_FPIR, reference_size)
+    success = (gallery_ids[top] == probe_ids[rows]) & (
+        (sims[np.arange(len(rows)), top] - mu) / sigma >= z_ref
+    )
+    matchability = fit_matchability(
+        [probe_parts[i] for i in rows],
+        success.tolist(),
+        reference=f"rank 1 at the bar of a {reference_size}-template gallery at FPIR "
+        f"{REFERENCE_FPIR:g}",
+    )
+    return open_set, matchability

@@ -2,9 +2,12 @@
 
 Why parts: a low score must say *why* (too small, blurred, turned away, weak
 detection) so an investigator can choose a better frame. The mapping of each
-part to 0..1 is a documented heuristic; the overall score is a weighted
-geometric mean, so one very poor part pulls the whole score down (a sharp
-face in profile is still a poor probe).
+part to 0..1 is a documented heuristic. The overall score is the face's
+*matchability* (faces/matchability.py): the calibrated probability that a
+mated search of a face like it succeeds, fitted on the degraded-probe protocol
+and shipped with the package. Without that calibration (a source tree that has
+not made it) the overall score falls back to the weighted geometric mean of
+the parts, so one very poor part pulls the whole score down.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
+from retroface.faces.matchability import MatchabilityModel
+from retroface.faces.shipped_calibration import shipped_document
 from retroface.faces.types import Detection, Landmarks, Quality
 
 #: Inter-eye distance (eye centres, pixels) at which size stops limiting accuracy.
@@ -32,7 +37,9 @@ WEIGHTS = {"size": 0.35, "sharpness": 0.25, "frontal": 0.25, "detector": 0.15}
 class QualityAssessor:
     """Scores one aligned face from its landmarks, chip and detection."""
 
-    name = "retroface_quality_v1"
+    def __init__(self, matchability: MatchabilityModel | None = None) -> None:
+        self.matchability = matchability or shipped_matchability()
+        self.name = "retroface_matchability_v2" if self.matchability else "retroface_quality_v1"
 
     def assess(
         self, detection: Detection, landmarks: Landmarks, chip: NDArray[np.uint8]
@@ -45,10 +52,25 @@ class QualityAssessor:
             if detection.score > 0
             else 0.0,
         }
-        overall = math.exp(sum(w * math.log(max(parts[k], 1e-3)) for k, w in WEIGHTS.items()))
         rounded = {k: round(v, 4) for k, v in parts.items()}
         rounded["inter_eye_px"] = round(inter_eye_px(landmarks), 2)
+        if self.matchability is not None:
+            overall = self.matchability.probability(rounded)
+        else:
+            overall = math.exp(sum(w * math.log(max(parts[k], 1e-3)) for k, w in WEIGHTS.items()))
         return Quality(overall=round(overall, 4), parts=rounded)
+
+
+def shipped_matchability() -> MatchabilityModel | None:
+    document = shipped_document()
+    if document is None or "matchability" not in document:
+        return None
+    m = document["matchability"]
+    return MatchabilityModel(
+        intercept=float(m["intercept"]),
+        weights={k: float(v) for k, v in m["weights"].items()},
+        reference=str(m["reference"]),
+    )
 
 
 def inter_eye_px(landmarks: Landmarks) -> float:

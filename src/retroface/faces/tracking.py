@@ -103,6 +103,8 @@ class Sighting:
     template: NDArray[np.float32]  # L2-normalised, the model's dimension
     #: Aligned chips of the best views (for a jittered template); dropped before storage.
     chips: list[NDArray[np.uint8]] = field(default_factory=list, repr=False)
+    #: Each chip's quality (matchability): the template weights its views by it.
+    chip_qualities: list[float] = field(default_factory=list, repr=False)
 
     @property
     def best(self) -> Observation:
@@ -208,4 +210,5 @@ def fuse(track: Track, settings: TrackerSettings) -> Sighting:
         exemplars=ranked[: settings.exemplars],
         template=template,
         chips=[chip for _, chip in track.best_chips],
+        chip_qualities=[quality for quality, _ in track.best_chips],
     )

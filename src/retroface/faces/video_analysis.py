@@ -99,13 +99,17 @@ def analyse_segment(engine: FaceEngine, task: SegmentTask) -> SegmentResult:
 
 def _jittered(engine: FaceEngine, sighting: Sighting, jitters: int, mirror: bool) -> Sighting:
     """The sighting's template from its best views embedded the way gallery templates are
-    (averaged over jittered copies), so probe and reference are alike; chips then go."""
+    (averaged over jittered copies), so probe and reference are alike, each view weighted
+    by its quality as the tracker's template is (a blurred view should not pull a sharp
+    one towards everyone); chips then go."""
     if not sighting.chips:
         return sighting
     vectors = engine.embed_chips(sighting.chips, jitters, mirror=mirror)
-    mean = vectors.mean(axis=0)
+    qualities = sighting.chip_qualities or [1.0] * len(sighting.chips)
+    weights = np.array([max(q, 0.05) for q in qualities])[:, None]
+    mean = (vectors * weights).sum(axis=0)
     template = (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
-    return replace(sighting, template=template, chips=[])
+    return replace(sighting, template=template, chips=[], chip_qualities=[])
 
 
 def _full_scan(

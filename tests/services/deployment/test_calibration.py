@@ -17,7 +17,7 @@ from retroface.services.deployment.rules import set_threshold_floor
 from retroface.services.evaluation.calibrate import calibrate
 from retroface.services.evaluation.identification import score_dataset
 from retroface.services.search.photos import search
-from retroface.store.models import AuditEvent
+from retroface.store.models import AuditEvent, Search
 from tests.conftest import ADMIN, OPERATOR, SUPERVISOR
 from tests.helpers import (
     TEST_SIGNING_KEY,
@@ -49,7 +49,12 @@ def test_calibrated_threshold_meets_the_target_in_every_group_and_gates_the_floo
     tree = att_subset(data, tmp_path / "att", people=16, images=3)
     labels = _labels(tmp_path / "groups.csv", 16)
     record = calibrate(
-        app.acting_as(ADMIN), tree, target_fpir=0.25, key=TEST_SIGNING_KEY, labels=labels
+        app.acting_as(ADMIN),
+        tree,
+        target_fpir=0.25,
+        key=TEST_SIGNING_KEY,
+        labels=labels,
+        open_set=False,
     )
     threshold, figures = record["threshold"], record["figures"]
     assert record["model"] == app.engine.model.tag and len(record["dataset_sha256"]) == 64
@@ -89,7 +94,9 @@ def test_a_record_edited_signed_elsewhere_or_of_another_model_is_refused(
     app: App, data: Path, tmp_path: Path, key_file: Path
 ) -> None:
     tree = att_subset(data, tmp_path / "att", people=8, images=2)
-    record = calibrate(app.acting_as(ADMIN), tree, target_fpir=1.0, key=TEST_SIGNING_KEY)
+    record = calibrate(
+        app.acting_as(ADMIN), tree, target_fpir=1.0, key=TEST_SIGNING_KEY, open_set=False
+    )
     admin = app.acting_as(ADMIN)
     with pytest.raises(AuthorisationError, match="does not verify"):
         register_calibration(admin, {**record, "threshold": -0.5}, key_file)
@@ -118,10 +125,41 @@ def test_searching_with_another_model_is_refused_until_it_is_calibrated(
         with pytest.raises(AuthorisationError, match="has no calibration record"):
             search(swapped, case, "g", probe)
         tree = att_subset(data, tmp_path / "att", people=8, images=2)
-        record = calibrate(swapped.acting_as(ADMIN), tree, target_fpir=1.0, key=TEST_SIGNING_KEY)
+        record = calibrate(
+            swapped.acting_as(ADMIN), tree, target_fpir=1.0, key=TEST_SIGNING_KEY, open_set=False
+        )
         assert record["model"] == swapped.engine.model.tag != app.engine.model.tag
         register_calibration(swapped.acting_as(ADMIN), record, key_file)
         report = search(swapped, case, "g", probe)
         assert report.model == swapped.engine.model.tag
     finally:
         swapped.close()
+
+
+@pytest.mark.cli_workflow
+def test_a_registered_open_set_calibration_decides_the_searches(
+    app: App, data: Path, tmp_path: Path, key_file: Path
+) -> None:
+    """The record carries the decision rule and the matchability model fitted on the
+    dataset's degraded probes; once registered, searches decide with it."""
+    lfw = data / "lfw"
+    people = sorted(p.name for p in lfw.iterdir() if len(list(p.glob("*.jpg"))) >= 2)[:44]
+    tree = tmp_path / "lfw44"
+    for name in people:
+        (tree / name).mkdir(parents=True)
+        for image in sorted((lfw / name).glob("*.jpg"))[:2]:
+            (tree / name / image.name).symlink_to(image)
+    record = calibrate(app.acting_as(ADMIN), tree, target_fpir=0.01, key=TEST_SIGNING_KEY)
+    rule, matchability = record["open_set"], record["matchability"]
+    assert rule["model"] == app.engine.model.tag and rule["scores"] == "raw cosine"
+    assert rule["tail"]["slope"] < 0 and len(rule["tail"]["z"]) >= 2
+    assert {"log_eye_px", "sharpness_logit", "frontal", "detector"} <= set(matchability["weights"])
+    register_calibration(app.acting_as(ADMIN), record, key_file)
+
+    gallery_with(app, "g", {n: [sorted((lfw / n).glob("*.jpg"))[0]] for n in people[:5]})
+    case = authorised_case(app)
+    report = search(app, case, "g", [sorted((lfw / people[0]).glob("*.jpg"))[1]])
+    with app.unit_of_work() as uow:
+        row = uow.session.scalars(select(Search)).one()
+        assert row.parameters["decision_rule"].startswith("open-set")
+    assert report.probes[0].expected_fpir is not None

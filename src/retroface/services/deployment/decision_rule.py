@@ -29,6 +29,9 @@ from retroface.services.app import App
 from retroface.services.deployment.calibrations import open_set_model
 from retroface.store.unit_of_work import UnitOfWork
 
+#: Inter-eye distance (pixels in the evidence) under which a face is too poor to search.
+MIN_SEARCH_EYE_PX = 10.0
+
 #: What a search that met a too-poor probe says instead of candidates.
 TOO_POOR = "too poor to search reliably"
 
@@ -42,13 +45,19 @@ class DecisionRule:
     floor: float  # the raw-score threshold the gate allowed (the deployment's minimum)
     quality_floor: float
     justification: str | None  # the operator's reason to search faces below quality_floor
+    #: The operator chose the threshold for this search: it is the bar as given (still
+    #: above the deployment's floor), and the FPIR it implies is shown, not held.
+    fixed: bool = False
 
     def parameters(self) -> dict[str, Any]:
+        if self.fixed:
+            rule = "fixed threshold chosen for this search"
+        elif self.open_set:
+            rule = "open-set: probe z-norm against a cohort, bar from target FPIR and gallery size"
+        else:
+            rule = "fixed threshold (no open-set calibration for this model)"
         return {
-            "decision_rule": "open-set: probe z-norm against a cohort, bar from target FPIR "
-            "and gallery size"
-            if self.open_set
-            else "fixed threshold (no open-set calibration for this model)",
+            "decision_rule": rule,
             "target_fpir": self.target_fpir,
             "probe_quality_floor": self.quality_floor,
             "low_quality_justification": self.justification,
@@ -56,9 +65,10 @@ class DecisionRule:
 
 
 def decision_rule(
-    app: App, uow: UnitOfWork, floor: float, justification: str | None
+    app: App, uow: UnitOfWork, floor: float, justification: str | None, *, fixed: bool = False
 ) -> DecisionRule:
-    """The rule a search started now decides with (the running model's calibration)."""
+    """The rule a search started now decides with (the running model's calibration).
+    ``fixed``: ``floor`` is a threshold the operator chose for this search."""
     reason = (justification or "").strip() or None
     return DecisionRule(
         open_set=open_set_model(uow, app.engine.model.tag),
@@ -66,6 +76,7 @@ def decision_rule(
         floor=floor,
         quality_floor=app.settings.probe_quality_floor,
         justification=reason,
+        fixed=fixed,
     )
 
 
@@ -110,17 +121,22 @@ def decide(
     gallery_templates: int,
 ) -> ProbeDecision:
     """Whether the face is searched and the raw score its candidates must reach."""
-    below = quality < rule.quality_floor
+    # Below the smallest face the protocol measured, matchability is an extrapolation:
+    # such a face is too poor whatever its score says.
+    tiny = float(parts.get("inter_eye_px", MIN_SEARCH_EYE_PX)) < MIN_SEARCH_EYE_PX
+    below = quality < rule.quality_floor or tiny
     reasons = limiting_reasons(parts) if below else []
     if below and not rule.justification:
         return ProbeDecision(searched=False, gallery_templates=gallery_templates, reasons=reasons)
-    if rule.open_set is not None:
+    threshold, expected = rule.floor, None
+    if rule.open_set is not None and rule.fixed:
+        mu, sigma = (float(v[0]) for v in rule.open_set.stats(embedding))
+        expected = rule.open_set.expected_fpir((rule.floor - mu) / sigma, gallery_templates)
+    elif rule.open_set is not None:
         bar = rule.open_set.bar(
             embedding, target_fpir=rule.target_fpir, comparisons=gallery_templates, floor=rule.floor
         )
         threshold, expected = bar.threshold, bar.expected_fpir
-    else:
-        threshold, expected = rule.floor, None
     return ProbeDecision(
         searched=True,
         threshold=threshold,

@@ -18,9 +18,13 @@ import numpy as np
 from retroface.errors import InvalidInputError
 from retroface.eval.calibration import threshold_for_target_fpir
 from retroface.eval.identification import fnir_at, fpir_at
+from retroface.faces.matchability import MatchabilityModel
+from retroface.faces.open_set import OpenSetModel, model_to_document
+from retroface.faces.open_set_fit import fit_decision_rule
 from retroface.governance.calibration_policy import sign_calibration
 from retroface.governance.roles import Action
 from retroface.services.app import App
+from retroface.services.evaluation.degraded import score_degraded
 from retroface.services.evaluation.identification import (
     group_rates,
     read_group_labels,
@@ -40,8 +44,14 @@ def calibrate(
     enrol: int = 1,
     held_out_share: float = 0.25,
     progress: Progress | None = None,
+    open_set: bool = True,
 ) -> dict[str, Any]:
     """A signed calibration record (a JSON-ready dict) for the running model on ``dataset``.
+
+    With ``open_set`` (the default) the record also holds the decision rule searches use
+    (faces/open_set.py: cohort statistics and impostor tail) and the matchability model
+    (faces/matchability.py), fitted on the degraded-probe protocol of the same dataset
+    (services/evaluation/degraded.py): a second pass over it, about ten analyses a probe.
 
     Role: supervisor, admin or auditor. Writes ``evaluation.run`` (the threshold chosen).
     """
@@ -88,6 +98,14 @@ def calibrate(
             "group_thresholds": chosen.per_group,
         },
     }
+    if open_set:
+        rule, matchability = fitted_decision_rule(app, dataset, held_out_share, progress)
+        body["open_set"] = model_to_document(rule)
+        body["matchability"] = {
+            "intercept": matchability.intercept,
+            "weights": matchability.weights,
+            "reference": matchability.reference,
+        }
     record_evaluation(
         app,
         "calibration",
@@ -98,3 +116,23 @@ def calibrate(
         worst_group=chosen.worst_group,
     )
     return sign_calibration(body, key)
+
+
+def fitted_decision_rule(
+    app: App, dataset: Path, held_out_share: float, progress: Progress | None
+) -> tuple[OpenSetModel, MatchabilityModel]:
+    """The open-set rule and matchability model fitted on the dataset's degraded protocol."""
+    scores = score_degraded(app, dataset, held_out_share=held_out_share, progress=progress)
+    column = {name: i for i, name in enumerate(scores.gallery_names)}
+    probes = [p for p in scores.probes if p.template is not None]
+    try:
+        return fit_decision_rule(
+            scores.model,
+            scores.gallery,
+            np.arange(len(scores.gallery_names)),
+            np.stack([p.template for p in probes if p.template is not None]),
+            np.array([column.get(p.truth, -1) if p.truth else -1 for p in probes]),
+            [p.parts for p in probes],
+        )
+    except ValueError as exc:
+        raise InvalidInputError(f"{dataset}: cannot fit the decision rule: {exc}") from None

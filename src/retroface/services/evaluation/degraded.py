@@ -215,7 +215,7 @@ def decide(
         [bool(rule.justification) or p.quality >= rule.quality_floor for p in probes]
     )
     if rule.open_set is not None:
-        mu, sigma = rule.open_set.norm.stats(matrix)
+        mu, sigma = rule.open_set.stats(matrix)
         z = rule.open_set.z_bar(rule.target_fpir, len(gallery_rows))
         bar = np.maximum(rule.floor, mu + z * sigma)
     else:

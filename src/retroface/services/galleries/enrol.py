@@ -16,6 +16,7 @@ import numpy as np
 from retroface.errors import InvalidInputError, RetrofaceError
 from retroface.faces import AnalysedFace, FileAnalysis, analyse_files
 from retroface.faces.face_choice import choose_single_face
+from retroface.faces.matchability import limiting_reasons
 from retroface.governance.roles import Action
 from retroface.governance.watchlist_policy import (
     SubjectProvenance,
@@ -49,6 +50,7 @@ def enroll(
     provenance: SubjectProvenance | Mapping[str, SubjectProvenance] | None = None,
     progress: Progress | None = None,
     sources: Sources | None = None,
+    quality_override: str | None = None,
 ) -> EnrollReport:
     """Enroll every image under ``paths`` (see :mod:`enrollment_plan` for the layouts).
 
@@ -57,9 +59,15 @@ def enroll(
     of people. Every rule (category, provenance, under-18 gate, the
     gallery's cap) is checked before any image is analysed. ``sources``: where images
     read from plaintext copies are kept (sealed uploads), which is what the rows record.
+
+    A reference image whose face is below the deployment's reference quality floor is
+    refused with the reasons (watchlist images must be "of appropriate quality"), unless
+    the supervisor enrolling it gives ``quality_override``: the reason is then recorded
+    in the image's audit event.
     """
     app.require(Action.GALLERY_ENROLL)
     progress = progress or SilentProgress()
+    override = (quality_override or "").strip() or None
     plan = plan_enrollment(paths, subject)
     with app.unit_of_work() as uow:
         gallery = uow.galleries.require(gallery_name)
@@ -98,6 +106,10 @@ def enroll(
         if isinstance(chosen, str):
             skipped.append(FileError(source=str(result.path), error=chosen))
             continue
+        poor = _below_reference_floor(app, chosen, override)
+        if poor:
+            skipped.append(FileError(source=str(result.path), error=poor))
+            continue
         for name in by_path[result.path]:
             try:
                 template_id, was_created = _store_reference(
@@ -108,6 +120,7 @@ def enroll(
                     result,
                     chosen,
                     recorded_source(result.path, sources),
+                    override,
                 )
             except RetrofaceError as exc:
                 skipped.append(FileError(source=str(result.path), error=str(exc)))
@@ -215,6 +228,7 @@ def _store_reference(
     result: FileAnalysis,
     face: AnalysedFace,
     source_path: str,
+    quality_override: str | None = None,
 ) -> tuple[int, bool]:
     """One image → subject (created if new), reference image, face, template, audit: one commit.
     ``source_path``: what the reference image row records (the stored file)."""
@@ -276,10 +290,26 @@ def _store_reference(
             under_18_reason=subject.under_18_reason if created else None,
             sha256=result.sha256,
             quality=face.quality.overall,
+            quality_override=quality_override
+            if face.quality.overall < app.settings.reference_quality_floor
+            else None,
             model=face.model.tag,
         )
         uow.commit()
         return template.id, created
+
+
+def _below_reference_floor(app: App, face: AnalysedFace, override: str | None) -> str | None:
+    """Why the face may not be a reference (None: it may)."""
+    floor = app.settings.reference_quality_floor
+    if face.quality.overall >= floor or override:
+        return None
+    return (
+        f"face quality {face.quality.overall:.2f} is below the reference floor {floor:.2f} ("
+        + "; ".join(limiting_reasons(face.quality.parts))
+        + "): use a better image, or a supervisor may enrol it with a recorded "
+        "quality override reason"
+    )
 
 
 def _new_subject(app: App, gallery_id: int, name: str, provenance: SubjectProvenance) -> Subject:
