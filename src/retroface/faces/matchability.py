@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-
 #: Sharpness part below which a face's detail is lost (see ``features``).
 BLUR_STEP = 0.05
 
@@ -104,8 +103,8 @@ def _logistic(x: np.ndarray, y: np.ndarray, ridge: float) -> tuple[float, list[f
     """(intercept, weights) of a ridge-regularised logistic fit; features are standardised
     while fitting for a stable solve, the result is on the original scale."""
     if x.shape[1] == 0:
-        p = float(np.clip(y.mean(), 1e-6, 1 - 1e-6))
-        return math.log(p / (1 - p)), []
+        share = float(np.clip(y.mean(), 1e-6, 1 - 1e-6))
+        return math.log(share / (1 - share)), []
     mean, scale = x.mean(axis=0), np.maximum(x.std(axis=0), 1e-9)
     design = np.hstack([np.ones((len(x), 1)), (x - mean) / scale])
     beta = np.zeros(design.shape[1])
