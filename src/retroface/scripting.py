@@ -30,6 +30,7 @@ from pathlib import Path
 from types import TracebackType
 
 from retroface.errors import AuthorisationError, InvalidInputError, NotFoundError
+from retroface.faces.face_choice import FaceChoice
 from retroface.governance.identity import Principal
 from retroface.governance.watchlist_policy import SubjectProvenance
 from retroface.services import App, open_app
@@ -319,8 +320,9 @@ class Deployment:
         threshold: float | None = None,
         max_candidates: int | None = None,
         probe_labels: dict[str, str] | None = None,
+        face_choice: FaceChoice | None = None,
     ) -> SearchReport:
-        """Search every face in the evidence (images, videos or folders) against ``gallery``.
+        """Search the chosen faces of the evidence (images, videos or folders) against ``gallery``.
 
         Runs only under an open case with a current authorisation that covers
         the gallery and has searches left, on a deployment with its DPIA and
@@ -329,6 +331,13 @@ class Deployment:
         scoring at least ``threshold`` (default: the deployment's, never below
         its floor): leads for two trained reviewers, not identifications.
         Files that cannot be read are listed in the report's ``errors``.
+
+        ``face_choice`` (``retroface.faces.face_choice.FaceChoice``) says which face of
+        the one image named to search: its number, a box around it, a face the detector
+        missed marked by hand, or every face with a recorded reason. Without one, an
+        image with one face is searched, one with several raises (nothing searched, no
+        search used); among several files an image with several faces is an ``errors``
+        entry, unless every face is searched with a reason.
 
         Role: operator. Audit: ``search.started``, ``search.media_processed`` for
         each file, ``search.completed``; a search the gate refuses: ``search.refused``.
@@ -340,7 +349,9 @@ class Deployment:
                 policy; ``threshold`` is below the floor.
             NotFoundError: no such case or gallery, or the gallery is empty.
             InvalidInputError: no evidence named; ``max_candidates`` outside
-                1..50; a threshold outside -1..1; bad ``probe_labels``.
+                1..50; a threshold outside -1..1; bad ``probe_labels``; a face choice
+                that fits no face; one image with several faces and no choice
+                (``FaceChoiceNeededError``, whose ``listing`` numbers them).
         """
         return photos.search(
             self._acting(),
@@ -350,6 +361,7 @@ class Deployment:
             threshold=threshold,
             max_candidates=max_candidates,
             probe_labels=probe_labels,
+            face_choice=face_choice,
         )
 
     def verify(

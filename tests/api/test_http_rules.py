@@ -126,6 +126,7 @@ ENDPOINTS: list[tuple[str, str, dict, Action]] = [
     ),
     ("GET", "/reports/dpia", {}, Action.REPORT_DPIA),
     ("POST", "/cases/RM-1/report", {}, Action.REPORT_CASE),
+    ("POST", "/cases/RM-1/disclosure-pack", {}, Action.REPORT_CASE),
     ("GET", "/deployment", {}, Action.DEPLOYMENT_READ),
     ("PUT", "/deployment/threshold-floor", {"json": {"floor": 0.93}}, Action.DEPLOYMENT_CONFIGURE),
     ("PUT", "/deployment/eu-mode", {"json": {"enabled": False}}, Action.DEPLOYMENT_CONFIGURE),

@@ -138,7 +138,7 @@ def test_search_by_upload_review_by_two_people_and_audit(
     html = client.post(f"{API}/cases/{case}/report", params={"format": "html"}, headers=auditor)
     page = html.text
     assert "investigative lead" in page and "obama" in page and "confirmed" in page
-    assert page.count("data:image/png;base64,") == 2  # the probe and the reference face
+    assert page.count("data:image/jpeg;base64,") == 2  # the probe and the reference face
     assert "search.started" in page  # the audit extract
     reports = app.settings.home / "exports" / "case-reports"
     assert len(list(reports.glob("*.pdf"))) == 2  # written inside the data directory only

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import subprocess
 import sys
 from datetime import UTC, date, datetime, timedelta
@@ -27,11 +28,27 @@ SEARCH_KEYS = {
     "threshold",
     "model",
     "engine",
+    "target_fpir",
+    "gallery_templates",
     "probes",
     "errors",
 }
 CANDIDATE_KEYS = {"candidate_id", "rank", "subject", "subject_id", "score"}
-PROBE_KEYS = {"source", "frame", "box", "quality", "candidates", "sighting_id", "first_s", "last_s"}
+PROBE_KEYS = {
+    "source",
+    "frame",
+    "box",
+    "quality",
+    "candidates",
+    "sighting_id",
+    "first_s",
+    "last_s",
+    "searched",
+    "bar",
+    "expected_fpir",
+    "warning",
+    "marked_by",
+}
 
 
 def run_cli(
@@ -240,6 +257,54 @@ def test_full_workflow_and_refusals(staffed: Path, examples: Path, tmp_path: Pat
 
 def _saved_sessions(config: Path) -> list[Path]:
     return sorted((config / "retroface" / "sessions").glob("*.json"))
+
+
+@pytest.mark.cli_workflow
+def test_a_group_photo_is_listed_not_searched_until_a_face_is_chosen(
+    staffed: Path, examples: Path
+) -> None:
+    home, sup, op = staffed, "sgt-2", "officer-1"
+    assert run_cli(home, "gallery", "create", "g", user=sup).returncode == 0
+    for name in ("obama", "biden"):
+        enrolled = run_cli(
+            home, "gallery", "enroll", "g", examples / f"{name}.jpg", "--subject", name,
+            "--category", "wanted", "--source-system", "custody", "--record-id", f"CR-{name}",
+            "--holding-basis", "custody-image", user=sup,
+        )  # fmt: skip
+        assert enrolled.returncode == 0, enrolled.stderr
+    case = ("--purpose", "p", "--basis", "law-enforcement", "--offence", "robbery")
+    opened = run_cli(
+        home, "case", "open", "C-1", *case, "--seriousness", "indictable-only", user=op
+    )
+    assert opened.returncode == 0, opened.stderr
+    authorised = run_cli(
+        home, "case", "authorise", "C-1", "--until", UNTIL, "--max-searches", "1", user=sup
+    )
+    assert authorised.returncode == 0, authorised.stderr
+    group = examples / "knn_examples" / "test" / "obama_and_biden.jpg"
+    search = ("search", "--case", "C-1", "--gallery", "g", group)
+
+    # Three faces and no choice: listed (number, box, quality), nothing searched, exit 3.
+    listed = run_cli(home, *search, user=op)
+    assert listed.returncode == 3, listed.stderr
+    assert "holds 3 faces; none was searched and no search was used" in listed.stdout
+    boxes = re.findall(r"face (\d)  box (\d+),(\d+),(\d+),(\d+)  quality \d\.\d\d", listed.stdout)
+    assert [int(b[0]) for b in boxes] == [1, 2, 3], listed.stdout
+    assert "--face N or --box x,y,w,h" in listed.stdout and "Traceback" not in listed.stderr
+    assert_one_line_error(
+        run_cli(home, *search, "--all-faces", user=op), "--all-faces needs --all-faces-reason"
+    )
+
+    # The listing used none of the one authorised search: the face on the left (Biden) by
+    # a box drawn around it.
+    _, x, y, w, h = min(boxes, key=lambda b: int(b[1]) if int(b[2]) < 600 else 10**6)
+    drawn = f"{int(x) - 20},{int(y) - 30},{int(w) + 40},{int(h) + 50}"
+    chosen = run_cli(home, *search, "--box", drawn, "--json", user=op)
+    assert chosen.returncode == 0, chosen.stderr
+    (probe,) = json.loads(chosen.stdout)["probes"]
+    assert probe["box"] == [int(x), int(y), int(w), int(h)]
+    assert probe["candidates"][0]["subject"] == "biden" and probe["marked_by"] is None
+    assert_one_line_error(run_cli(home, *search, "--face", "2", user=op), "allows 1 searches")
 
 
 def test_login_session_and_logout(staffed: Path, tmp_path: Path) -> None:

@@ -8,8 +8,11 @@ from typing import Literal
 from fastapi import APIRouter, Request, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from retroface.faces.face_choice import FaceChoice, face_choice_from
+from retroface.governance.audit_export import load_signing_key
 from retroface.governance.roles import Action
 from retroface.services.biometrics.sealed_files import read_protected_file
+from retroface.services.cases.disclosure import disclosure_pack
 from retroface.services.cases.manage import (
     assign_to_case,
     authorise_case,
@@ -20,14 +23,19 @@ from retroface.services.cases.manage import (
     show_case,
 )
 from retroface.services.cases.report import case_report
-from retroface.services.results import CaseDetail, ClusterReport, TimelineReport
+from retroface.services.results import (
+    CaseDetail,
+    ClusterReport,
+    ProbeFaceListing,
+    TimelineReport,
+)
 from retroface.services.search.footage import find_person
 from retroface.services.search.gate import MAX_CANDIDATES_LIMIT
 from retroface.services.video.clusters import cluster_case, list_clusters
 from retroface.serving.auth import Acting
 from retroface.serving.bounds import MAX_COUNT
 from retroface.serving.jobs import JobOut, JobRunner
-from retroface.serving.search_jobs import start_search_job
+from retroface.serving.search_jobs import list_uploaded_probe_faces, start_search_job
 from retroface.serving.uploads import multipart_body, upload_form
 
 router = APIRouter(tags=["cases"])
@@ -137,6 +145,37 @@ class SearchForm(BaseModel):
     max_candidates: int | None = Field(default=None, ge=1, le=MAX_CANDIDATES_LIMIT)
     #: Search faces too poor to search reliably too, for this recorded reason (audited).
     low_quality_reason: str | None = Field(default=None, max_length=1000)
+    #: Which face of the one image uploaded to search (see ``/probe-faces``): its number,
+    #: or the detected face that overlaps a box most (``x,y,w,h``); or every face of the
+    #: upload, for this recorded reason (audited). None of them: an image with several
+    #: faces is not searched (the job fails saying so, and no search is used).
+    face: int | None = Field(default=None, ge=1, le=MAX_COUNT)
+    box: str | None = Field(default=None, max_length=100)
+    all_faces_reason: str | None = Field(default=None, max_length=1000)
+    #: A face the detector missed, marked by hand in the one image uploaded: its box
+    #: ``x,y,w,h``, its eye centres ``x1,y1,x2,y2`` (both needed), nose tip ``x,y`` and
+    #: mouth corners ``x1,y1,x2,y2`` (optional), in pixels of the oriented image.
+    mark: str | None = Field(default=None, max_length=100)
+    eyes: str | None = Field(default=None, max_length=100)
+    nose: str | None = Field(default=None, max_length=100)
+    mouth: str | None = Field(default=None, max_length=100)
+
+    def face_choice(self) -> FaceChoice:
+        return face_choice_from(
+            face=self.face,
+            box=self.box,
+            all_faces_reason=self.all_faces_reason,
+            mark=self.mark,
+            eyes=self.eyes,
+            nose=self.nose,
+            mouth=self.mouth,
+        )
+
+
+class ProbeFacesForm(BaseModel):
+    """A probe-face listing takes one image (``files``) and no other field."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 @router.post(
@@ -162,7 +201,24 @@ async def post_search(reference: str, request: Request, application: Acting) -> 
             threshold=form.threshold,
             max_candidates=form.max_candidates,
             low_quality_reason=form.low_quality_reason,
+            face_choice=form.face_choice(),
         )
+
+
+@router.post(
+    "/cases/{reference}/probe-faces",
+    response_model=ProbeFaceListing,
+    openapi_extra=multipart_body(ProbeFacesForm, "The one probe image whose faces to list"),
+)
+async def post_probe_faces(
+    reference: str, request: Request, application: Acting
+) -> ProbeFaceListing:
+    """The faces of one probe image, numbered, with box and quality, to choose the one to
+    search (``face`` or ``box`` of a search upload): nothing is searched, embedded or
+    kept (the upload is deleted), no search is used; the listing is audited."""
+    application.require(Action.SEARCH_RUN, case_reference=reference)
+    async with upload_form(request, ProbeFacesForm) as (_, files):
+        return await list_uploaded_probe_faces(application, reference, files)
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut)
@@ -186,6 +242,26 @@ def post_case_report(
     media = "application/pdf" if format == "pdf" else "text/html; charset=utf-8"
     body = read_protected_file(application.cipher, application.settings.home, path)
     return Response(body, media_type=media)
+
+
+@router.post(
+    "/cases/{reference}/disclosure-pack",
+    response_class=Response,
+    responses={200: {"content": {"application/zip": {}}}},
+)
+def post_disclosure_pack(reference: str, application: Acting) -> Response:
+    """Write the case's disclosure pack (kept in the data directory) and return the zip: the
+    report, the evidence hashes, the case's audit events signed with the server's key
+    ($RETROFACE_AUDIT_KEY) and the evidence images with every other face blurred."""
+    application.require(Action.REPORT_CASE, case_reference=reference)
+    pack = disclosure_pack(application, reference, load_signing_key(None))
+    path = Path(pack.path)
+    body = read_protected_file(application.cipher, application.settings.home, path)
+    return Response(
+        body,
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{path.name}"'},
+    )
 
 
 @router.post("/cases/{reference}/find", response_model=TimelineReport)

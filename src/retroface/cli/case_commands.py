@@ -1,13 +1,22 @@
-"""``retroface case ...``: open, authorise, record a judicial authorisation, show, close."""
+"""``retroface case ...``: open, authorise, record a judicial authorisation, show, close,
+write the disclosure pack."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from retroface.cli import render
-from retroface.cli.context import JsonFlag, emit_json, open_cli_app, out, parse_until
+from retroface.cli.context import (
+    JsonFlag,
+    KeyFile,
+    emit_json,
+    open_cli_app,
+    out,
+    parse_until,
+)
 from retroface.governance.case_policy import LAWFUL_BASES, OFFENCE_CATEGORIES, SERIOUSNESS
 
 case_app = typer.Typer(help="Cases and their authorisations.", no_args_is_help=True)
@@ -114,3 +123,41 @@ def case_close(
 
     detail = case_service.close_case(open_cli_app(), reference, reason)
     out.print(f"Closed case {detail.reference}; its probe templates are deleted")
+
+
+@case_app.command("disclosure-pack")
+def case_disclosure_pack(
+    reference: str,
+    key_file: KeyFile = None,
+    out_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Also write a plaintext copy here (outside the data directory; audited).",
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing --out file.")] = False,
+    json_out: JsonFlag = False,
+) -> None:
+    """Write the case's disclosure pack (one zip: the report as PDF and HTML, the evidence
+    hashes, the case's signed audit extract, the evidence images with every face but the
+    candidates' probes blurred) inside the data directory: it holds faces."""
+    from retroface.governance.audit_export import load_signing_key  # noqa: PLC0415 - loaded only by this command
+    from retroface.services.cases.disclosure import disclosure_pack  # noqa: PLC0415 - loaded only by this command
+
+    pack = disclosure_pack(
+        open_cli_app(), reference, load_signing_key(key_file), out=out_file, force=force
+    )
+    if json_out:
+        emit_json(pack)
+        return
+    out.print(
+        f"{pack.candidates} candidates, {pack.evidence_files} evidence files, "
+        f"{pack.redacted_images} images ({pack.faces_blurred} faces blurred), "
+        f"{pack.audit_events} audit events; wrote {pack.path} (SHA-256 {pack.sha256})",
+        markup=False,
+    )
+    if pack.out:
+        out.print(f"copied to {pack.out}: it holds faces; delete it when done", markup=False)
+    for missing in pack.missing:
+        out.print(f"not included: {missing}", markup=False)

@@ -40,6 +40,10 @@ from retroface.governance.roles import Role
 if TYPE_CHECKING:
     from retroface.services.results import SearchReport
 
+#: The exit status of a search that stopped to list the faces of an image for the operator
+#: to choose one (nothing was searched); 1 is any other error.
+FACE_CHOICE_NEEDED_EXIT = 3
+
 # Each command imports the services it calls: loading them all here (and the libraries behind
 # them: the database, the face engine, FAISS, the PDF writer) would make --help and every short
 # command pay for every one of them (bench/cli_start.py measures it).
@@ -315,23 +319,107 @@ def search(
             "(audited; their candidates carry a low-quality warning)."
         ),
     ] = None,
+    face: Annotated[
+        int | None,
+        typer.Option(
+            "--face",
+            min=1,
+            help="Search only face N of the image (its number in the listing a search of "
+            "an image with several faces prints). One image only.",
+        ),
+    ] = None,
+    box: Annotated[
+        str | None,
+        typer.Option(
+            "--box",
+            help="Search only the detected face that overlaps this box most: x,y,w,h in "
+            "pixels. One image only.",
+        ),
+    ] = None,
+    all_faces: Annotated[
+        bool,
+        typer.Option(
+            "--all-faces",
+            help="Search every face of the evidence, bystanders too: only with --all-faces-reason.",
+        ),
+    ] = False,
+    all_faces_reason: Annotated[
+        str | None,
+        typer.Option(help="Why every face must be searched (recorded with the search, audited)."),
+    ] = None,
+    mark: Annotated[
+        str | None,
+        typer.Option(
+            "--mark",
+            help="A face the detector missed, marked by hand: its box x,y,w,h (with --eyes). "
+            "One image only.",
+        ),
+    ] = None,
+    eyes: Annotated[
+        str | None,
+        typer.Option("--eyes", help="The marked face's two eye centres: x1,y1,x2,y2 in pixels."),
+    ] = None,
+    nose: Annotated[
+        str | None,
+        typer.Option(
+            "--nose",
+            help="The marked face's nose tip: x,y (optional; needed for a face more than a "
+            "quarter turn from upright, to tell the eyes apart).",
+        ),
+    ] = None,
+    mouth: Annotated[
+        str | None,
+        typer.Option("--mouth", help="The marked face's mouth corners: x1,y1,x2,y2 (optional)."),
+    ] = None,
     json_out: JsonFlag = False,
 ) -> None:
-    """Search every face in the evidence against a gallery under an authorised case."""
+    """Search the chosen face of the evidence against a gallery under an authorised case.
+
+    An image with several faces and no choice is listed, not searched (exit 3):
+    choose with --face or --box, mark a missed face with --mark and --eyes,
+    or search every face with --all-faces and a reason."""
+    from retroface.faces.face_choice import face_choice_from  # noqa: PLC0415 - loaded only by this command
     from retroface.services.galleries.provenance import parse_labels  # noqa: PLC0415 - loaded only by this command
     from retroface.services.search.photos import search as search_service  # noqa: PLC0415 - loaded only by this command
+    from retroface.services.search.probe_faces import FaceChoiceNeededError  # noqa: PLC0415 - loaded only by this command
 
-    report = search_service(
-        open_cli_app(),
-        case,
-        gallery,
-        evidence,
-        threshold=threshold,
-        max_candidates=max_candidates,
-        probe_labels=parse_labels(";".join(probe_label or [])),
-        progress=RichProgress(err),
-        low_quality_justification=low_quality_reason,
+    if all_faces != (all_faces_reason is not None):
+        raise InvalidInputError(
+            "--all-faces needs --all-faces-reason TEXT (recorded and audited)"
+            if all_faces
+            else "--all-faces-reason goes with --all-faces"
+        )
+    choice = face_choice_from(
+        face=face,
+        box=box,
+        all_faces_reason=all_faces_reason,
+        mark=mark,
+        eyes=eyes,
+        nose=nose,
+        mouth=mouth,
     )
+    if all_faces and choice.all_faces_reason is None:
+        raise InvalidInputError("--all-faces-reason must say why (it is recorded and audited)")
+    try:
+        report = search_service(
+            open_cli_app(),
+            case,
+            gallery,
+            evidence,
+            threshold=threshold,
+            max_candidates=max_candidates,
+            probe_labels=parse_labels(";".join(probe_label or [])),
+            progress=RichProgress(err),
+            low_quality_justification=low_quality_reason,
+            face_choice=choice,
+        )
+    except FaceChoiceNeededError as needed:
+        if json_out:  # the listing on stdout, what it means on stderr
+            emit_json(needed.listing)
+            err.print(f"retroface: {needed}", markup=False)
+        else:
+            render.render_probe_faces(out, needed.listing)
+        raise typer.Exit(code=FACE_CHOICE_NEEDED_EXIT) from None
     _finish_search_output(report, json_out)
 
 

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
         EnrollReport,
         GalleryDetail,
         GallerySummary,
+        ProbeFaceListing,
         SearchReport,
         TimelineReport,
         VerifyReport,
@@ -45,6 +46,8 @@ def render_search(console: Console, report: SearchReport) -> None:
     for probe in report.probes:
         x, y, w, h = probe.box
         head = f"{probe.source} face at x={x} y={y} {w}x{h} (quality {probe.quality:.2f})"
+        if probe.marked_by:
+            head += f", manually marked by {probe.marked_by}"
         if probe.first_s is not None and probe.last_s is not None:
             head = (
                 f"{probe.source} sighting {probe.sighting_id} from {clock(probe.first_s)} "
@@ -73,6 +76,26 @@ def render_search(console: Console, report: SearchReport) -> None:
         console.print(f"  [yellow]skipped[/yellow] {error.source}: {error.error}", highlight=False)
     console.print(
         f"[dim]Every candidate is an {lead_notice()}; a trained person must review it.[/dim]"
+    )
+
+
+def render_probe_faces(console: Console, listing: ProbeFaceListing) -> None:
+    """The faces of one probe image, numbered for the operator to choose one."""
+    console.print(
+        f"{listing.source} holds {len(listing.faces)} faces; none was searched and no "
+        "search was used. Choose the face to search:",
+        highlight=False,
+    )
+    for f in listing.faces:
+        x, y, w, h = f.box
+        console.print(
+            f"  face {f.face}  box {x},{y},{w},{h}  quality {f.quality:.2f}", highlight=False
+        )
+    console.print(
+        "Search one with --face N or --box x,y,w,h; every face only with --all-faces "
+        "--all-faces-reason TEXT; a face the detector missed with --mark x,y,w,h "
+        "--eyes x1,y1,x2,y2.",
+        highlight=False,
     )
 
 

@@ -23,7 +23,8 @@ from typing import TypeVar
 
 from retroface.errors import RetrofaceError
 from retroface.faces.engine import EngineSpec, FaceEngine
-from retroface.faces.types import AnalysedFace
+from retroface.faces.face_choice import FaceChoice, choose_faces
+from retroface.faces.types import AnalysedFace, Detection
 from retroface.media import LoadedImage, MediaLimits, load_image
 
 log = logging.getLogger(__name__)
@@ -50,9 +51,14 @@ class FileAnalysis:
     byte_size: int = 0
     faces: list[AnalysedFace] = field(default_factory=list)
     error: str | None = None
+    #: Faces the detector found, analysed or not (a choice analyses only those chosen).
+    detected: int = 0
 
 
-def _described(image: LoadedImage, path: Path, faces: list[AnalysedFace]) -> FileAnalysis:
+def described(
+    image: LoadedImage, path: Path, faces: list[AnalysedFace], detected: int | None = None
+) -> FileAnalysis:
+    """The analysis of one loaded image: its provenance and the faces analysed in it."""
     return FileAnalysis(
         path=path,
         sha256=image.sha256,
@@ -61,6 +67,7 @@ def _described(image: LoadedImage, path: Path, faces: list[AnalysedFace]) -> Fil
         format=image.format,
         byte_size=image.byte_size,
         faces=faces,
+        detected=len(faces) if detected is None else detected,
     )
 
 
@@ -70,23 +77,42 @@ def analyse_file(engine: FaceEngine, path: Path, limits: MediaLimits) -> FileAna
 
 
 def analyse_batch(
-    engine: FaceEngine, paths: Sequence[Path], limits: MediaLimits
+    engine: FaceEngine,
+    paths: Sequence[Path],
+    limits: MediaLimits,
+    choice: FaceChoice | None = None,
 ) -> list[FileAnalysis]:
-    """Analyse files in order, embedding the faces of several files together; chips dropped."""
+    """Analyse files in order, embedding the faces of several files together; chips dropped.
+
+    ``choice``: analyse only the faces it chooses in each file (faces.face_choice; a file
+    with several faces and no choice becomes an ``error`` and none of its faces is
+    analysed); None: every face."""
     results = [FileAnalysis(path=path) for path in paths]
     pending: list[tuple[int, LoadedImage]] = []
 
     def flush() -> None:
+        chosen = None if choice is None else _chosen(engine, pending, paths, choice, results)
+        if chosen is not None:
+            pending[:] = [(i, image) for i, image in pending if i in chosen]
+            if not pending:
+                return
+        detections = None if chosen is None else [chosen[i] for i, _ in pending]
         found: Sequence[list[AnalysedFace] | None]
         try:
-            found = engine.analyse_many([image.pixels for _, image in pending])
+            found = engine.analyse_many([image.pixels for _, image in pending], detections)
         except Exception:  # a bug on one file must not sink the batch: isolate it below
-            found = [_analysed_alone(engine, image, paths[i]) for i, image in pending]
+            found = [
+                _analysed_alone(engine, image, paths[i], None if chosen is None else chosen[i])
+                for i, image in pending
+            ]
         for (i, image), faces in zip(pending, found, strict=True):
             if faces is None:
                 results[i].error = f"{paths[i]}: internal error while analysing this file (logged)"
                 continue
-            results[i] = _described(image, paths[i], [replace(f, chip=None) for f in faces])
+            detected = None if chosen is None else results[i].detected
+            results[i] = described(
+                image, paths[i], [replace(f, chip=None) for f in faces], detected
+            )
         pending.clear()
 
     for i, path in enumerate(paths):
@@ -104,14 +130,51 @@ def analyse_batch(
     return results
 
 
+def _chosen(
+    engine: FaceEngine,
+    pending: list[tuple[int, LoadedImage]],
+    paths: Sequence[Path],
+    choice: FaceChoice,
+    results: list[FileAnalysis],
+) -> dict[int, list[Detection]]:
+    """Detect the faces of each pending file and keep those ``choice`` chooses; a file with
+    none chosen gets its error (and its detected count) in ``results`` instead."""
+    chosen: dict[int, list[Detection]] = {}
+    for i, image in pending:
+        try:
+            detections = engine.detect(image.pixels)
+        except Exception as exc:  # as in _analysed_alone: report the file, go on
+            log.error("face detector failed on %s: %s", paths[i], type(exc).__name__)
+            results[i].error = f"{paths[i]}: internal error while analysing this file (logged)"
+            continue
+        results[i].detected = len(detections)
+        try:
+            picked = choose_faces(detections, choice)
+        except RetrofaceError as exc:
+            results[i].error = f"{paths[i]}: {exc}"
+            continue
+        if picked is None:
+            results[i].error = (
+                f"{paths[i]}: {len(detections)} faces found and none chosen, so none was "
+                "searched: search this image on its own to choose one, or search every face "
+                "with a recorded reason"
+            )
+            continue
+        chosen[i] = picked
+    return chosen
+
+
 def _analysed_alone(
-    engine: FaceEngine, image: LoadedImage, path: Path
+    engine: FaceEngine,
+    image: LoadedImage,
+    path: Path,
+    detections: list[Detection] | None = None,
 ) -> list[AnalysedFace] | None:
     """One file on its own; None (and a log line naming the file, not its content) if the
     engine fails on it. The one place a broad exception is caught: an evidence batch of
     thousands of seized files must report a file the engine chokes on and go on."""
     try:
-        return engine.analyse_many([image.pixels])[0]
+        return engine.analyse_many([image.pixels], None if detections is None else [detections])[0]
     except Exception as exc:
         log.error("face engine failed on %s: %s", path, type(exc).__name__)
         return None
@@ -127,9 +190,9 @@ def _init_worker(spec: EngineSpec, limits: MediaLimits) -> None:
     _worker_limits = limits
 
 
-def _work(paths: list[Path]) -> list[FileAnalysis]:
+def _work(paths: list[Path], choice: FaceChoice | None = None) -> list[FileAnalysis]:
     assert _worker_engine is not None and _worker_limits is not None
-    return analyse_batch(_worker_engine, paths, _worker_limits)
+    return analyse_batch(_worker_engine, paths, _worker_limits, choice)
 
 
 @contextmanager
@@ -160,12 +223,13 @@ def analyse_files(
     engine: FaceEngine | None = None,
     on_done: Callable[[FileAnalysis], None] | None = None,
     pool: Executor | None = None,
+    choice: FaceChoice | None = None,
 ) -> Iterator[FileAnalysis]:
     """Yield one :class:`FileAnalysis` per path, in completion order.
 
     ``engine`` is an already-loaded engine to use for in-process work;
     ``pool`` a warm :func:`worker_pool` (of ``workers`` processes) to use
-    instead of starting one for this call.
+    instead of starting one for this call; ``choice``: see :func:`analyse_batch`.
     """
     in_process = pool is None and (workers <= 1 or len(paths) <= IN_PROCESS_MAX_FILES)
     size = CHUNK_FILES if in_process else max(1, min(CHUNK_FILES, -(-len(paths) // workers)))
@@ -173,7 +237,7 @@ def analyse_files(
     if in_process:
         local = engine or FaceEngine.from_spec(spec)
         for chunk in chunks:
-            for result in analyse_batch(local, chunk, limits):
+            for result in analyse_batch(local, chunk, limits, choice):
                 if on_done:
                     on_done(result)
                 yield result
@@ -181,7 +245,7 @@ def analyse_files(
     with ExitStack() as stack:
         if pool is None:
             pool = stack.enter_context(worker_pool(spec, limits, min(workers, len(chunks))))
-        futures = [pool.submit(_work, chunk) for chunk in chunks]
+        futures = [pool.submit(_work, chunk, choice) for chunk in chunks]
         for future in as_completed(futures):
             for result in future.result():
                 if on_done:

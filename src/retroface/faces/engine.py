@@ -26,8 +26,9 @@ from retroface.faces.engine_spec import (
     EngineSpec,
 )
 from retroface.faces.jitter import jittered_chips
+from retroface.faces.manual_alignment import MANUAL_DETECTOR, ManualMark, manual_chip
 from retroface.faces.quality import QualityAssessor
-from retroface.faces.types import AnalysedFace, Box, Detection, ModelInfo
+from retroface.faces.types import AnalysedFace, Box, Detection, ListedFace, ModelInfo
 
 # The spec, the registries and the default threshold live in engine_spec.py (which loads no
 # numpy, for settings and the engine description); callers find them here too.
@@ -90,8 +91,42 @@ class FaceEngine:
 
     def analyse(self, pixels: np.ndarray) -> list[AnalysedFace]:
         """Every face in an RGB uint8 image, largest first."""
-        detections = sorted(self.detector.detect(pixels), key=lambda d: -d.box.w * d.box.h)
-        return self.analyse_detections(pixels, detections)
+        return self.analyse_detections(pixels, self.detect(pixels))
+
+    def detect(self, pixels: np.ndarray) -> list[Detection]:
+        """Every face's detection in an RGB uint8 image, largest first (the order in which
+        faces are listed and numbered for a person to choose one)."""
+        return sorted(self.detector.detect(pixels), key=lambda d: -d.box.w * d.box.h)
+
+    def assess(self, pixels: np.ndarray, detections: list[Detection]) -> list[ListedFace]:
+        """Landmarks and quality of detected faces, without embedding them: enough for a
+        person to choose which face to search (faces not chosen never become templates)."""
+        listed = []
+        for detection in detections:
+            aligned = self.aligner.align(pixels, detection.box)
+            quality = self.quality.assess(detection, aligned.landmarks, aligned.chip)
+            listed.append(ListedFace(detection, aligned.landmarks, quality))
+        return listed
+
+    def analyse_marked(self, pixels: np.ndarray, mark: ManualMark) -> AnalysedFace:
+        """A face a person marked by hand (box and eye centres, see manual_alignment.py):
+        chips cut from the points given with each alignment's geometry, then embedded as
+        a detected face's; recorded with detector ``manual`` and score 0."""
+        mark.check(pixels.shape[1], pixels.shape[0])
+        chips = [
+            manual_chip(pixels, mark, aligner.points)
+            for aligner in (self.aligner, *self.extra_aligners)
+        ]
+        detection = Detection(mark.box, 0.0, MANUAL_DETECTOR)
+        landmarks = mark.landmarks()
+        return AnalysedFace(
+            detection=detection,
+            landmarks=landmarks,
+            quality=self.quality.assess(detection, landmarks, chips[0]),
+            embedding=self.embed_views([chips])[0],
+            model=self.model,
+            chip=chips[0],
+        )
 
     def embed_chips(
         self, chips: list[np.ndarray], jitters: int | None = None, *, mirror: bool | None = None
@@ -141,33 +176,33 @@ class FaceEngine:
         Investigators draw boxes around faces the detector misses; the
         detector score of such a face is recorded as 0.
         """
-        return self.analyse_detections(pixels, [Detection(box, 0.0, "manual")])[0]
+        return self.analyse_detections(pixels, [Detection(box, 0.0, MANUAL_DETECTOR)])[0]
 
-    def analyse_many(self, images: list[np.ndarray]) -> list[list[AnalysedFace]]:
-        """Every face in each of several images, with one embedding run for all of them.
+    def analyse_many(
+        self, images: list[np.ndarray], detections: list[list[Detection]] | None = None
+    ) -> list[list[AnalysedFace]]:
+        """Every face in each of several images, with one embedding run for all of them;
+        or, given ``detections`` (one list per image), only those faces.
 
         Why: the embedder costs less per face in a batch (ONNX Runtime: 5.2 ms a
         face in 16s against 6.6 ms one at a time), and LFW-like photos hold one
         face each, so batching across images is the only way to fill a batch.
         """
-        found = [
-            sorted(self.detector.detect(pixels), key=lambda d: -d.box.w * d.box.h)
-            for pixels in images
-        ]
+        found = [self.detect(pixels) for pixels in images] if detections is None else detections
         aligned = [
-            [self.aligner.align(pixels, d.box) for d in detections]
-            for pixels, detections in zip(images, found, strict=True)
+            [self.aligner.align(pixels, d.box) for d in in_image]
+            for pixels, in_image in zip(images, found, strict=True)
         ]
         views = [
             view
-            for pixels, detections, faces in zip(images, found, aligned, strict=True)
-            for view in self._chips_per_face(pixels, detections, faces)
+            for pixels, in_image, faces in zip(images, found, aligned, strict=True)
+            for view in self._chips_per_face(pixels, in_image, faces)
         ]
         embeddings = self.embed_views(views)
         results: list[list[AnalysedFace]] = []
         start = 0
-        for detections, faces in zip(found, aligned, strict=True):
-            results.append(self._faces(detections, faces, embeddings[start : start + len(faces)]))
+        for in_image, faces in zip(found, aligned, strict=True):
+            results.append(self._faces(in_image, faces, embeddings[start : start + len(faces)]))
             start += len(faces)
         return results
 

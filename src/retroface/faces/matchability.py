@@ -17,6 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+#: The detector part of a typical clean, frontal photo (LFW's median): used for a face marked
+#: by hand, which has no detector confidence.
+TYPICAL_DETECTOR = 0.8
 #: Sharpness part below which a face's detail is lost (see ``features``).
 BLUR_STEP = 0.05
 
@@ -25,7 +28,8 @@ def features(parts: dict[str, float]) -> dict[str, float]:
     """The model's inputs from a face's quality parts (faces/quality.py)."""
     eye = max(float(parts.get("inter_eye_px", 0.0)), 1.0)
     sharp = min(max(float(parts.get("sharpness", 0.0)), 1e-4), 1 - 1e-4)
-    detector = min(max(float(parts.get("detector", 0.0)), 0.0), 1.0)
+    # Absent for a face marked by hand: the typical value of a detected clean photo.
+    detector = min(max(float(parts.get("detector", TYPICAL_DETECTOR)), 0.0), 1.0)
     return {
         "log_eye_px": math.log(eye),
         "sharpness_logit": math.log(sharp / (1 - sharp)),

@@ -17,6 +17,7 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
+from retroface.faces.manual_alignment import MANUAL_DETECTOR
 from retroface.faces.matchability import MatchabilityModel
 from retroface.faces.shipped_calibration import shipped_document
 from retroface.faces.types import Detection, Landmarks, Quality
@@ -48,16 +49,23 @@ class QualityAssessor:
             "size": size_score(landmarks),
             "sharpness": sharpness_score(chip),
             "frontal": frontal_score(landmarks),
-            "detector": detection.score / (detection.score + DETECTOR_HALF)
-            if detection.score > 0
-            else 0.0,
         }
+        if detection.detector != MANUAL_DETECTOR:
+            # A face a person marked by hand has no detector confidence: the part is left
+            # out (not 0), and matchability uses a detected clean photo's typical value.
+            parts["detector"] = (
+                detection.score / (detection.score + DETECTOR_HALF) if detection.score > 0 else 0.0
+            )
         rounded = {k: round(v, 4) for k, v in parts.items()}
         rounded["inter_eye_px"] = round(inter_eye_px(landmarks), 2)
         if self.matchability is not None:
             overall = self.matchability.probability(rounded)
         else:
-            overall = math.exp(sum(w * math.log(max(parts[k], 1e-3)) for k, w in WEIGHTS.items()))
+            present = {k: w for k, w in WEIGHTS.items() if k in parts}
+            overall = math.exp(
+                sum(w * math.log(max(parts[k], 1e-3)) for k, w in present.items())
+                / sum(present.values())
+            )
         return Quality(overall=round(overall, 4), parts=rounded)
 
 

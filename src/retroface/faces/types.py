@@ -81,3 +81,12 @@ class AnalysedFace:
     model: ModelInfo
     #: The aligned chip the embedding came from; callers that keep faces drop it (memory).
     chip: NDArray[np.uint8] | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class ListedFace:
+    """A detected face as listed for a person to choose from: no template was made of it."""
+
+    detection: Detection
+    landmarks: Landmarks
+    quality: Quality

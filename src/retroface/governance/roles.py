@@ -104,8 +104,9 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.LIVE_READ: frozenset({_R.OPERATOR, _R.REVIEWER, _R.SUPERVISOR, _R.AUDITOR}),
     Action.LIVE_ADJUDICATE: frozenset({_R.OPERATOR, _R.REVIEWER}),
     Action.LIVE_REPORT: frozenset({_R.SUPERVISOR, _R.AUDITOR, _R.ADMIN}),
-    #: The case report holds the case's faces: the people who review or oversee them.
-    Action.REPORT_CASE: frozenset({_R.REVIEWER, _R.SUPERVISOR, _R.AUDITOR}),
+    #: The case report and its disclosure pack hold the case's faces: the investigating
+    #: officer (an operator on the case's team: need to know) and those who review or oversee.
+    Action.REPORT_CASE: frozenset({_R.OPERATOR, _R.REVIEWER, _R.SUPERVISOR, _R.AUDITOR}),
     #: Doctor, backup and restore: the admin runs the system; a backup holds every biometric.
     Action.SYSTEM_MAINTAIN: frozenset({_R.ADMIN}),
     #: Encryption keys at rest: status, encrypting a directory, rotation. The admin runs the

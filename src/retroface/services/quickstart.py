@@ -3,7 +3,9 @@
 It still goes through every safeguard: a gallery, a case marked ``demo``
 with the ``demo`` lawful basis opened by the demo operator and authorised
 by the demo supervisor (see :mod:`deployment`), and the audit log. Re-running reuses all of
-them (enrollment is resumable), so it is safe to run repeatedly.
+them (enrollment is resumable), so it is safe to run repeatedly. Every face of the demo
+evidence is searched, with a recorded reason (a real search chooses the face: ``search
+--face``), so a group photo shows what the engine does with each face.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from retroface.errors import InvalidInputError
+from retroface.faces.face_choice import FaceChoice
 from retroface.governance.case_policy import current_authorisation
 from retroface.governance.watchlist_policy import SubjectProvenance
 from retroface.services.app import App
@@ -26,6 +29,8 @@ from retroface.services.search.photos import search
 
 QUICKSTART_GALLERY = "quickstart"
 QUICKSTART_CASE = "QUICKSTART-DEMO"
+#: Why the quickstart searches every face of its evidence (recorded with the search).
+QUICKSTART_ALL_FACES_REASON = "quickstart demonstration on test photos: every face is searched"
 
 
 def quickstart(
@@ -75,6 +80,7 @@ def quickstart(
         threshold=threshold,
         max_candidates=max_candidates,
         progress=progress,
+        face_choice=FaceChoice(all_faces_reason=QUICKSTART_ALL_FACES_REASON),
     )
     return enrolled, report
 

@@ -43,6 +43,28 @@ class ProbeOut(BaseModel):
     expected_fpir: float | None = None
     #: Too poor to search, or a low-quality probe searched on a recorded justification.
     warning: str | None = None
+    #: Set for a face the detector missed and a person marked by hand: who marked it.
+    marked_by: str | None = Field(
+        default=None, description="who marked this face by hand (the detector missed it)"
+    )
+
+
+class ProbeFaceOut(BaseModel):
+    """One face found in a probe image, as listed for a person to choose from."""
+
+    face: int = Field(description="its number: choose it with --face N (the API's face)")
+    box: list[int] = Field(description="[x, y, w, h] in pixels of the oriented image")
+    quality: float
+
+
+class ProbeFaceListing(BaseModel):
+    """The faces of one probe image, listed without searching any (no template was made,
+    nothing was stored but the audit event of the listing)."""
+
+    case: str
+    source: str
+    sha256: str
+    faces: list[ProbeFaceOut]
 
 
 class SearchReport(BaseModel):
@@ -196,6 +218,8 @@ class CandidateReview(BaseModel):
     gallery_templates: int | None = None
     #: Set when the probe was below the quality floor and searched on a justification.
     probe_warning: str | None = None
+    #: Set for a probe face a person marked by hand (the detector missed it): who marked it.
+    marked_by: str | None = None
     model: str
     searched_by: str
     status: str

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from retroface.errors import InvalidInputError
+from retroface.faces.face_choice import FaceChoice
 from retroface.governance.roles import Action
+from retroface.media.video_reader import is_video_path
 from retroface.services import App
 from retroface.services.biometrics.uploaded_files import case_upload_folder, remove_unused_uploads
-from retroface.services.results import SearchReport
+from retroface.services.results import ProbeFaceListing, SearchReport
 from retroface.services.search.gate import check_search_allowed
 from retroface.services.search.photos import search
+from retroface.services.search.probe_faces import (
+    check_choice_fits,
+    check_listing_allowed,
+    list_probe_faces,
+)
 from retroface.serving.jobs import JobOut, JobProgress, JobRunner
 from retroface.serving.uploads import (
     check_types,
@@ -30,14 +40,19 @@ async def start_search_job(
     threshold: float | None = None,
     max_candidates: int | None = None,
     low_quality_reason: str | None = None,
+    face_choice: FaceChoice | None = None,
 ) -> JobOut:
     """Check the role, the files' declared types, every gate of the search (case, scope,
     count, gallery, threshold floor, cap: refusals audited) and the person's queue before a
     byte is stored, so a refused search leaves no file behind; keep the evidence with the
     case and queue the search. Files the search did not use (it was refused when it
-    started after all, or a file could not be read) are deleted when the job ends."""
+    started after all, a file could not be read, or the one image held several faces and
+    none was chosen) are deleted when the job ends."""
     principal = application.require(Action.SEARCH_RUN, case_reference=reference)
     check_types(files, allow_video=True)
+    if face_choice is not None:
+        videos = sum(1 for f in files if is_video_path(Path(f.filename or "")))
+        check_choice_fits(face_choice, len(files) - videos, videos)
     await run_in_threadpool(
         check_search_allowed, application, reference, gallery, threshold, max_candidates
     )
@@ -65,6 +80,7 @@ async def start_search_job(
                     progress=progress,
                     sources=copies,
                     low_quality_justification=low_quality_reason,
+                    face_choice=face_choice,
                 )
         finally:
             remove_unused_uploads(application, paths)
@@ -74,3 +90,32 @@ async def start_search_job(
     except BaseException:
         remove_unused_uploads(application, paths)
         raise
+
+
+async def list_uploaded_probe_faces(
+    application: App, reference: str, files: list[UploadFile]
+) -> ProbeFaceListing:
+    """List the faces of one uploaded image without searching (probe_faces.list_probe_faces):
+    the role and the case's authorisation are checked before a byte is stored, and the
+    upload is deleted once listed (no media row names it)."""
+    check_listing_allowed(application, reference)
+    check_types(files, allow_video=False)
+    if len(files) != 1:
+        raise InvalidInputError(f"upload exactly one image to list its faces, got {len(files)}")
+    home = application.settings.home
+    _, paths, names = await stored_with_names(
+        case_upload_folder(home, reference),
+        home,
+        files,
+        application.settings.max_file_bytes,
+        allow_video=False,
+        cipher=await run_in_threadpool(current_cipher, application),
+    )
+    try:
+        with readable_copies(current_cipher(application), paths, names) as copies:
+            (copy,) = copies
+            return await run_in_threadpool(
+                lambda: list_probe_faces(application, reference, copy, shown_as=names(str(copy)))
+            )
+    finally:
+        remove_unused_uploads(application, paths)

@@ -297,6 +297,9 @@ class Face(Base):
     #: For a searched probe face: the bar it had to clear and what that meant (threshold,
     #: z, expected FPIR at the gallery's size), or why it was not searched (too poor).
     decision: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    #: For a face a person marked by hand (detector ``manual``: the detector missed it), who
+    #: marked it; None for a detected face.
+    marked_by: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     @property

@@ -20,6 +20,7 @@ from sqlalchemy import select, text, update
 
 from retroface.errors import AuthorisationError, DataIntegrityError, DataKeyError
 from retroface.faces import FaceEngine
+from retroface.faces.face_choice import FaceChoice
 from retroface.media import load_image
 from retroface.server import create_server
 from retroface.services import App, open_app
@@ -94,7 +95,8 @@ def _group_photo(data: Path) -> Path:
 def _leads(application: App, data: Path, reference: str | None = None) -> list[str]:
     """Search the group photo: the top candidate per face with a lead, left to right."""
     case = authorised_case(application, reference or f"CASE-{uuid.uuid4().hex[:8]}")
-    report = search(application, case, "politicians", [_group_photo(data)])
+    everyone = FaceChoice(all_faces_reason="every face of the group photo")
+    report = search(application, case, "politicians", [_group_photo(data)], face_choice=everyone)
     with_leads = sorted((p for p in report.probes if p.candidates), key=lambda p: p.box[0])
     return [p.candidates[0].subject for p in with_leads]
 

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from retroface.errors import NotFoundError
+from retroface.faces.face_choice import FaceChoice
 from retroface.governance.deployment_policy import DpiaRecord
 from retroface.governance.watchlist_policy import RETENTION_CLASSES
 from retroface.services import App
@@ -66,14 +67,15 @@ def test_faces_without_a_lead_keep_no_template_unless_the_deployment_says_case_c
     app: App, gallery: str, examples: Path
 ) -> None:
     group = examples / "knn_examples" / "test" / "obama_and_biden.jpg"
+    everyone = FaceChoice(all_faces_reason="every face of the group photo")
     case = authorised_case(app)
-    report = search(app, case, gallery, [group])
+    report = search(app, case, gallery, [group], face_choice=everyone)
     with_lead = sum(1 for p in report.probes if p.candidates)
     assert len(report.probes) == 3 and with_lead == 2
     assert _probe_templates(app) == with_lead  # the child's template went at completion
 
     set_probe_retention(app.acting_as(ADMIN), "case-closure")
-    search(app, case, gallery, [group])
+    search(app, case, gallery, [group], face_choice=everyone)
     assert _probe_templates(app) == with_lead + 3
     close_case(app, case, "suspect charged")
     assert _probe_templates(app) == 0

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from retroface.faces.face_choice import FaceChoice
 from retroface.services import App
 from retroface.services.deployment.rules import set_threshold_floor
 from retroface.services.galleries.enrol import enroll
@@ -62,7 +63,8 @@ def test_obama_and_biden_found_in_a_group_photo(app: App, supervisor: App, data:
     )
     case = authorised_case(app)
     group = examples / "knn_examples" / "test" / "obama_and_biden.jpg"
-    report = search(app, case, "politicians", [group])
+    everyone = FaceChoice(all_faces_reason="who in the photo is in the gallery")
+    report = search(app, case, "politicians", [group], face_choice=everyone)
 
     assert report.errors == []
     with_leads = [p for p in report.probes if p.candidates]
@@ -97,7 +99,12 @@ def test_subject_scored_by_best_of_several_references(
     assert report.subjects_created == 5 and not report.skipped
     case = authorised_case(app)
     result = search(
-        app, case, "knn", [train.parent / "test" / "kit_with_rose.jpg"], max_candidates=3
+        app,
+        case,
+        "knn",
+        [train.parent / "test" / "kit_with_rose.jpg"],
+        max_candidates=3,
+        face_choice=FaceChoice(all_faces_reason="both people in the photo are sought"),
     )
     names = sorted(p.candidates[0].subject for p in result.probes if p.candidates)
     assert names == ["kit_harington", "rose_leslie"]

@@ -14,7 +14,9 @@ def face_row(
     reference_image_id: int | None = None,
     frame_index: int | None = None,
     timestamp_s: float | None = None,
+    marked_by: str | None = None,
 ) -> Face:
+    """``marked_by``: who marked the face by hand (detector ``manual``)."""
     box = face.detection.box
     return Face(
         media_item_id=media_item_id,
@@ -30,6 +32,7 @@ def face_row(
         detector_score=round(face.detection.score, 4),
         quality=face.quality.overall,
         quality_parts=face.quality.parts,
+        marked_by=marked_by,
     )
 
 

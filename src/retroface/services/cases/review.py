@@ -261,6 +261,7 @@ def _out(  # type: ignore[type-arg]
         score=round(candidate.score, 4),
         threshold=search.threshold,
         **decision_shown(face.decision),
+        marked_by=face.marked_by,
         model=f"{search.model_name}@{search.model_version}",
         searched_by=search.requested_by,
         status=status,

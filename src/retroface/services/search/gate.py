@@ -13,6 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -57,14 +58,19 @@ def start_search(
     *,
     kind: str = "photos-and-footage",
     justification: str | None = None,
+    face_choice: dict[str, Any] | None = None,
 ) -> tuple[str, float, bool]:
     """Check every gate, then create the search row; a refusal is audited and re-raised.
 
     Returns (search id, threshold used, whether to keep probe templates of
     faces without a lead until case closure). ``justification``: the operator's reason to
-    search faces below the probe quality floor (recorded and audited).
+    search faces below the probe quality floor (recorded and audited). ``face_choice``:
+    which face of the probe image was chosen, and how (faces/face_choice.py
+    ``FaceChoice.parameters``: a number, a box, a mark, or every face with its reason),
+    recorded and audited.
     """
     now = app.now()
+    requested = threshold
     try:
         with app.unit_of_work() as uow:
             gallery = uow.galleries.require(gallery_name)
@@ -76,7 +82,9 @@ def start_search(
             index = load_gallery_index(
                 uow, app.settings.index_dir, gallery, model, app.settings.index_exact_max
             )
-            rule = decision_rule(app, uow, threshold, justification).parameters()
+            rule = decision_rule(
+                app, uow, threshold, justification, fixed=requested is not None
+            ).parameters()
             search_row = Search(
                 id=str(uuid.uuid4()),
                 case_id=case.id,
@@ -100,6 +108,7 @@ def start_search(
                     "kind": kind,
                     "gallery_templates": templates,
                     **rule,
+                    **({"face_choice": face_choice} if face_choice else {}),
                 },
                 requested_by=app.actor,
                 authorisation_id=auth.id,
@@ -125,6 +134,7 @@ def start_search(
                 target_fpir=rule["target_fpir"],
                 decision_rule=rule["decision_rule"],
                 low_quality_justification=rule["low_quality_justification"],
+                **({"face_choice": face_choice} if face_choice else {}),
                 dpia=rules.dpia.identifier if rules.dpia else None,
                 eu_mode=rules.eu_mode,
             )
@@ -248,8 +258,14 @@ def searches_under(uow: UnitOfWork, authorisation_id: int) -> int:
 
 
 def audit_search_refusal(
-    app: App, case_reference: str, gallery_name: str | None, exc: Exception
+    app: App,
+    case_reference: str,
+    gallery_name: str | None,
+    exc: Exception,
+    *,
+    kind: str | None = None,
 ) -> None:
+    """``kind``: what was refused (default: a search with a gallery, else a comparison)."""
     with app.unit_of_work() as uow:
         app.audit(
             uow,
@@ -258,7 +274,7 @@ def audit_search_refusal(
             object_id=case_reference,
             case_reference=case_reference,
             gallery=gallery_name,
-            kind="search" if gallery_name is not None else "comparison",
+            kind=kind or ("search" if gallery_name is not None else "comparison"),
             reason=str(exc),
         )
         uow.commit()

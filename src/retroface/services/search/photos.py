@@ -1,10 +1,12 @@
-"""1:N search of every face in evidence images against a gallery, under a case.
+"""1:N search of the chosen faces in evidence images against a gallery, under a case.
 
 Order matters: the case and its authorisation are checked before any
 evidence is opened, so an unauthorised request never processes a face. A
-refusal is itself audited. Each evidence file commits with its faces and
-candidates; the search row records threshold, cap, model, gallery version
-and index configuration so a result can be reproduced.
+refusal is itself audited. Which face of an image is searched is the
+operator's choice (search/probe_faces.py): a single image with several faces
+and no choice is listed, not searched. Each evidence file commits with its
+faces and candidates; the search row records threshold, cap, model, gallery
+version, index configuration and the face choice so a result can be reproduced.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from pathlib import Path
 
 from retroface.errors import InvalidInputError
 from retroface.faces import FileAnalysis, analyse_files
+from retroface.faces.face_choice import FaceChoice
+from retroface.faces.manual_alignment import MANUAL_DETECTOR
 from retroface.governance.roles import Action
 from retroface.governance.watchlist_policy import checked_labels
 from retroface.index import AnyIndex
@@ -41,6 +45,12 @@ from retroface.services.search.gate import (
     record_candidates,
     start_search,
 )
+from retroface.services.search.probe_faces import (
+    PreparedImage,
+    analyse_prepared,
+    check_choice_fits,
+    prepare_image,
+)
 from retroface.services.video.ingest import IngestOptions, run_ingest
 from retroface.store.models import MediaItem, Search
 
@@ -57,11 +67,14 @@ def search(
     progress: Progress | None = None,
     sources: Sources | None = None,
     low_quality_justification: str | None = None,
+    face_choice: FaceChoice | None = None,
 ) -> SearchReport:
     """``probe_labels``: operator-supplied demographic labels of the probe person (statistics).
     ``sources``: where evidence read from plaintext copies is kept (sealed uploads), which
     is what the media rows record. ``low_quality_justification``: the operator's recorded
-    reason to search faces that are too poor to search reliably (otherwise they are not)."""
+    reason to search faces that are too poor to search reliably (otherwise they are not).
+    ``face_choice``: which face of the image to search (search/probe_faces.py); without one,
+    a single image with several faces raises ``FaceChoiceNeededError`` before a search exists."""
     app.require(Action.SEARCH_RUN, case_reference=case_reference)
     progress = progress or SilentProgress()
     cap = app.settings.max_candidates if max_candidates is None else max_candidates
@@ -82,16 +95,31 @@ def search(
         )
         audit_search_refusal(app, case_reference, gallery_name, missing)
         raise missing
+    choice = face_choice or FaceChoice()
+    videos = sum(1 for f in found if is_video_path(f))
+    try:
+        check_choice_fits(choice, len(found) - videos, videos)
+    except InvalidInputError as exc:
+        audit_search_refusal(app, case_reference, gallery_name, exc)
+        raise
+    # One image: its faces are detected, and the one to search chosen, before a search
+    # exists (several and no choice: listed, no search used); several files: per file.
+    prepared = (
+        prepare_image(app, case_reference, gallery_name, found[0], choice)
+        if len(found) == 1 and not videos
+        else None
+    )
+    fixed = threshold is not None
     search_id, threshold, keep_all = start_search(
         app, case_reference, gallery_name, threshold, cap, labels,
-        justification=low_quality_justification,
+        justification=low_quality_justification, face_choice=choice.parameters(),
     )  # fmt: skip
     with failed_on_error(app, search_id, case_reference):
         with app.unit_of_work() as uow:
-            rule = decision_rule(app, uow, threshold, low_quality_justification)
+            rule = decision_rule(app, uow, threshold, low_quality_justification, fixed=fixed)
         return _run(
             app, search_id, case_reference, gallery_name, found, errors, rule, cap,
-            keep_all, progress, sources,
+            keep_all, progress, sources, choice, prepared,
         )  # fmt: skip
 
 
@@ -107,8 +135,10 @@ def _run(
     keep_all: bool,
     progress: Progress,
     sources: Sources | None,
+    choice: FaceChoice,
+    prepared: PreparedImage | None,
 ) -> SearchReport:
-    """The search once it has started: analyse, rank and record every file."""
+    """The search once it has started: analyse the chosen faces, rank and record each file."""
     videos = [f for f in found if is_video_path(f)]
     files = [f for f in found if not is_video_path(f)]
     model = app.engine.model
@@ -123,19 +153,25 @@ def _run(
         )
 
     progress.start("Searching", len(files))
-    for result in analyse_files(
-        files,
-        app.engine_spec,
-        app.limits,
-        app.settings.workers,
-        engine=app.engine if len(files) <= 4 else None,
-    ):
+    analyses = (
+        iter([analyse_prepared(app, prepared)])
+        if prepared is not None
+        else analyse_files(
+            files,
+            app.engine_spec,
+            app.limits,
+            app.settings.workers,
+            engine=app.engine if len(files) <= 4 else None,
+            choice=choice,
+        )
+    )
+    for result in analyses:
         progress.advance()
         if result.error:
             errors.append(FileError(source=str(result.path), error=result.error))
             continue
         if not result.faces:
-            errors.append(FileError(source=str(result.path), error=f"{result.path}: no face found"))
+            errors.append(FileError(source=str(result.path), error=_no_face(result.path, files)))
         probes.extend(
             _store_file(
                 app,
@@ -171,6 +207,11 @@ def _run(
         probes=probes,
         errors=sorted(errors, key=lambda e: e.source),
     )
+
+
+def _no_face(path: Path, files: list[Path]) -> str:
+    where = "" if len(files) == 1 else " in a search of this image alone"
+    return f"{path}: no face found (a face the detector missed can be marked by hand{where})"
 
 
 def _search_footage(
@@ -250,7 +291,8 @@ def _store_file(
             decision, ranked = decide_and_rank(
                 rule, uow, index, face.embedding, face.quality.overall, face.quality.parts, cap
             )
-            record = face_row(face, media_item_id=media.id)
+            marked_by = app.actor if face.detection.detector == MANUAL_DETECTOR else None
+            record = face_row(face, media_item_id=media.id, marked_by=marked_by)
             record.decision = decision.record()
             uow.session.add(record)
             uow.flush()
@@ -270,6 +312,7 @@ def _store_file(
                     box=face.detection.box.as_list(),
                     quality=face.quality.overall,
                     candidates=candidates,
+                    marked_by=marked_by,
                     **probe_decision_fields(decision),
                 )
             )
@@ -282,6 +325,10 @@ def _store_file(
             search_id=search_id,
             sha256=result.sha256,
             faces=len(result.faces),
+            # Faces the detector found, searched or not (one chosen of several, or none and
+            # a face marked by hand); the faces not chosen are counted, never located.
+            faces_detected=result.detected,
+            faces_marked_by_hand=sum(1 for p in probes if p.marked_by),
             faces_too_poor=sum(1 for p in probes if not p.searched),
             faces_with_candidates=sum(1 for p in probes if p.candidates),
             # EU AI Act Art 12(3)(c): the input data that led to each match.
