@@ -301,7 +301,8 @@ class Deployment:
         """Write the case's report (searches, candidates with both faces, decisions, audit
         extract) as HTML and PDF under ``exports/case-reports/`` in the data directory.
 
-        Role: reviewer, supervisor or auditor. Audit: ``report.case_written``.
+        Role: operator (on the case's team), reviewer, supervisor or auditor.
+        Audit: ``report.case_written``.
 
         Raises:
             AuthorisationError: the role may not read case reports.

@@ -87,6 +87,7 @@ ENDPOINTS: list[tuple[str, str, dict, Action]] = [
         {"data": {"gallery": "rm"}, "files": [("files", JPEG)]},
         Action.SEARCH_RUN,
     ),
+    ("POST", "/cases/RM-1/probe-faces", {"files": [("files", JPEG)]}, Action.SEARCH_RUN),
     ("POST", "/cases/RM-1/find", {"json": {"gallery": "rm", "subject": "s"}}, Action.SEARCH_RUN),
     ("POST", "/cases/RM-1/clusters", {}, Action.VIDEO_CLUSTER),
     ("GET", "/cases/RM-1/clusters", {}, Action.VIDEO_CLUSTER),
