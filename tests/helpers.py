@@ -106,6 +106,17 @@ def att_subset(data: Path, root: Path, people: int, images: int) -> Path:
     return root
 
 
+def lfw_subset(data: Path, root: Path, people: int) -> Path:
+    """The first ``people`` LFW identities with two or more photos, two photos each."""
+    lfw = data / "lfw"
+    names = sorted(p.name for p in lfw.iterdir() if len(list(p.glob("*.jpg"))) >= 2)[:people]
+    for name in names:
+        (root / name).mkdir(parents=True)
+        for image in sorted((lfw / name).glob("*.jpg"))[:2]:
+            (root / name / image.name).symlink_to(image)
+    return root
+
+
 def register_measurement_calibration(app: App, data: Path, tmp_path: Path) -> None:
     """Register a real calibration that accepts any false-positive rate (target FPIR 1).
 

@@ -522,7 +522,7 @@ def test_governance_commands_end_to_end(
     assert_one_line_error(anonymous, "not logged in")
     measured = run_cli(
         home, "eval", "calibrate", tree, "--target-fpir", "0.5", "--labels", labels,
-        "--out", record, user=admin, **key,
+        "--out", record, "--no-open-set", user=admin, **key,
     )  # fmt: skip
     assert measured.returncode == 0, measured.stderr
     calibrated = json.loads(record.read_text())["threshold"]

@@ -25,6 +25,7 @@ from tests.helpers import (
     att_subset,
     authorised_case,
     gallery_with,
+    lfw_subset,
 )
 
 pytestmark = pytest.mark.needs_data
@@ -143,12 +144,8 @@ def test_a_registered_open_set_calibration_decides_the_searches(
     """The record carries the decision rule and the matchability model fitted on the
     dataset's degraded probes; once registered, searches decide with it."""
     lfw = data / "lfw"
-    people = sorted(p.name for p in lfw.iterdir() if len(list(p.glob("*.jpg"))) >= 2)[:44]
-    tree = tmp_path / "lfw44"
-    for name in people:
-        (tree / name).mkdir(parents=True)
-        for image in sorted((lfw / name).glob("*.jpg"))[:2]:
-            (tree / name / image.name).symlink_to(image)
+    tree = lfw_subset(data, tmp_path / "lfw44", 44)
+    people = sorted(p.name for p in tree.iterdir())
     record = calibrate(app.acting_as(ADMIN), tree, target_fpir=0.01, key=TEST_SIGNING_KEY)
     rule, matchability = record["open_set"], record["matchability"]
     assert rule["model"] == app.engine.model.tag and rule["scores"] == "raw cosine"

@@ -12,20 +12,14 @@ from retroface.media.degrade import Degradation
 from retroface.services import App
 from retroface.services.evaluation.degraded import evaluate_degraded
 from tests.conftest import SUPERVISOR
+from tests.helpers import lfw_subset
 
 pytestmark = pytest.mark.needs_data
 
 
 @pytest.fixture
 def lfw40(data: Path, tmp_path: Path) -> Path:
-    lfw = data / "lfw"
-    people = sorted(p.name for p in lfw.iterdir() if len(list(p.glob("*.jpg"))) >= 2)[:40]
-    tree = tmp_path / "lfw40"
-    for name in people:
-        (tree / name).mkdir(parents=True)
-        for image in sorted((lfw / name).glob("*.jpg"))[:2]:
-            (tree / name / image.name).symlink_to(image)
-    return tree
+    return lfw_subset(data, tmp_path / "lfw40", 40)
 
 
 def test_the_protocol_reports_each_gallery_size_condition_and_band(

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from retroface.errors import InvalidInputError
+from retroface.faces.face_choice import FaceChoice
 from retroface.governance.identity import Principal
 from retroface.governance.roles import Role
 from retroface.services import App
@@ -70,7 +71,13 @@ def test_transparency_figures_follow_searches_reviews_and_supplied_labels(
     missing = _case(app, supervisor, "M-1", "missing-person", "vulnerable-person")
     hit = search(app, robbery, "g", [examples / "obama2.jpg"], probe_labels={"age-band": "40-60"})
     search(app, robbery, "g", [examples / "obama2.jpg"])
-    search(app, missing, "g", [examples / "two_people.jpg"])
+    search(
+        app,
+        missing,
+        "g",
+        [examples / "two_people.jpg"],
+        face_choice=FaceChoice(all_faces_reason="both people are sought"),
+    )
     first, second = _reviewers(app, "rev-1", "rev-2")
     candidate = hit.probes[0].candidates[0].candidate_id
     record_review(first, candidate, "possible-match", "same ears")

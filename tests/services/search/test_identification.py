@@ -35,7 +35,15 @@ def test_att_rank1_identification_rate_at_least_95_percent(
         (tree / f"s{subject}").mkdir(parents=True)
         (tree / f"s{subject}" / "1.pgm").symlink_to(att / f"s{subject}" / "1.pgm")
     create_gallery(supervisor, "att")
-    enrolled = enroll(supervisor, "att", [tree], provenance=provenances([tree]))
+    # The measurement enrols every AT&T reference, small grey faces the quality gate would
+    # refuse a few of: an override recorded for the measurement.
+    enrolled = enroll(
+        supervisor,
+        "att",
+        [tree],
+        provenance=provenances([tree]),
+        quality_override="AT&T measurement: every subject enrolled",
+    )
     assert enrolled.enrolled == 40 and enrolled.subjects_created == 40, enrolled.skipped
 
     # Rank-1 rate ignores the threshold, so an admin lowers the floor for this evaluation,
@@ -44,7 +52,19 @@ def test_att_rank1_identification_rate_at_least_95_percent(
     set_threshold_floor(app.acting_as(ADMIN), 0.01)
     case = authorised_case(app)
     probes = [att / f"s{s}" / f"{i}.pgm" for s in range(1, 41) for i in range(2, 11)]
-    report = search(app, case, "att", probes, threshold=0.01, max_candidates=5)
+    # Rank-1 is the model's measure: every probe is searched, those below the quality
+    # floor (some small grey AT&T faces) on a recorded justification.
+    report = search(
+        app,
+        case,
+        "att",
+        probes,
+        threshold=0.01,
+        max_candidates=5,
+        low_quality_justification="AT&T measurement: every probe searched",
+    )
+    too_poor = sum(1 for p in report.probes if p.warning)
+    print(f"AT&T probes below the quality floor: {too_poor}/{len(report.probes)}")
 
     top = {}
     for probe in report.probes:

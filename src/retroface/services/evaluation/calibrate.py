@@ -135,4 +135,7 @@ def fitted_decision_rule(
             [p.parts for p in probes],
         )
     except ValueError as exc:
-        raise InvalidInputError(f"{dataset}: cannot fit the decision rule: {exc}") from None
+        raise InvalidInputError(
+            f"{dataset}: cannot fit the decision rule: {exc} (or calibrate the threshold "
+            "alone with --no-open-set)"
+        ) from None
