@@ -301,7 +301,7 @@ def test_in_footage_a_bystander_the_search_never_stored_is_blurred_in_the_frame(
         probes = {
             round(face.timestamp_s or 0.0, 2): Box(*face.box)
             for face in uow.session.scalars(
-                select(Face).join(Candidate, Candidate.face_id == Face.id).distinct()
+                select(Face).where(Face.id.in_(select(Candidate.face_id)))
             )
         }
     stills = sorted(n for n in archive.namelist() if n.startswith("evidence/"))

@@ -19,7 +19,12 @@ from sqlalchemy import select
 from retroface.errors import MediaError, NotFoundError
 from retroface.governance.roles import Action
 from retroface.media import load_image
-from retroface.media.video_reader import SamplingPolicy, is_video_path, iter_frames
+from retroface.media.video_reader import (
+    MAX_STATED_FPS,
+    SamplingPolicy,
+    is_video_path,
+    iter_frames,
+)
 from retroface.services.app import App
 from retroface.services.biometrics.uploaded_files import readable_upload
 from retroface.store.models import (
@@ -44,12 +49,29 @@ class FacePair(BaseModel):
     reference_png: bytes | None
 
 
-def face_image(source: Path, box: tuple[int, int, int, int], time_s: float | None) -> Image.Image:
-    """The face at ``box`` (with a margin) in an image, or in a video frame at ``time_s``."""
+#: The rate assumed for frame 0 of a raw stream (any rate puts frame 0 at 0 s).
+DEFAULT_STATED_FPS = 25.0
+
+
+def face_image(
+    source: Path,
+    box: tuple[int, int, int, int],
+    time_s: float | None,
+    frame_index: int | None = None,
+) -> Image.Image:
+    """The face at ``box`` (with a margin) in an image, or in a video frame at ``time_s``.
+
+    A raw H.264/H.265 stream has no timestamps: its frames were timed at index / the rate
+    the operator stated, so that rate is recovered from the face's own frame and time
+    (files with timestamps ignore it)."""
     if is_video_path(source) or time_s is not None:
         when = time_s or 0.0
+        stated = frame_index / when if frame_index and when > 0 else DEFAULT_STATED_FPS
         frames = iter_frames(
-            source, SamplingPolicy("all", 0), start_s=max(when - 0.001, 0.0), end_s=when + 1.0
+            source,
+            SamplingPolicy("all", 0, stream_fps=min(stated, MAX_STATED_FPS)),
+            start_s=max(when - 0.001, 0.0),
+            end_s=when + 1.0,
         )
         frame = next(iter(frames), None)
         if frame is None:
@@ -85,7 +107,7 @@ def candidate_views(uow: UnitOfWork, candidate_id: int) -> FacePair:
     if probe is None or media is None:
         raise NotFoundError(f"candidate {candidate_id}'s probe face is deleted (retention)")
     with readable_upload(uow.cipher, Path(media.source_path)) as source:
-        probe_view = face_image(source, _box(probe), probe.timestamp_s)
+        probe_view = face_image(source, _box(probe), probe.timestamp_s, probe.frame_index)
     reference_view = None
     template = uow.session.get(Template, candidate.template_id) if candidate.template_id else None
     ref_face = uow.session.get(Face, template.face_id) if template else None

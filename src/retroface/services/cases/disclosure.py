@@ -316,11 +316,17 @@ def _stills(uow: UnitOfWork, case_id: int) -> list[_Still]:
     """The images and video frames holding a candidate's probe face, with their other faces."""
     probes = list(
         uow.session.scalars(
+            # Face ids in a subquery, not DISTINCT over the rows: PostgreSQL has no
+            # equality for the JSON columns a face row holds.
             select(Face)
-            .join(Candidate, Candidate.face_id == Face.id)
-            .join(Search, Search.id == Candidate.search_id)
-            .where(Search.case_id == case_id, Face.media_item_id.is_not(None))
-            .distinct()
+            .where(
+                Face.id.in_(
+                    select(Candidate.face_id)
+                    .join(Search, Search.id == Candidate.search_id)
+                    .where(Search.case_id == case_id)
+                ),
+                Face.media_item_id.is_not(None),
+            )
             .order_by(Face.media_item_id, Face.timestamp_s, Face.id)
         )
     )

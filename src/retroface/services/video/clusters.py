@@ -194,7 +194,12 @@ def _tile(cipher: DataCipher, source: Path, view: dict) -> Image.Image | None:  
     when = float(view["time_s"])
     try:
         with readable_upload(cipher, source) as readable:
-            face = face_image(readable, tuple(view["box"]), when)  # type: ignore[arg-type]
+            face = face_image(
+                readable,
+                tuple(view["box"]),  # type: ignore[arg-type]
+                when,
+                view.get("frame"),
+            )
     except (RetrofaceError, OSError):
         return None
     tile = face.resize((SHEET_TILE, SHEET_TILE))
