@@ -63,6 +63,7 @@ def test_raw_stream_needs_fps_is_read_at_it_and_says_so(
 
     report = run_cli_json(env, "video", "ingest", renamed, "--case", case, "--fps", str(FPS))
     assert report["errors"] == [] and report["files"][0]["frames_sampled"] > 0
+    assert report["files"][0]["timestamps_from_fps"] is True  # the report says so too
 
     with app.unit_of_work() as uow:
         job = uow.session.get_one(VideoJob, report["job_id"])

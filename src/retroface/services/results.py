@@ -258,6 +258,9 @@ class VideoFileOut(BaseModel):
     frames_sampled: int
     sightings: int
     error: str | None = None
+    #: A raw stream without timestamps of its own: its times are frame index / the stated
+    #: frame rate (``--fps``), not the recording's.
+    timestamps_from_fps: bool = False
 
 
 class VideoIngestReport(BaseModel):

@@ -285,6 +285,7 @@ def _file_out(info: VideoInfo) -> VideoFileOut:
         segments=0,
         frames_sampled=0,
         sightings=0,
+        timestamps_from_fps=info.timestamps_from_fps,
     )
 
 
