@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 
 from retroface.errors import RetrofaceError
 from retroface.faces.engine import FaceEngine
+from retroface.faces.face_choice import overlap as box_overlap
 from retroface.faces.quality import inter_eye_px
 from retroface.faces.types import AnalysedFace, Box
 from retroface.media import MediaLimits, load_image
@@ -77,15 +78,7 @@ def _same_face(faces: list[AnalysedFace], box: Box) -> AnalysedFace | None:
     """The detected face that overlaps the clean face most (another face is not a hit)."""
     best, best_overlap = None, 0.3
     for face in faces:
-        overlap = _iou(face.detection.box, box)
+        overlap = box_overlap(face.detection.box, box)
         if overlap >= best_overlap:
             best, best_overlap = face, overlap
     return best
-
-
-def _iou(a: Box, b: Box) -> float:
-    x1, y1 = max(a.x, b.x), max(a.y, b.y)
-    x2, y2 = min(a.x + a.w, b.x + b.w), min(a.y + a.h, b.y + b.h)
-    inter = max(0, x2 - x1) * max(0, y2 - y1)
-    union = a.w * a.h + b.w * b.h - inter
-    return inter / union if union > 0 else 0.0

@@ -55,6 +55,7 @@ from sqlalchemy import select
 
 from retroface.errors import InvalidInputError, MediaError
 from retroface.faces.detector import Detector
+from retroface.faces.face_choice import overlap
 from retroface.faces.types import Box
 from retroface.governance.audit_export import MIN_KEY_BYTES, write_signed_export
 from retroface.governance.output_files import check_output_file
@@ -254,11 +255,7 @@ def blur_faces(pixels: NDArray[np.uint8], hide: list[Box], keep: list[Box]) -> N
 
 def _same_face(a: Box, b: Box) -> bool:
     """Whether two boxes frame one face: they overlap enough, or one's centre is in the other."""
-    ix = max(0, min(a.x + a.w, b.x + b.w) - max(a.x, b.x))
-    iy = max(0, min(a.y + a.h, b.y + b.h) - max(a.y, b.y))
-    inter = ix * iy
-    union = a.w * a.h + b.w * b.h - inter
-    if union > 0 and inter / union >= SAME_FACE_IOU:
+    if overlap(a, b) >= SAME_FACE_IOU:
         return True
     cx, cy = a.x + a.w / 2, a.y + a.h / 2
     return b.x <= cx <= b.x + b.w and b.y <= cy <= b.y + b.h
