@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import av
 import numpy as np
 from onnx import TensorProto, helper, numpy_helper
 
@@ -104,6 +105,23 @@ def att_subset(data: Path, root: Path, people: int, images: int) -> Path:
         for image in range(1, images + 1):
             (folder / f"{image}.pgm").symlink_to(data / "att_faces" / f"s{person}" / f"{image}.pgm")
     return root
+
+
+def raw_h264_stream(clip: Path, path: Path, frames: int) -> Path:
+    """The clip's first ``frames`` coded frames as an Annex B elementary stream (what a DVR
+    exports: no container, no timestamps), remuxed without re-encoding."""
+    with av.open(str(clip)) as src, av.open(str(path), "w", format="h264") as out:
+        stream = out.add_stream_from_template(src.streams.video[0])
+        copied = 0
+        for packet in src.demux(src.streams.video[0]):
+            if packet.dts is None:
+                continue
+            packet.stream = stream
+            out.mux(packet)
+            copied += 1
+            if copied == frames:
+                break
+    return path
 
 
 def lfw_subset(data: Path, root: Path, people: int) -> Path:

@@ -27,6 +27,7 @@ from retroface.media.video_reader import (
     iter_frames,
     probe_video,
 )
+from tests.helpers import raw_h264_stream
 
 pytestmark = pytest.mark.needs_data
 
@@ -54,19 +55,7 @@ def clip_frames(hamilton: Path) -> list[np.ndarray]:
 @pytest.fixture(scope="module")
 def raw_h264(hamilton: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The clip's first coded frames as an Annex B elementary stream (what a DVR exports)."""
-    path = tmp_path_factory.mktemp("raw") / "camera3.h264"
-    with av.open(str(hamilton)) as src, av.open(str(path), "w", format="h264") as out:
-        stream = out.add_stream_from_template(src.streams.video[0])
-        copied = 0
-        for packet in src.demux(src.streams.video[0]):
-            if packet.dts is None:
-                continue
-            packet.stream = stream
-            out.mux(packet)
-            copied += 1
-            if copied == RAW_FRAMES:
-                break
-    return path
+    return raw_h264_stream(hamilton, tmp_path_factory.mktemp("raw") / "camera3.h264", RAW_FRAMES)
 
 
 def _encode(hamilton: Path, path: Path, fmt: str, codec: str, frames: int = 12) -> Path:

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from retroface.services.biometrics.face_views import VIEW_PX, face_image
+from tests.helpers import raw_h264_stream
 
 pytestmark = pytest.mark.needs_data
 
@@ -20,18 +21,7 @@ STATED_FPS = 12.5
 
 def test_a_face_in_a_raw_stream_is_cut_from_its_own_frame(data: Path, tmp_path: Path) -> None:
     clip = data / "video" / "short_hamilton_clip.mp4"
-    raw = tmp_path / "camera3.h264"
-    with av.open(str(clip)) as src, av.open(str(raw), "w", format="h264") as out:
-        stream = out.add_stream_from_template(src.streams.video[0])
-        copied = 0
-        for packet in src.demux(src.streams.video[0]):
-            if packet.dts is None:
-                continue
-            packet.stream = stream
-            out.mux(packet)
-            copied += 1
-            if copied == FRAMES:
-                break
+    raw = raw_h264_stream(clip, tmp_path / "camera3.h264", FRAMES)
     with av.open(str(clip)) as src:
         decoded = [f.to_ndarray(format="rgb24") for f in islice(src.decode(video=0), FRAMES)]
     box = (100, 60, 120, 120)
