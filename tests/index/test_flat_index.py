@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
-from retroface.index import FlatIndex
+from retroface.index import FlatIndex, load_index
 
 
 def _unit(rows: int, dim: int = 16, seed: int = 0) -> np.ndarray:
@@ -60,3 +62,36 @@ def test_corrupt_or_mismatched_index_is_not_trusted(tmp_path: Path) -> None:
 def test_empty_index_search_returns_no_hits() -> None:
     hits = FlatIndex(16).search(_unit(2), 5)
     assert (hits.ids == -1).all()
+
+
+def _save_repeatedly(path: Path, rows: int, times: int) -> None:
+    index = FlatIndex(16)
+    index.add(np.arange(rows), _unit(rows, seed=rows))
+    for _ in range(times):
+        index.save(path, f"rows={rows}")
+
+
+def test_processes_saving_one_index_at_once_never_leave_a_mismatched_pair(
+    tmp_path: Path,
+) -> None:
+    """Two enrolments into one gallery save its index at the same moment: every save lands
+    whole, and a reader meanwhile always finds data and token that belong together."""
+    path = tmp_path / "index" / "gallery-1-m.faiss"
+    _save_repeatedly(path, 1, 1)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(2, mp_context=context) as pool:
+        writers = [pool.submit(_save_repeatedly, path, rows, 150) for rows in (3, 7)]
+        seen: set[str] = set()
+        while not all(w.done() for w in writers):
+            loaded = load_index(path, 16)
+            assert loaded is not None, "a reader found no trustworthy index mid-save"
+            index, state = loaded
+            assert state == f"rows={len(index)}"
+            seen.add(state)
+        for writer in writers:
+            writer.result()  # a writer's error (a lost temp file) fails the test here
+    assert {p.name for p in path.parent.iterdir()} == {
+        "gallery-1-m.faiss",
+        "gallery-1-m.json",
+        ".index.lock",
+    }

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from retroface.errors import RetrofaceError
+from retroface.index.file_lock import index_folder_lock
 from retroface.index.vector_index import BlobCipher, SearchHits
 
 if TYPE_CHECKING:
@@ -55,18 +57,37 @@ def save_atomically(
     from retroface.index.faiss_lib import faiss  # noqa: PLC0415 - FAISS loads when an index is built, read or searched
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    if cipher is not None and cipher.enabled:
-        plain = faiss.serialize_index(index).tobytes()
-        tmp.write_bytes(cipher.encrypt(plain, index_associated(path)))
-        meta = {**meta, "sealed": True}
-    else:
-        faiss.write_index(index, str(tmp))
-    meta_tmp = tmp.with_suffix(META_SUFFIX)
-    meta_tmp.write_text(json.dumps(meta))
-    path.with_suffix(META_SUFFIX).unlink(missing_ok=True)
-    os.replace(tmp, path)
-    os.replace(meta_tmp, path.with_suffix(META_SUFFIX))
+    unique = uuid.uuid4().hex[:8]
+    tmp = path.with_name(f".{path.name}.{unique}.tmp")
+    meta_tmp = path.with_name(f".{path.name}.{unique}.json.tmp")
+    try:
+        if cipher is not None and cipher.enabled:
+            plain = faiss.serialize_index(index).tobytes()
+            tmp.write_bytes(cipher.encrypt(plain, index_associated(path)))
+            meta = {**meta, "sealed": True}
+        else:
+            faiss.write_index(index, str(tmp))
+        meta_tmp.write_text(json.dumps(meta))
+        with index_folder_lock(path.parent, shared=False):
+            path.with_suffix(META_SUFFIX).unlink(missing_ok=True)
+            os.replace(tmp, path)
+            os.replace(meta_tmp, path.with_suffix(META_SUFFIX))
+    finally:
+        tmp.unlink(missing_ok=True)
+        meta_tmp.unlink(missing_ok=True)
+
+
+def read_meta(path: Path) -> dict[str, Any] | None:
+    """The metadata saved beside the index at ``path``, or None if either file is missing
+    or the metadata unreadable. Call under the folder's shared lock, with the index read."""
+    meta_path = path.with_suffix(META_SUFFIX)
+    if not path.is_file() or not meta_path.is_file():
+        return None
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) else None
 
 
 def read_index_file(

@@ -11,20 +11,20 @@ same library carries the approximate indexes that large galleries need later.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from numpy.typing import NDArray
 
 from retroface.index.faiss_io import (
-    META_SUFFIX,
     checked_batch,
     no_hits,
     read_index_file,
+    read_meta,
     save_atomically,
 )
+from retroface.index.file_lock import index_folder_lock
 from retroface.index.vector_index import BlobCipher, SearchHits
 
 if TYPE_CHECKING:
@@ -91,16 +91,17 @@ class FlatIndex:
         cls, path: Path, dimension: int, cipher: BlobCipher | None = None
     ) -> tuple[FlatIndex, str] | None:
         """The index and its state token, or None if absent, unreadable or mismatched."""
-        meta_path = path.with_suffix(META_SUFFIX)
-        if not path.is_file() or not meta_path.is_file():
-            return None
-        try:
-            meta = json.loads(meta_path.read_text())
-        except (OSError, ValueError):
-            return None
-        raw = read_index_file(path, meta, cipher)
-        if raw is None:
-            return None
+        with index_folder_lock(path.parent, shared=True):
+            meta = read_meta(path)
+            raw = None if meta is None else read_index_file(path, meta, cipher)
+        return None if meta is None or raw is None else cls.from_faiss(raw, meta, dimension)
+
+    @classmethod
+    def from_faiss(
+        cls, raw: faiss.Index, meta: dict[str, Any], dimension: int
+    ) -> tuple[FlatIndex, str] | None:
+        """A read FAISS index and its metadata as a FlatIndex and its state token, or None
+        if they do not describe one exact index of ``dimension`` with ``meta["n"]`` rows."""
         if raw.d != dimension or meta.get("config") != cls.config or raw.ntotal != meta.get("n"):
             return None
         index = cls(dimension)

@@ -15,14 +15,14 @@ with every search (``config``).
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
-from retroface.index.faiss_io import read_index_file
+from retroface.index.faiss_io import read_index_file, read_meta
+from retroface.index.file_lock import index_folder_lock
 from retroface.index.flat_index import FlatIndex
 from retroface.index.ivf_index import IvfIndex
 from retroface.index.vector_index import BlobCipher
@@ -106,18 +106,14 @@ def load_index(
 ) -> tuple[AnyIndex, str] | None:
     """Whatever index was saved at ``path`` (exact or IVF), with its state token, or None.
     Plaintext IVF files are memory-mapped; sealed ones (``cipher``) are read into memory."""
-    meta_path = path.with_suffix(".json")
-    if not path.is_file() or not meta_path.is_file():
+    with index_folder_lock(path.parent, shared=True):
+        meta = read_meta(path)
+        ivf = meta is not None and str(meta.get("config", "")).startswith("IVF")
+        raw = None if meta is None else read_index_file(path, meta, cipher, mmap=ivf)
+    if meta is None or raw is None:
         return None
-    try:
-        meta = json.loads(meta_path.read_text())
-    except (OSError, ValueError):
-        return None
-    if not str(meta.get("config", "")).startswith("IVF"):
-        return FlatIndex.load(path, dimension, cipher)
-    raw = read_index_file(path, meta, cipher, mmap=True)
-    if raw is None:
-        return None
+    if not ivf:
+        return FlatIndex.from_faiss(raw, meta, dimension)
     if raw.d != dimension or raw.ntotal != meta.get("n"):
         return None
     return IvfIndex.from_faiss(raw, dimension, int(meta.get("nprobe", 1))), str(meta["state"])

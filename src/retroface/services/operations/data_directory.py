@@ -23,7 +23,7 @@ SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
 TEMP_SUFFIXES = (".tmp", ".partial")
 #: Private temp folder of the data directory (plaintext copies of sealed uploads being read).
 TEMP_FOLDER = "tmp"
-#: ``faiss_io.save_atomically`` writes the metadata next to the temp index as ``*.faiss.json``.
+#: Where versions before the index-folder lock left an interrupted save's metadata (now ``*.tmp``).
 INDEX_META_TEMP_SUFFIX = ".faiss.json"
 
 
