@@ -137,6 +137,13 @@ def gallery_enroll(
             help="Enrol faces below the reference quality floor too, for this recorded reason."
         ),
     ] = None,
+    dask: Annotated[
+        str | None,
+        typer.Option(
+            help="Dask scheduler address (tcp://host:8786): analyse the images on its workers, "
+            "which must see the same paths."
+        ),
+    ] = None,
     json_out: JsonFlag = False,
 ) -> None:
     """Enroll reference images (resumable: re-running skips what is already enrolled).
@@ -170,6 +177,7 @@ def gallery_enroll(
         provenance=given,
         progress=RichProgress(err),
         quality_override=quality_override,
+        dask_address=dask,
     )
     if json_out:
         emit_json(report)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from retroface.errors import RetrofaceError
+from retroface.faces.dask_cluster import completed, dask_client
 from retroface.faces.engine import EngineSpec, FaceEngine
 from retroface.faces.face_choice import FaceChoice, choose_faces
 from retroface.faces.types import AnalysedFace, Detection
@@ -195,6 +196,20 @@ def _work(paths: list[Path], choice: FaceChoice | None = None) -> list[FileAnaly
     return analyse_batch(_worker_engine, paths, _worker_limits, choice)
 
 
+_cluster_engines: dict[EngineSpec, FaceEngine] = {}
+
+
+def _work_on_cluster(
+    spec: EngineSpec, limits: MediaLimits, paths: list[Path], choice: FaceChoice | None
+) -> list[FileAnalysis]:
+    """A chunk on a Dask worker: its models load once per worker process and engine spec
+    (Dask has no pool initializer), then stay for the worker's later chunks."""
+    engine = _cluster_engines.get(spec)
+    if engine is None:
+        engine = _cluster_engines[spec] = FaceEngine.from_spec(spec)
+    return analyse_batch(engine, paths, limits, choice)
+
+
 @contextmanager
 def worker_pool(spec: EngineSpec, limits: MediaLimits, workers: int) -> Iterator[Executor]:
     """Worker processes with the models loaded, to reuse across many calls.
@@ -224,13 +239,19 @@ def analyse_files(
     on_done: Callable[[FileAnalysis], None] | None = None,
     pool: Executor | None = None,
     choice: FaceChoice | None = None,
+    dask_address: str | None = None,
 ) -> Iterator[FileAnalysis]:
     """Yield one :class:`FileAnalysis` per path, in completion order.
 
     ``engine`` is an already-loaded engine to use for in-process work;
     ``pool`` a warm :func:`worker_pool` (of ``workers`` processes) to use
-    instead of starting one for this call; ``choice``: see :func:`analyse_batch`.
+    instead of starting one for this call; ``choice``: see :func:`analyse_batch`;
+    ``dask_address``: run the chunks on that Dask cluster instead (its workers read the
+    files, so they must see the same paths).
     """
+    if dask_address:
+        yield from _on_cluster(paths, spec, limits, dask_address, choice, on_done)
+        return
     in_process = pool is None and (workers <= 1 or len(paths) <= IN_PROCESS_MAX_FILES)
     size = CHUNK_FILES if in_process else max(1, min(CHUNK_FILES, -(-len(paths) // workers)))
     chunks = [list(paths[i : i + size]) for i in range(0, len(paths), size)]
@@ -248,6 +269,30 @@ def analyse_files(
         futures = [pool.submit(_work, chunk, choice) for chunk in chunks]
         for future in as_completed(futures):
             for result in future.result():
+                if on_done:
+                    on_done(result)
+                yield result
+
+
+def _on_cluster(
+    paths: Sequence[Path],
+    spec: EngineSpec,
+    limits: MediaLimits,
+    address: str,
+    choice: FaceChoice | None,
+    on_done: Callable[[FileAnalysis], None] | None,
+) -> Iterator[FileAnalysis]:
+    """The chunks of :func:`analyse_files` on a Dask cluster, in completion order."""
+    chunks = [list(paths[i : i + CHUNK_FILES]) for i in range(0, len(paths), CHUNK_FILES)]
+    if not chunks:
+        return
+    with dask_client(address) as client:
+        futures = [
+            client.submit(_work_on_cluster, spec, limits, chunk, choice, pure=False)
+            for chunk in chunks
+        ]
+        for results in completed(futures):
+            for result in results:
                 if on_done:
                     on_done(result)
                 yield result

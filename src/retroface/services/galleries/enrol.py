@@ -51,6 +51,7 @@ def enroll(
     progress: Progress | None = None,
     sources: Sources | None = None,
     quality_override: str | None = None,
+    dask_address: str | None = None,
 ) -> EnrollReport:
     """Enroll every image under ``paths`` (see :mod:`enrollment_plan` for the layouts).
 
@@ -64,6 +65,10 @@ def enroll(
     refused with the reasons (watchlist images must be "of appropriate quality"), unless
     the supervisor enrolling it gives ``quality_override``: the reason is then recorded
     in the image's audit event.
+
+    ``dask_address``: analyse the images on that Dask cluster (a force's custody
+    collection outgrows one machine); storing stays here, one commit per image, so a
+    cluster run resumes and never duplicates exactly as a local one does.
     """
     app.require(Action.GALLERY_ENROLL)
     progress = progress or SilentProgress()
@@ -97,6 +102,7 @@ def enroll(
         app.limits,
         app.settings.workers,
         engine=app.engine if len(by_path) <= 4 else None,
+        dask_address=dask_address,
     ):
         progress.advance()
         if result.error:

@@ -36,6 +36,7 @@ from sqlalchemy import select
 
 from retroface.errors import InvalidInputError, NotFoundError, RetrofaceError
 from retroface.faces import EngineSpec
+from retroface.faces.dask_cluster import completed, dask_client
 from retroface.faces.engine_description import describe
 from retroface.faces.video_analysis import (
     SegmentResult,
@@ -403,19 +404,8 @@ def _execute(
 
 
 def _on_dask(spec: EngineSpec, tasks: list[SegmentTask], address: str) -> Iterator[SegmentResult]:
-    try:
-        from distributed import Client  # noqa: PLC0415 - Dask only for a cluster run
-        from distributed import as_completed as dask_completed  # noqa: PLC0415
-    except ImportError as exc:  # pragma: no cover - distributed is a pinned dependency
-        raise InvalidInputError("--dask needs the 'distributed' package") from exc
-    try:
-        client = Client(address, timeout="10s")
-    except (OSError, TimeoutError) as exc:
-        raise InvalidInputError(f"cannot reach the Dask scheduler at {address} ({exc})") from exc
-    with client:
-        futures = [client.submit(run_segment, spec, task, pure=False) for task in tasks]
-        for future in dask_completed(futures):
-            yield future.result()
+    with dask_client(address) as client:
+        yield from completed([client.submit(run_segment, spec, t, pure=False) for t in tasks])
 
 
 def _store_segment(
