@@ -9,7 +9,7 @@ chosen sampling and prints the track recall: the share of full-rate tracks
 that a sampled track covers (overlapping in time and within the same-person
 similarity). Nothing is written outside a temporary folder.
 
-    python bench/video.py [--sampling fps:5] [--detector hog] [--workers 2] [--minutes 2]
+    python bench/video.py [--sampling fps:5] [--detector hog] [--workers 2] [--minutes 2] [--dask 2]
 """
 
 from __future__ import annotations
@@ -19,13 +19,17 @@ import os
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 
 import av
 import numpy as np
+from distributed import LocalCluster
 
 from retroface.faces import EngineSpec
+from retroface.faces.dask_cluster import completed, dask_client
+from retroface.faces.stage_clock import STAGES, StageClock
 from retroface.faces.tracking import Sighting, TrackerSettings
 from retroface.faces.video_analysis import SegmentTask, plan_segments, run_segment
 from retroface.media.video_reader import SamplingPolicy, probe_video
@@ -57,13 +61,23 @@ def loop_clip(source: Path, target: Path, min_seconds: float) -> float:
     return loops * float(span * stream.time_base)
 
 
-def scan(tasks: list[SegmentTask], spec: EngineSpec, workers: int) -> tuple[list[Sighting], int]:
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        results = list(pool.map(run_segment, [spec] * len(tasks), tasks))
+def scan(
+    tasks: list[SegmentTask], spec: EngineSpec, workers: int, dask_address: str | None = None
+) -> tuple[list[Sighting], int, StageClock]:
+    """(sightings, frames sampled, time per stage summed over the segments)."""
+    if dask_address:
+        with dask_client(dask_address) as client:
+            results = list(completed([client.submit(run_segment, spec, t) for t in tasks]))
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            results = list(pool.map(run_segment, [spec] * len(tasks), tasks))
     errors = [r.error for r in results if r.error]
     if errors:
         raise SystemExit(f"decoding failed: {errors[0]}")
-    return [s for r in results for s in r.sightings], sum(r.frames_sampled for r in results)
+    clock = StageClock()
+    for r in results:
+        clock.add(r.clock)
+    return [s for r in results for s in r.sightings], sum(r.frames_sampled for r in results), clock
 
 
 def recall(reference: list[Sighting], found: list[Sighting]) -> float:
@@ -95,6 +109,13 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=2.0)
     parser.add_argument("--segment-s", type=float, default=15.0)
     parser.add_argument(
+        "--dask",
+        type=int,
+        default=0,
+        metavar="WORKERS",
+        help="scan on a local Dask cluster of this many single-threaded workers instead",
+    )
+    parser.add_argument(
         "--full-scan-every-s", type=float, default=TrackerSettings.full_scan_every_s
     )
     args = parser.parse_args()
@@ -111,14 +132,28 @@ def main() -> None:
         tracker = TrackerSettings(full_scan_every_s=args.full_scan_every_s)
         tasks = plan_segments(looped, info.duration_s, policy, args.segment_s, tracker)
         run_segment(spec, tasks[0])  # warm the models in this process (not timed)
-        started = time.perf_counter()
-        _, frames = scan(tasks, spec, args.workers)
-        wall = time.perf_counter() - started
+        with ExitStack() as stack:
+            address = None
+            if args.dask:
+                cluster = stack.enter_context(
+                    LocalCluster(
+                        n_workers=args.dask,
+                        threads_per_worker=1,
+                        processes=True,
+                        dashboard_address=None,
+                    )
+                )
+                address = cluster.scheduler_address
+                scan(tasks[:1], spec, 1, address)  # load the models on the workers (not timed)
+            started = time.perf_counter()
+            _, frames = scan(tasks, spec, args.workers, address)
+            wall = time.perf_counter() - started
     print(
         f"footage: {CLIP.name} looped to {seconds:.1f} s ({info.width}x{info.height}), "
         f"sampling {policy.text}, detector {args.detector} (faces from {args.min_face_px} px), "
         f"full scan every "
-        f"{args.full_scan_every_s:g} s, {args.workers} workers"
+        f"{args.full_scan_every_s:g} s, "
+        + (f"Dask LocalCluster of {args.dask} workers" if args.dask else f"{args.workers} workers")
     )
     print(f"scanned {frames} frames in {wall:.1f} s: {frames / wall:.1f} frames/s")
     print(f"realtime_factor={seconds / wall:.2f}")
