@@ -62,6 +62,13 @@ def main() -> None:
     parser.add_argument(
         "--embedder", default=defaults.embedder, help="embedder backend (dlib, onnx, ...)"
     )
+    parser.add_argument(
+        "--cross",
+        type=Path,
+        help="a .npz of templates saved by an earlier run (--save) with another recipe: also "
+        "score each pair's first image from it against the second from this run",
+    )
+    parser.add_argument("--save", type=Path, help="save this run's templates (.npz) for --cross")
     args = parser.parse_args()
 
     pairs = read_lfw_pairs(args.data / "lfw_pairs.txt", args.data / "lfw")
@@ -114,6 +121,17 @@ def main() -> None:
     same = np.array([p.same for p in pairs])
     folds = np.array([p.fold for p in pairs])
     result = k_fold_accuracy(scores, same, folds)
+    if args.save:
+        np.savez(args.save, **{str(k.relative_to(args.data)): v for k, v in embeddings.items()})
+    if args.cross:
+        with np.load(args.cross) as saved:
+            other = {args.data / k: saved[k] for k in saved.files}
+        mixed = np.array([float(other[p.first] @ embeddings[p.second]) for p in pairs])
+        crossed = k_fold_accuracy(mixed, same, folds)
+        print(
+            f"cross-recipe 10-fold accuracy (first image from {args.cross.name}, second from "
+            f"this run): {crossed.mean:.4f} +/- {crossed.std:.4f}"
+        )
     print(f"fold_accuracies={[round(a, 4) for a in result.fold_accuracies]}")
     print(f"fold_thresholds={[round(t, 4) for t in result.fold_thresholds]}")
     print(

@@ -331,7 +331,11 @@ class OnnxResNetEmbedder:
     backend's version, since both compute the same descriptors.
     """
 
-    def __init__(self, model_path: Path | None = None, threads: int = 1) -> None:
+    def __init__(
+        self, model_path: Path | None = None, threads: int = 1, version: str | None = None
+    ) -> None:
+        """``version``: the model version to report instead of the file's digest, for a
+        derived file that keeps its source's template space (resnet_int8.py)."""
         weights = model_path or packaged_model_path(RESNET_FILE)
         if weights.suffix == ".onnx":
             self._session = load_onnx_session(weights, threads)
@@ -341,7 +345,9 @@ class OnnxResNetEmbedder:
         self._float_input = chip_input.type == "tensor(float)"
         self._input_name = chip_input.name
         self._output_name = self._session.get_outputs()[0].name
-        self.model = ModelInfo(name="dlib_resnet_v1", version=file_digest(weights), dimension=128)
+        self.model = ModelInfo(
+            name="dlib_resnet_v1", version=version or file_digest(weights), dimension=128
+        )
 
     def raw_descriptors(self, chips: list[NDArray[np.uint8]]) -> NDArray[np.float32]:
         """dlib's un-normalised descriptors of (150, 150, 3) uint8 RGB chips, as (N, 128) float32."""

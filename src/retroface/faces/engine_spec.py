@@ -122,6 +122,15 @@ def _onnx_embedder(spec: EngineSpec) -> Embedder:
     return OnnxFileEmbedder(Path(path))
 
 
+def _onnx_int8_embedder(spec: EngineSpec) -> Embedder:
+    """dlib's ResNet quantised to int8 (shipped, see resnet_int8.py): same template space."""
+    from retroface.faces.resnet_int8 import int8_embedder  # noqa: PLC0415 - ONNX Runtime loads only when this backend is used
+
+    if spec.embedder != "onnx8":
+        raise InvalidInputError("the onnx8 embedder takes no argument (it is the shipped model)")
+    return int8_embedder()
+
+
 def _is_converted_dlib(path: Path) -> bool:
     import onnx  # noqa: PLC0415 - ONNX loads only when an ONNX backend is used
 
@@ -155,5 +164,6 @@ def _tfjs_embedder(spec: EngineSpec) -> Embedder:
 EMBEDDERS: dict[str, EmbedderFactory] = {
     "dlib": _dlib_embedder,
     "onnx": _onnx_embedder,
+    "onnx8": _onnx_int8_embedder,
     "tfjs": _tfjs_embedder,
 }
