@@ -49,6 +49,7 @@ from retroface.services.results import (
 )
 from retroface.services.search import photos
 from retroface.services.search import verify as verification
+from retroface.services.search.enhanced_probe import probe_enhancement_from
 from retroface.settings import Settings
 
 __all__ = [
@@ -322,6 +323,11 @@ class Deployment:
         max_candidates: int | None = None,
         probe_labels: dict[str, str] | None = None,
         face_choice: FaceChoice | None = None,
+        source_type: str | None = None,
+        supplied_by: str | None = None,
+        one_person: bool = False,
+        enhance: list[str] | None = None,
+        keep_enhanced: bool = False,
     ) -> SearchReport:
         """Search the chosen faces of the evidence (images, videos or folders) against ``gallery``.
 
@@ -339,6 +345,18 @@ class Deployment:
         image with one face is searched, one with several raises (nothing searched, no
         search used); among several files an image with several faces is an ``errors``
         entry, unless every face is searched with a reason.
+
+        ``source_type`` (cctv, body-worn-video, social-media, public-submission, other)
+        and ``supplied_by`` (free text) are recorded on every evidence item; a sketch,
+        composite, artist-impression or substitute ("looks like") image is refused. With
+        ``one_person`` the images are stills of one unknown person, searched as one
+        fused probe with one candidate list.
+
+        ``enhance``: steps applied, in order, to the one image named before its faces are
+        found (``retroface.media.enhancement``: ``"clahe:clip=2,tile=8"``, ``"gamma:0.8"``);
+        the original is kept and hashed, each step recorded and audited
+        (``probe.enhancement_step``), the candidates flagged as enhanced; the enhanced image
+        is kept too only with ``keep_enhanced``.
 
         Role: operator. Audit: ``search.started``, ``search.media_processed`` for
         each file, ``search.completed``; a search the gate refuses: ``search.refused``.
@@ -363,6 +381,10 @@ class Deployment:
             max_candidates=max_candidates,
             probe_labels=probe_labels,
             face_choice=face_choice,
+            source_type=source_type,
+            supplied_by=supplied_by,
+            one_person=one_person,
+            enhancement=probe_enhancement_from(enhance, keep_copy=keep_enhanced),
         )
 
     def verify(

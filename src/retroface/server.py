@@ -52,8 +52,9 @@ SECURITY_HEADERS = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
 UI_PREFIX = "/ui"
-#: The UI's own styles and data: URLs for face images; no scripts at all.
-UI_CSP = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+#: The UI's own styles and scripts (files served from /ui/static: never inline) and data:
+#: URLs for face images.
+UI_CSP = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 #: The interactive docs page (off unless ``api_docs``): Swagger UI at a pinned version from
 #: its CDN; its one inline script runs by a per-response nonce, not 'unsafe-inline'.
 SWAGGER_UI = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5.17.14"

@@ -63,6 +63,9 @@ SUBJECT_FORM = {
     "holding_basis": "custody-image",
 }
 
+#: Where the evidence came from and who supplied it: required of every search upload.
+SOURCE = {"source_type": "cctv", "supplied_by": "DC Test, Test Police"}
+
 
 def _photo(name: str = "obama.jpg") -> tuple[str, tuple[str, bytes, str]]:
     return ("files", (name, (TRAIN / "obama" / "obama.jpg").read_bytes(), "image/jpeg"))
@@ -113,10 +116,14 @@ def test_a_search_refused_at_its_gate_stores_no_evidence_and_is_audited(
     )
     operator = login(client, OPERATOR.username)
     refusals = [
-        ({"gallery": "other"}, 403, "outside the authorised scope"),
-        ({"gallery": "no-such-gallery"}, 404, "no-such-gallery"),
-        ({"gallery": "custody", "threshold": "0.5"}, 403, "below the deployment's floor"),
-        ({"gallery": "custody", "max_candidates": str(MAX_CANDIDATES_LIMIT + 1)}, 422, ""),
+        ({**SOURCE, "gallery": "other"}, 403, "outside the authorised scope"),
+        ({**SOURCE, "gallery": "no-such-gallery"}, 404, "no-such-gallery"),
+        ({**SOURCE, "gallery": "custody", "threshold": "0.5"}, 403, "below the deployment's floor"),
+        (
+            {**SOURCE, "gallery": "custody", "max_candidates": str(MAX_CANDIDATES_LIMIT + 1)},
+            422,
+            "",
+        ),
     ]
     for form, status, said in refusals:
         before = len(_audited(app, "search.refused"))
@@ -130,7 +137,7 @@ def test_a_search_refused_at_its_gate_stores_no_evidence_and_is_audited(
         assert audited == (0 if status == 422 else 1), form
     accepted = client.post(
         f"{API}/cases/GATE-1/searches",
-        data={"gallery": "custody", "max_candidates": str(MAX_CANDIDATES_LIMIT)},
+        data={**SOURCE, "gallery": "custody", "max_candidates": str(MAX_CANDIDATES_LIMIT)},
         files=[_photo()],
         headers=operator,
     )
@@ -154,7 +161,7 @@ def test_evidence_a_search_could_not_use_is_deleted_and_named_as_uploaded(
     broken = ("files", ("broken scan.jpg", b"\xff\xd8\xff\xe0 not a photo", "image/jpeg"))
     response = client.post(
         f"{API}/cases/LEAK-1/searches",
-        data={"gallery": "custody"},
+        data={**SOURCE, "gallery": "custody"},
         files=[_photo("obama2.jpg"), broken],
         headers=operator,
     )
@@ -230,7 +237,7 @@ def test_an_anonymous_upload_is_refused_before_a_byte_of_it_is_read(
     big = ("files", ("probe.jpg", b"\xff\xd8\xff\xe0" + os.urandom(10 * 2**20), "image/jpeg"))
     with TestClient(counting, raise_server_exceptions=False) as http:
         for path, form in (
-            (f"{API}/cases/ANY-1/searches", {"gallery": "g"}),
+            (f"{API}/cases/ANY-1/searches", {**SOURCE, "gallery": "g"}),
             (f"{API}/galleries/g/subjects", SUBJECT_FORM),
         ):
             refusals = len(_audited(app, "access.refused"))
@@ -319,7 +326,10 @@ def test_a_chunked_body_over_the_limit_is_refused_while_streaming(app: App) -> N
         assert flooded.status_code == 413, flooded.text
         many = [("files", (f"p{i}.jpg", b"\xff\xd8\xff", "image/jpeg")) for i in range(51)]
         crowd = http.post(
-            f"{API}/cases/BIG-1/searches", data={"gallery": "custody"}, files=many, headers=operator
+            f"{API}/cases/BIG-1/searches",
+            data={**SOURCE, "gallery": "custody"},
+            files=many,
+            headers=operator,
         )
         assert crowd.status_code == 413 and "at most 50" in crowd.json()["detail"], crowd.text
     assert _files_under(uploads_root(app.settings.home)) == set()
@@ -556,7 +566,7 @@ def test_the_docs_page_is_off_by_default_and_the_schema_needs_a_login(
     form = upload["requestBody"]["content"]["multipart/form-data"]["schema"]
     (cap,) = [t for t in form["properties"]["max_candidates"]["anyOf"] if "maximum" in t]
     assert cap["maximum"] == MAX_CANDIDATES_LIMIT
-    assert set(form["required"]) == {"gallery", "files"}
+    assert set(form["required"]) == {"gallery", "files", "source_type", "supplied_by"}
 
     app.settings = app.settings.with_(api_docs=True)
     with TestClient(create_server(application=app), raise_server_exceptions=False) as http:
@@ -611,7 +621,7 @@ def test_uploads_are_sealed_at_rest_and_still_searched_reviewed_and_re_keyed(
             operator = login(http, OPERATOR.username)
             submitted = http.post(
                 f"{API}/cases/SEAL-1/searches",
-                data={"gallery": "custody"},
+                data={**SOURCE, "gallery": "custody"},
                 files=[
                     ("files", ("obama1.jpg", probe.read_bytes(), "image/jpeg")),
                     ("files", (clip.name, clip.read_bytes(), "video/mp4")),
@@ -630,7 +640,9 @@ def test_uploads_are_sealed_at_rest_and_still_searched_reviewed_and_re_keyed(
             assert sighting["subject"] == "lin-manuel-miranda"
             browser_login(http, REVIEWER.username)
             page = http.get(f"/ui/candidates/{candidate['candidate_id']}")
-            assert page.status_code == 200 and page.text.count("data:image/png;base64,") == 2
+            assert page.status_code == 200 and "not shown" not in page.text
+            for face in ("Probe face from the evidence", "Reference face of obama"):  # both read
+                assert re.search(rf'src="data:image/jpeg;base64,[^"]+" alt="{face}"', page.text)
         home = application.settings.home
         stored = _files_under(uploads_root(home))
         assert len(stored) == 4

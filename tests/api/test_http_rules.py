@@ -27,6 +27,8 @@ UNTIL = (datetime.now(UTC) + timedelta(days=30)).isoformat()
 pytestmark = pytest.mark.needs_data
 API = "/api/v1"
 JPEG = ("probe.jpg", b"\xff\xd8\xff\xe0 not really a photo", "image/jpeg")
+#: Where the evidence came from and who supplied it: required of every search upload.
+SOURCE = {"source_type": "cctv", "supplied_by": "DC Test, Test Police"}
 CASE = {
     "reference": "RM-1",
     "purpose": "role matrix",
@@ -84,10 +86,16 @@ ENDPOINTS: list[tuple[str, str, dict, Action]] = [
     (
         "POST",
         "/cases/RM-1/searches",
-        {"data": {"gallery": "rm"}, "files": [("files", JPEG)]},
+        {"data": {**SOURCE, "gallery": "rm"}, "files": [("files", JPEG)]},
         Action.SEARCH_RUN,
     ),
     ("POST", "/cases/RM-1/probe-faces", {"files": [("files", JPEG)]}, Action.SEARCH_RUN),
+    (
+        "POST",
+        "/cases/RM-1/probe-preview",
+        {"data": {"enhance": '[{"op": "mirror"}]'}, "files": [("files", JPEG)]},
+        Action.SEARCH_RUN,
+    ),
     ("POST", "/cases/RM-1/find", {"json": {"gallery": "rm", "subject": "s"}}, Action.SEARCH_RUN),
     ("POST", "/cases/RM-1/clusters", {}, Action.VIDEO_CLUSTER),
     ("GET", "/cases/RM-1/clusters", {}, Action.VIDEO_CLUSTER),
@@ -111,6 +119,13 @@ ENDPOINTS: list[tuple[str, str, dict, Action]] = [
         Action.SUBJECT_ERASE,
     ),
     ("GET", "/reviews", {}, Action.REVIEW_READ),
+    ("GET", "/reviews/disputed", {}, Action.REVIEW_RESOLVE),
+    (
+        "POST",
+        "/candidates/999/resolution",
+        {"json": {"outcome": "no-match", "reason": "r"}},
+        Action.REVIEW_RESOLVE,
+    ),
     (
         "POST",
         "/candidates/999/reviews",
@@ -246,7 +261,10 @@ def test_uploads_are_checked_before_anything_is_kept(
     client.post(f"{API}/galleries", json={"name": "rm"}, headers=supervisor)
     script = ("files", ("evil.html", b"<script>alert(1)</script>", "text/html"))
     response = client.post(
-        f"{API}/cases/RM-1/searches", data={"gallery": "rm"}, files=[script], headers=operator
+        f"{API}/cases/RM-1/searches",
+        data={**SOURCE, "gallery": "rm"},
+        files=[script],
+        headers=operator,
     )
     assert response.status_code == 422
     problem = response.json()
@@ -261,7 +279,9 @@ def test_uploads_are_checked_before_anything_is_kept(
         | {"content-length": huge, "content-type": "multipart/form-data; boundary=x"},
     )
     assert too_big.status_code == 413
-    missing = client.post(f"{API}/cases/RM-1/searches", data={"gallery": "rm"}, headers=operator)
+    missing = client.post(
+        f"{API}/cases/RM-1/searches", data={**SOURCE, "gallery": "rm"}, headers=operator
+    )
     assert missing.status_code == 422 and "files" in missing.json()["detail"]
 
 

@@ -27,6 +27,9 @@ UNTIL = (datetime.now(UTC) + timedelta(days=30)).isoformat()
 pytestmark = pytest.mark.needs_data
 API = "/api/v1"
 
+#: Where the evidence came from and who supplied it: required of every search upload.
+SOURCE = {"source_type": "cctv", "supplied_by": "DC Test, Test Police"}
+
 
 def _upload(paths: list[Path], content_type: str = "image/jpeg") -> list[tuple[str, tuple]]:
     return [("files", (p.name, p.read_bytes(), content_type)) for p in paths]
@@ -87,7 +90,7 @@ def test_search_by_upload_review_by_two_people_and_audit(
 
     submitted = client.post(
         f"{API}/cases/{case}/searches",
-        data={"gallery": "custody"},
+        data={**SOURCE, "gallery": "custody"},
         files=_upload([probe]),
         headers=operator,
     )

@@ -23,6 +23,9 @@ pytestmark = pytest.mark.needs_data
 API = "/api/v1"
 GROUP = EXAMPLES / "knn_examples" / "test" / "obama_and_biden.jpg"
 
+#: Where the evidence came from and who supplied it: required of every search upload.
+SOURCE = {"source_type": "cctv", "supplied_by": "DC Test, Test Police"}
+
 
 def _case_with_one_search(app: App) -> str:
     open_case(
@@ -60,7 +63,7 @@ def test_an_uploads_faces_are_listed_and_the_search_form_chooses_one(
     # Uploaded with no choice: the job fails saying why, nothing is kept, no search is used.
     unchosen = client.post(
         f"{API}/cases/{case}/searches",
-        data={"gallery": "custody"},
+        data={**SOURCE, "gallery": "custody"},
         files=_upload([GROUP]),
         headers=operator,
     )
@@ -79,14 +82,14 @@ def test_an_uploads_faces_are_listed_and_the_search_form_chooses_one(
     # A choice of one face goes with exactly one image, refused before anything is stored.
     two = client.post(
         f"{API}/cases/{case}/searches",
-        data={"gallery": "custody", "face": "1"},
+        data={**SOURCE, "gallery": "custody", "face": "1"},
         files=_upload([GROUP, EXAMPLES / "obama2.jpg"]),
         headers=operator,
     )
     assert two.status_code in (400, 422) and "exactly one image" in two.text, two.text
     unmarked = client.post(
         f"{API}/cases/{case}/searches",
-        data={"gallery": "custody", "mark": "10,10,80,80"},
+        data={**SOURCE, "gallery": "custody", "mark": "10,10,80,80"},
         files=_upload([GROUP]),
         headers=operator,
     )
@@ -96,7 +99,7 @@ def test_an_uploads_faces_are_listed_and_the_search_form_chooses_one(
     biden = min((f for f in listing["faces"] if f["box"][1] < 600), key=lambda f: f["box"][0])
     chosen = client.post(
         f"{API}/cases/{case}/searches",
-        data={"gallery": "custody", "face": str(biden["face"])},
+        data={**SOURCE, "gallery": "custody", "face": str(biden["face"])},
         files=_upload([GROUP]),
         headers=operator,
     )

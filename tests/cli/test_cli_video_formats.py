@@ -55,13 +55,16 @@ def test_raw_stream_needs_fps_is_read_at_it_and_says_so(
     notes.write_text("not footage\n")
     env = user_env(app.settings.home, OPERATOR.username)
 
-    refused = run_cli_json(env, "video", "ingest", raw, notes, "--case", case, exit_code=1)
+    source = ("--source-type", "cctv", "--supplied-by", "DC Test")  # required of every ingest
+    refused = run_cli_json(env, "video", "ingest", raw, notes, "--case", case, *source, exit_code=1)
     errors = {Path(e["source"]).name: e["error"] for e in refused["errors"]}
     assert refused["files"] == [] and set(errors) == {"camera3.h264", "notes.bin"}
     assert "no timestamps" in errors["camera3.h264"] and "--fps N" in errors["camera3.h264"]
     assert "not a video (nor an image)" in errors["notes.bin"]
 
-    report = run_cli_json(env, "video", "ingest", renamed, "--case", case, "--fps", str(FPS))
+    report = run_cli_json(
+        env, "video", "ingest", renamed, "--case", case, "--fps", str(FPS), *source
+    )
     assert report["errors"] == [] and report["files"][0]["frames_sampled"] > 0
     assert report["files"][0]["timestamps_from_fps"] is True  # the report says so too
 

@@ -67,7 +67,7 @@ def test_the_cli_reports_the_corpus_without_a_traceback(app: App, corpus: list[C
     env = cli_env(app.settings.home, RETROFACE_USER=OPERATOR.username, RETROFACE_PASSWORD=PASSWORD)
     result = subprocess.run(
         [sys.executable, "-m", "retroface.cli.main", "search", "--case", case, "--gallery", "g",
-         "--json", str(folder)],
+         "--source-type", "cctv", "--supplied-by", "DC Test", "--json", str(folder)],
         env=env, capture_output=True, text=True, timeout=900, check=False,
     )  # fmt: skip
     assert result.returncode == 1  # some files failed

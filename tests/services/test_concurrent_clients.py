@@ -79,8 +79,9 @@ def test_concurrent_enrolment_and_search_lose_nothing(app: App, data: Path, tmp_
     deadline = time.monotonic() + 300
     while _count(app, ReferenceImage) < 2 and time.monotonic() < deadline:
         time.sleep(0.1)  # search while the enrolments are still going
+    source = ("--source-type", "cctv", "--supplied-by", "DC Test")
     searches = [
-        _start(app, OPERATOR, "search", probe, "--case", case, "--gallery", "shared")
+        _start(app, OPERATOR, "search", probe, "--case", case, "--gallery", "shared", *source)
         for probe in probes
     ]
     for process in clients + searches:

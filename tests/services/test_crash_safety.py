@@ -208,7 +208,8 @@ def test_video_ingest_killed_at_random_points_resumes_without_losing_or_doubling
     operator = user_env(home, OPERATOR.username, RETROFACE_WORKERS="1")
     admin = user_env(home, ADMIN.username)
     clip = data / "video" / "short_hamilton_clip.mp4"
-    ingest_args = ["video", "ingest", str(clip), "--case", case, "--segment-s", "1"]
+    ingest_args = ["video", "ingest", str(clip), "--case", case, "--segment-s", "1",
+                   "--source-type", "cctv", "--supplied-by", "DC Test"]  # fmt: skip
 
     def segments() -> int:
         return _count(app, select(func.count(VideoSegment.id)))

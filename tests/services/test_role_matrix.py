@@ -27,6 +27,7 @@ from retroface.services.cases.manage import (
     show_case,
 )
 from retroface.services.cases.report import case_report
+from retroface.services.cases.resolution import disputed_queue
 from retroface.services.cases.review import record_review, review_queue
 from retroface.services.deployment.rules import deployment_status, set_probe_retention
 from retroface.services.evaluation.identification import evaluate_identification
@@ -163,6 +164,7 @@ def _act(app: App, action: Action, data: Path, tmp: Path) -> object:
         Action.REVIEW_DECIDE: lambda: record_review(
             _trained(app), _candidates[0], "inconclusive", "too dark to judge"
         ),
+        Action.REVIEW_RESOLVE: lambda: disputed_queue(app),
         Action.DEPLOYMENT_CONFIGURE: lambda: set_probe_retention(app, "immediate"),
         Action.DEPLOYMENT_READ: lambda: deployment_status(app),
         Action.RETENTION_RUN: lambda: run_retention(app),

@@ -45,7 +45,7 @@ def test_the_footage_timeline_places_each_candidate_at_its_time_in_the_clip(
     clip = data / "video" / "short_hamilton_clip.mp4"
     gallery_with(app, "cast", {"lin-manuel-miranda": [EXAMPLES / "lin-manuel-miranda.png"]})
     authorised_case(app, "CLIP-B")
-    search(app, "CLIP-B", "cast", [clip])
+    footage = search(app, "CLIP-B", "cast", [clip])
     times = sorted(
         c.timestamp_s
         for c in review_queue(app.acting_as(SUPERVISOR), case_reference="CLIP-B")
@@ -70,6 +70,16 @@ def test_the_footage_timeline_places_each_candidate_at_its_time_in_the_clip(
     with page.expect_navigation():
         page.get_by_role("link", name=f"#{markers.first.get_attribute('data-candidate')}").click()
     checks.check(page)
+    # A footage candidate's comparison: the sighting's best views within its time range.
+    best = page.get_by_role("heading", name="Best views of sighting")
+    assert best.is_visible() and page.locator("ul.thumbs img").count() >= 2
+    screenshot(page, "17-footage-candidate")
+
+    # The search's results: its sightings, each with its time range and candidates.
+    page.goto(f"{page.url.split('/ui/')[0]}/ui/searches/{footage.search_id}")
+    checks.check(page)
+    assert page.locator("section.probe-face h2").first.inner_text().count("sighting #") == 1
+    screenshot(page, "18-footage-search-results")
 
 
 def test_the_auditor_searches_the_log_pages_through_it_and_downloads_it(

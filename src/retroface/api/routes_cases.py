@@ -10,6 +10,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from retroface.faces.face_choice import FaceChoice, face_choice_from
 from retroface.governance.audit_export import load_signing_key
+from retroface.governance.probe_sources import MAX_SUPPLIER_CHARS
 from retroface.governance.roles import Action
 from retroface.services.biometrics.sealed_files import read_protected_file
 from retroface.services.cases.disclosure import disclosure_pack
@@ -27,18 +28,28 @@ from retroface.services.results import (
     CaseDetail,
     ClusterReport,
     ProbeFaceListing,
+    SearchReport,
     TimelineReport,
 )
+from retroface.services.search.enhanced_probe import ProbeEnhancement, probe_enhancement_from
 from retroface.services.search.footage import find_person
 from retroface.services.search.gate import MAX_CANDIDATES_LIMIT
+from retroface.services.search.sightings import MAX_SIGHTINGS, search_sightings
 from retroface.services.video.clusters import cluster_case, list_clusters
 from retroface.serving.auth import Acting
 from retroface.serving.bounds import MAX_COUNT
 from retroface.serving.jobs import JobOut, JobRunner
-from retroface.serving.search_jobs import list_uploaded_probe_faces, start_search_job
+from retroface.serving.search_jobs import (
+    list_uploaded_probe_faces,
+    preview_uploaded_enhancement,
+    start_search_job,
+)
 from retroface.serving.uploads import multipart_body, upload_form
 
 router = APIRouter(tags=["cases"])
+
+#: The longest enhancement step list a form field may hold (MAX_STEPS steps fit easily).
+ENHANCE_FIELD_CHARS = 8000
 
 
 class CaseIn(BaseModel):
@@ -141,6 +152,13 @@ class SearchForm(BaseModel):
     """The fields of a search upload (besides its ``files``)."""
 
     gallery: str = Field(min_length=1, max_length=200)
+    #: Where the evidence came from (cctv, body-worn-video, social-media, public-submission,
+    #: other) and who supplied it: required, recorded on every evidence item. A sketch,
+    #: composite, artist-impression or substitute ("looks like") image is refused (audited).
+    source_type: str = Field(min_length=1, max_length=64)
+    supplied_by: str = Field(min_length=1, max_length=MAX_SUPPLIER_CHARS)
+    #: The images are stills of one unknown person: searched as one fused probe.
+    one_person: bool = False
     threshold: float | None = Field(default=None, gt=0.0, lt=1.0)
     max_candidates: int | None = Field(default=None, ge=1, le=MAX_CANDIDATES_LIMIT)
     #: Search faces too poor to search reliably too, for this recorded reason (audited).
@@ -159,6 +177,14 @@ class SearchForm(BaseModel):
     eyes: str | None = Field(default=None, max_length=100)
     nose: str | None = Field(default=None, max_length=100)
     mouth: str | None = Field(default=None, max_length=100)
+    #: Enhancement of the one image uploaded before its faces are found: a JSON list of
+    #: ``{"op": name, parameter: value}`` steps, in order (media/enhancement.py); recorded,
+    #: each step audited, candidates flagged. ``keep_enhanced``: also keep the enhanced image.
+    enhance: str | None = Field(default=None, max_length=ENHANCE_FIELD_CHARS)
+    keep_enhanced: bool = False
+
+    def enhancement(self) -> ProbeEnhancement | None:
+        return probe_enhancement_from(steps_json=self.enhance, keep_copy=self.keep_enhanced)
 
     def face_choice(self) -> FaceChoice:
         return face_choice_from(
@@ -173,9 +199,20 @@ class SearchForm(BaseModel):
 
 
 class ProbeFacesForm(BaseModel):
-    """A probe-face listing takes one image (``files``) and no other field."""
+    """A probe-face listing takes one image (``files``) and, optionally, the enhancement
+    steps a search of it will use (the faces are then those of the enhanced image)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    enhance: str | None = Field(default=None, max_length=ENHANCE_FIELD_CHARS)
+
+
+class ProbePreviewForm(BaseModel):
+    """An enhancement preview takes one image (``files``) and the steps (a JSON list)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enhance: str = Field(min_length=2, max_length=ENHANCE_FIELD_CHARS)
 
 
 @router.post(
@@ -202,6 +239,10 @@ async def post_search(reference: str, request: Request, application: Acting) -> 
             max_candidates=form.max_candidates,
             low_quality_reason=form.low_quality_reason,
             face_choice=form.face_choice(),
+            enhancement=form.enhancement(),
+            source_type=form.source_type,
+            supplied_by=form.supplied_by,
+            one_person=form.one_person,
         )
 
 
@@ -217,8 +258,27 @@ async def post_probe_faces(
     search (``face`` or ``box`` of a search upload): nothing is searched, embedded or
     kept (the upload is deleted), no search is used; the listing is audited."""
     application.require(Action.SEARCH_RUN, case_reference=reference)
-    async with upload_form(request, ProbeFacesForm) as (_, files):
-        return await list_uploaded_probe_faces(application, reference, files)
+    async with upload_form(request, ProbeFacesForm) as (form, files):
+        enhancement = probe_enhancement_from(steps_json=form.enhance)
+        return await list_uploaded_probe_faces(application, reference, files, enhancement)
+
+
+@router.post(
+    "/cases/{reference}/probe-preview",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}},
+    openapi_extra=multipart_body(ProbePreviewForm, "The one probe image to enhance"),
+)
+async def post_probe_preview(reference: str, request: Request, application: Acting) -> Response:
+    """The probe image after the enhancement steps (``enhance``: a JSON list), as PNG, to
+    judge them before searching: nothing is searched or kept (the upload is deleted), no
+    search is used; the preview is audited with the file's hash and the steps."""
+    application.require(Action.SEARCH_RUN, case_reference=reference)
+    async with upload_form(request, ProbePreviewForm) as (form, files):
+        enhancement = probe_enhancement_from(steps_json=form.enhance)
+        assert enhancement is not None  # the field is required
+        png = await preview_uploaded_enhancement(application, reference, files, enhancement)
+    return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut)
@@ -268,6 +328,38 @@ def post_disclosure_pack(reference: str, application: Acting) -> Response:
 def post_find(reference: str, body: FindIn, application: Acting) -> TimelineReport:
     """Where and when a gallery subject appears in the case's footage."""
     return find_person(application, reference, body.gallery, body.subject, threshold=body.threshold)
+
+
+class SightingSearchIn(BaseModel):
+    """Search only these sightings of the case's ingested footage (the others are not)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    gallery: str = Field(min_length=1, max_length=200)
+    sightings: list[int] = Field(min_length=1, max_length=MAX_SIGHTINGS)
+    #: The sightings are one unknown person: searched as one fused probe.
+    one_person: bool = False
+    threshold: float | None = Field(default=None, gt=0.0, lt=1.0)
+    max_candidates: int | None = Field(default=None, ge=1, le=MAX_CANDIDATES_LIMIT)
+    low_quality_reason: str | None = Field(default=None, max_length=1000)
+
+
+@router.post("/cases/{reference}/sighting-searches", response_model=SearchReport)
+def post_sighting_search(
+    reference: str, body: SightingSearchIn, application: Acting
+) -> SearchReport:
+    """Search the chosen sightings of the case's footage against a gallery; candidates as
+    for an upload's search (each an investigative lead for review)."""
+    return search_sightings(
+        application,
+        reference,
+        body.gallery,
+        body.sightings,
+        threshold=body.threshold,
+        max_candidates=body.max_candidates,
+        low_quality_justification=body.low_quality_reason,
+        one_person=body.one_person,
+    )
 
 
 @router.post("/cases/{reference}/clusters", response_model=ClusterReport)

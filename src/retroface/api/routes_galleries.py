@@ -6,7 +6,7 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from retroface.errors import RetrofaceError
@@ -15,6 +15,14 @@ from retroface.governance.watchlist_policy import SubjectProvenance
 from retroface.services.biometrics.uploaded_files import (
     gallery_upload_folder,
     remove_unused_uploads,
+)
+from retroface.services.galleries.duplicates import (
+    DEFAULT_TARGET_FPIR,
+    DuplicateDecisionOut,
+    DuplicateReport,
+    decide_duplicate,
+    find_duplicates,
+    undo_duplicate_decision,
 )
 from retroface.services.galleries.enrol import check_enrolment_allowed, enroll
 from retroface.services.galleries.erase import erase_subject
@@ -190,3 +198,48 @@ def post_restore(name: str, subject: str, application: Acting) -> SubjectStatus:
 def post_erasure(name: str, subject: str, body: ErasureIn, application: Acting) -> ErasureReport:
     """Erase a subject everywhere on request (final; recorded)."""
     return erase_subject(application, name, subject, body.request_reference)
+
+
+class DuplicateDecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    subject_a: str = Field(min_length=1, max_length=200, description="The record that continues.")
+    subject_b: str = Field(min_length=1, max_length=200)
+    decision: str = Field(description="merge (b into a) or distinct")
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class UndoIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+@router.get("/galleries/{name}/duplicates", response_model=DuplicateReport)
+def get_duplicates(
+    name: str,
+    application: Acting,
+    target_fpir: Annotated[float, Query(gt=0, lt=0.5)] = DEFAULT_TARGET_FPIR,
+) -> DuplicateReport:
+    """Subject pairs that look like one person (supervisor; audited): leads to decide."""
+    return find_duplicates(application, name, target_fpir=target_fpir)
+
+
+@router.post(
+    "/galleries/{name}/duplicates/decisions", response_model=DuplicateDecisionOut, status_code=201
+)
+def post_duplicate_decision(
+    name: str, body: DuplicateDecisionIn, application: Acting
+) -> DuplicateDecisionOut:
+    """A person's decision on a reported pair (merge or distinct; audited, undoable)."""
+    return decide_duplicate(
+        application, name, body.subject_a, body.subject_b, body.decision, body.reason
+    )
+
+
+@router.post("/duplicate-decisions/{decision_id}/undo", response_model=DuplicateDecisionOut)
+def post_duplicate_undo(
+    decision_id: int, body: UndoIn, application: Acting
+) -> DuplicateDecisionOut:
+    """Withdraw a duplicate decision (a merge's images go back; audited)."""
+    return undo_duplicate_decision(application, decision_id, body.reason)

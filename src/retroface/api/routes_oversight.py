@@ -11,6 +11,11 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from retroface.governance.deployment_policy import DpiaRecord
+from retroface.services.cases.resolution import (
+    DisputedCandidate,
+    disputed_queue,
+    resolve_review,
+)
 from retroface.services.cases.review import record_review, review_queue
 from retroface.services.deployment.calibrations import (
     CalibrationOut,
@@ -41,6 +46,12 @@ router = APIRouter(tags=["oversight"])
 class ReviewIn(BaseModel):
     outcome: str = Field(description="possible-match, no-match or inconclusive")
     reason: str = Field(min_length=1, max_length=2000)
+    notes: dict[str, str] | None = Field(
+        default=None,
+        max_length=20,
+        description="structured comparison notes: feature (face-shape, hairline, eyebrows, "
+        "eyes, nose, ears, mouth, marks) → similar, different or not-visible",
+    )
 
 
 class ReportOut(BaseModel):
@@ -86,7 +97,28 @@ def get_reviews(
 @router.post("/candidates/{candidate_id}/reviews", response_model=CandidateReview)
 def post_review(candidate_id: RowId, body: ReviewIn, application: Acting) -> CandidateReview:
     """Record a reviewer's decision; two reviewers agreeing confirm a match."""
-    return record_review(application, candidate_id, body.outcome, body.reason)
+    return record_review(application, candidate_id, body.outcome, body.reason, body.notes)
+
+
+class ResolutionIn(BaseModel):
+    outcome: str = Field(description="possible-match, no-match or inconclusive")
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+@router.get("/reviews/disputed", response_model=list[DisputedCandidate])
+def get_disputed(application: Acting, case: str | None = None) -> list[DisputedCandidate]:
+    """The supervisor's queue: candidates two reviewers disagree on, not yet resolved, in
+    the cases on the supervisor's team (each says whether this supervisor may resolve it)."""
+    return disputed_queue(application, case_reference=case)
+
+
+@router.post("/candidates/{candidate_id}/resolution", response_model=CandidateReview)
+def post_resolution(
+    candidate_id: RowId, body: ResolutionIn, application: Acting
+) -> CandidateReview:
+    """A supervisor's resolution of a disputed candidate: its final standing (confirmed
+    only where a reviewer also said possible match: two people)."""
+    return resolve_review(application, candidate_id, body.outcome, body.reason)
 
 
 @router.get("/audit/events", response_model=list[AuditEventOut])

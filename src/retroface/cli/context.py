@@ -32,6 +32,23 @@ Threshold = Annotated[
 MaxCandidates = Annotated[
     int | None, typer.Option("--max-candidates", help="Candidates per face (default 10).")
 ]
+#: Where new evidence came from and who supplied it: required wherever evidence enters a
+#: case (search, video ingest), so every evidence item records both (probe_sources.py).
+SourceType = Annotated[
+    str,
+    typer.Option(
+        "--source-type",
+        help="Where the evidence came from: cctv, body-worn-video, social-media, "
+        "public-submission or other. A sketch, composite, artist's impression or "
+        "substitute ('looks like') image is refused: search an image of the person sought.",
+    ),
+]
+SuppliedBy = Annotated[
+    str,
+    typer.Option(
+        "--supplied-by", help='Who supplied the evidence (free text, e.g. "DC Smith, Met Police").'
+    ),
+]
 
 
 class State:

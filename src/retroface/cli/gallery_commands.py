@@ -243,6 +243,64 @@ def gallery_erase_subject(
     )
 
 
+@gallery_app.command("duplicates")
+def gallery_duplicates(
+    name: str,
+    target_fpir: Annotated[
+        float,
+        typer.Option(
+            help="Chance that a subject with no other record is reported anyway; a gallery "
+            "of N subjects gives about N x this many false pairs."
+        ),
+    ] = 1e-4,
+    json_out: JsonFlag = False,
+) -> None:
+    """Find records that look like one person (aliases, duplicates): each pair is a lead for a
+    person to decide with `gallery duplicate-decide`, never merged automatically."""
+    from retroface.services.galleries.duplicates import find_duplicates  # noqa: PLC0415 - loaded only by this command
+
+    report = find_duplicates(
+        open_cli_app(), name, target_fpir=target_fpir, progress=RichProgress(err)
+    )
+    if json_out:
+        emit_json(report)
+    else:
+        render.render_duplicates(out, report)
+
+
+@gallery_app.command("duplicate-decide")
+def gallery_duplicate_decide(
+    name: str,
+    subject_a: Annotated[str, typer.Argument(help="The record that continues (for a merge).")],
+    subject_b: Annotated[str, typer.Argument(help="The other record of the pair.")],
+    decision: Annotated[str, typer.Option(help="merge (b into a) or distinct.")],
+    reason: Annotated[str, typer.Option(help="What the images show (recorded).")],
+) -> None:
+    """Decide a reported pair: merge the second record into the first, or mark them distinct."""
+    from retroface.services.galleries.duplicates import decide_duplicate  # noqa: PLC0415 - loaded only by this command
+
+    done = decide_duplicate(open_cli_app(), name, subject_a, subject_b, decision, reason)
+    out.print(
+        f"Decision {done.id}: {done.subject_a} and {done.subject_b} {done.decision}"
+        + (f" ({done.moved_images} image(s) moved)" if done.decision == "merge" else "")
+        + f"; gallery version {done.gallery_version}"
+    )
+
+
+@gallery_app.command("duplicate-undo")
+def gallery_duplicate_undo(
+    decision_id: int,
+    reason: Annotated[str, typer.Option(help="Why the decision is withdrawn (recorded).")],
+) -> None:
+    """Withdraw a duplicate decision: a merge's images go back and the record returns."""
+    from retroface.services.galleries.duplicates import undo_duplicate_decision  # noqa: PLC0415 - loaded only by this command
+
+    done = undo_duplicate_decision(open_cli_app(), decision_id, reason)
+    out.print(
+        f"Withdrew decision {done.id} ({done.decision}) on {done.subject_a} / {done.subject_b}"
+    )
+
+
 def _confirm(ask: bool, question: str) -> None:
     if ask and not typer.confirm(question, err=True):
         raise InvalidInputError("nothing deleted")

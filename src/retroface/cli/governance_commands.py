@@ -24,7 +24,10 @@ calibration_app = typer.Typer(
     no_args_is_help=True,
 )
 deployment_app.add_typer(calibration_app, name="calibration")
-review_app = typer.Typer(help="Human review of candidates (reviewers).", no_args_is_help=True)
+review_app = typer.Typer(
+    help="Human review of candidates (reviewers; supervisors resolve disagreements).",
+    no_args_is_help=True,
+)
 retention_app = typer.Typer(help="Retention and deletion schedule.", no_args_is_help=True)
 report_app = typer.Typer(
     help="Transparency statistics, the DPIA pack and case reports.", no_args_is_help=True
@@ -175,12 +178,66 @@ def review_decide(
     candidate: Annotated[int, typer.Argument(help="Candidate id (from 'review list').")],
     outcome: Annotated[str, typer.Option(help="possible-match | no-match | inconclusive")],
     reason: Annotated[str, typer.Option(help="What in the images supports the decision.")],
+    note: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A compared feature and its finding, FEATURE=FINDING, repeatable: features "
+            "face-shape, hairline, eyebrows, eyes, nose, ears, mouth, marks; findings "
+            "similar, different, not-visible (e.g. --note nose=similar --note ears=not-visible)."
+        ),
+    ] = None,
     json_out: JsonFlag = False,
 ) -> None:
     """Record your decision on a candidate; two reviewers agreeing on a possible match confirm it."""
     from retroface.services.cases.review import record_review  # noqa: PLC0415 - loaded only by this command
 
-    item = record_review(open_cli_app(), candidate, outcome, reason)
+    item = record_review(open_cli_app(), candidate, outcome, reason, _feature_notes(note or []))
+    if json_out:
+        emit_json(item)
+    else:
+        render.render_review_queue(out, [item])
+
+
+def _feature_notes(pairs: list[str]) -> dict[str, str]:
+    """``--note nose=similar`` options as the notes' mapping (the service checks the words)."""
+    notes: dict[str, str] = {}
+    for pair in pairs:
+        feature, sep, finding = pair.partition("=")
+        if not sep or not feature.strip() or not finding.strip():
+            raise InvalidInputError(f"--note {pair!r}: write FEATURE=FINDING, e.g. nose=similar")
+        if feature.strip() in notes:
+            raise InvalidInputError(f"--note: the feature {feature.strip()!r} is given twice")
+        notes[feature.strip()] = finding.strip()
+    return notes
+
+
+@review_app.command("disputed")
+def review_disputed(
+    case: Annotated[str | None, typer.Option(help="Only this case.")] = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Candidates two reviewers disagree on, awaiting a supervisor (supervisors; audited)."""
+    from retroface.services.cases.resolution import disputed_queue  # noqa: PLC0415 - loaded only by this command
+
+    items = disputed_queue(open_cli_app(), case_reference=case)
+    if json_out:
+        emit_json(list(items))
+    else:
+        render.render_disputed(out, items)
+
+
+@review_app.command("resolve")
+def review_resolve(
+    candidate: Annotated[int, typer.Argument(help="Candidate id (from 'review disputed').")],
+    outcome: Annotated[str, typer.Option(help="possible-match | no-match | inconclusive")],
+    reason: Annotated[str, typer.Option(help="What in the images supports the resolution.")],
+    json_out: JsonFlag = False,
+) -> None:
+    """Resolve a disputed candidate (supervisor, neither its searcher nor a reviewer): its
+    final standing; a possible match is confirmed only with a reviewer who also said so."""
+    from retroface.services.cases.resolution import resolve_review  # noqa: PLC0415 - loaded only by this command
+
+    item = resolve_review(open_cli_app(), candidate, outcome, reason)
     if json_out:
         emit_json(item)
     else:

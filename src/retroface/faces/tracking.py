@@ -39,7 +39,17 @@ class TrackerSettings:
     full_scan_every_s: float = 1.0
     #: With the cascade detector, the slow CNN runs on a full scan where HOG finds nobody at
     #: most this often (seconds of video): empty CCTV would otherwise pay for it every scan.
+    #: With BlazeFace, HOG is that fallback, as often.
     cnn_fallback_every_s: float = 5.0
+    #: With a detector that scans tiles (BlazeFace), a full scan searches only the tiles
+    #: where the picture changed since the last full scans, and around live tracks
+    #: (motion_gate.py); a complete scan at least this often (seconds of video) is the
+    #: safety net. 0 = every full scan complete.
+    motion_complete_every_s: float = 5.0
+    #: Between full scans, a face re-found overlapping its track's last box by this IoU,
+    #: with no other track near, keeps the track's appearance instead of a new embedding
+    #: (full scans embed every face). 0 = embed every face.
+    reuse_min_iou: float = 0.3
     #: Observations kept as exemplars (best quality first) and fused into the template.
     exemplars: int = 3
     fuse_top: int = 5
@@ -119,7 +129,11 @@ class FaceTracker:
         self._active: list[Track] = []
         self._closed: list[Track] = []
 
-    def update(self, frame: int, time_s: float, faces: list[AnalysedFace]) -> None:
+    def update(
+        self, frame: int, time_s: float, faces: list[AnalysedFace], start_tracks: bool = True
+    ) -> None:
+        """Join each face to its track; a face that joins none starts one, unless
+        ``start_tracks`` is False (a search around known faces only follows them)."""
         self._close_stale(time_s)
         observations = [Observation(frame, time_s, f) for f in faces]
         pairs = sorted(
@@ -140,7 +154,7 @@ class FaceTracker:
             used_tracks.add(ti)
             used_obs.add(oi)
         for oi, obs in enumerate(observations):
-            if oi not in used_obs:
+            if oi not in used_obs and start_tracks:
                 track = Track()
                 track.add(obs)
                 self._active.append(track)
@@ -148,6 +162,24 @@ class FaceTracker:
     def live_boxes(self, now: float) -> list[Box]:
         """Where faces are expected in the next frame: the last box of every open track."""
         return [t.last.box for t in self._active if now - t.last.time_s <= self.settings.max_gap_s]
+
+    def known_appearance(self, box: Box, now: float) -> NDArray[np.float32] | None:
+        """The appearance of the one live track whose last box ``box`` overlaps by
+        :attr:`TrackerSettings.reuse_min_iou` when no other live track's last box touches
+        it: a face re-found where it just was, with nobody crossing it, needs no new
+        template to be told apart (embedding is most of a footage scan's cost after
+        detection). None when in doubt."""
+        if not self.settings.reuse_min_iou:
+            return None
+        live = [t for t in self._active if now - t.last.time_s <= self.settings.max_gap_s]
+        overlaps = [(t, _iou(t.last.box, box)) for t in live]
+        touching = [(t, iou) for t, iou in overlaps if iou > 0]
+        if len(touching) != 1 or touching[0][1] < self.settings.reuse_min_iou:
+            return None
+        track = touching[0][0]
+        if max(track.last.box.w, box.w) > 1.5 * min(track.last.box.w, box.w):
+            return None
+        return track.appearance.astype(np.float32)
 
     def cut(self) -> None:
         """A shot change: nobody continues across it (same place, different person)."""
@@ -190,6 +222,13 @@ def _nearness(last: Box, now: Box, gap_s: float, settings: TrackerSettings) -> f
     if scale > 2.5:  # a face does not double in size between two samples
         return 0.0
     return max(0.0, 1.0 - distance / reach)
+
+
+def _iou(a: Box, b: Box) -> float:
+    ix = max(0, min(a.x + a.w, b.x + b.w) - max(a.x, b.x))
+    iy = max(0, min(a.y + a.h, b.y + b.h) - max(a.y, b.y))
+    inter = ix * iy
+    return inter / max(a.w * a.h + b.w * b.h - inter, 1)
 
 
 def fuse(track: Track, settings: TrackerSettings) -> Sighting:

@@ -18,8 +18,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from retroface.errors import MediaError
+from retroface.faces.blazeface import BlazeFaceDetector
 from retroface.faces.detector import CascadeDetector, RegionDetector
 from retroface.faces.engine import EngineSpec, FaceEngine
+from retroface.faces.motion_gate import MotionGate, touches
+from retroface.faces.stage_clock import StageClock
 from retroface.faces.tracking import FaceTracker, Sighting, TrackerSettings
 from retroface.faces.types import AnalysedFace, Box, Detection
 from retroface.media.video_reader import SamplingPolicy, VideoDecodeError, iter_frames
@@ -49,21 +52,32 @@ class SegmentResult:
     faces: int = 0
     seconds: float = 0.0  # wall time spent
     error: str | None = None
+    #: Where that time went, stage by stage (decode, motion, detect, landmark, embed, track).
+    clock: StageClock = field(default_factory=StageClock)
 
 
 def analyse_segment(engine: FaceEngine, task: SegmentTask) -> SegmentResult:
     started = time.perf_counter()
     result = SegmentResult(task)
+    clock = result.clock
     tracker = FaceTracker(task.tracker)
     previous: NDArray[np.float32] | None = None
     next_full: float | None = None  # on a fixed grid, so skipped frames cannot make it drift
     last_fallback: float | None = None
+    gate = None
+    blaze = blazeface_of(engine)
+    if task.tracker.motion_complete_every_s > 0 and blaze is not None:
+        gate = MotionGate(task.tracker.motion_complete_every_s)
+    frames = iter_frames(task.path, task.policy, start_s=task.start_s, end_s=task.end_s)
     try:
-        for frame in iter_frames(task.path, task.policy, start_s=task.start_s, end_s=task.end_s):
-            if task.end_s is not None and frame.time_s >= task.end_s:
+        while True:
+            with clock.stage("decode"):
+                frame = next(frames, None)
+            if frame is None or (task.end_s is not None and frame.time_s >= task.end_s):
                 break
-            thumb = thumbnail(frame.pixels)
-            cut = previous is not None and is_shot_change(previous, thumb)
+            with clock.stage("motion"):
+                thumb = thumbnail(frame.pixels)
+                cut = previous is not None and is_shot_change(previous, thumb)
             if cut:
                 tracker.cut()
             previous = thumb
@@ -74,15 +88,25 @@ def analyse_segment(engine: FaceEngine, task: SegmentTask) -> SegmentResult:
                     last_fallback is None
                     or frame.time_s - last_fallback >= task.tracker.cnn_fallback_every_s - 1e-6
                 )
-                faces, used_fallback = _full_scan(engine, frame.pixels, fallback)
+                changed = None
+                if gate is not None:
+                    with clock.stage("motion"):
+                        changed = gate.changed(frame.pixels, frame.time_s, cut)
+                if changed is not None:
+                    live = tracker.live_boxes(frame.time_s)
+                    faces, used_fallback = _gated_scan(engine, frame.pixels, changed, live, clock)
+                else:
+                    faces, used_fallback = _full_scan(engine, frame.pixels, fallback, clock)
                 if used_fallback:
                     last_fallback = frame.time_s
                 next_full = (math.floor(frame.time_s / every + 1e-9) + 1) * every if every else 0.0
             else:
-                faces = _analyse_around(
-                    engine, _region_detector(engine), frame.pixels, tracker.live_boxes(frame.time_s)
-                )
-            tracker.update(frame.index, frame.time_s, faces)
+                faces = _analyse_around(engine, frame.pixels, tracker, frame.time_s, clock)
+            with clock.stage("track"):
+                # BlazeFace's search around a track keeps only what joins it: a face that
+                # joins no track is a neighbour's or a look-alike, for the next full scan.
+                starts = full or blaze is None
+                tracker.update(frame.index, frame.time_s, faces, start_tracks=starts)
             result.frames_sampled += 1
             result.faces += len(faces)
             result.last_time_s = frame.time_s
@@ -90,9 +114,13 @@ def analyse_segment(engine: FaceEngine, task: SegmentTask) -> SegmentResult:
         result.error = str(exc)
     except MediaError as exc:
         result.error = str(exc)
-    result.sightings = [
-        _jittered(engine, s, task.template_jitters, task.template_mirror) for s in tracker.finish()
-    ]
+    del frames  # closes the file, as leaving a for loop over it would
+    with clock.stage("track"):
+        finished = tracker.finish()
+    with clock.stage("embed"):
+        result.sightings = [
+            _jittered(engine, s, task.template_jitters, task.template_mirror) for s in finished
+        ]
     result.seconds = time.perf_counter() - started
     return result
 
@@ -113,18 +141,43 @@ def _jittered(engine: FaceEngine, sighting: Sighting, jitters: int, mirror: bool
 
 
 def _full_scan(
-    engine: FaceEngine, pixels: NDArray[np.uint8], allow_fallback: bool
+    engine: FaceEngine, pixels: NDArray[np.uint8], allow_fallback: bool, clock: StageClock
 ) -> tuple[list[AnalysedFace], bool]:
-    """(faces, whether the cascade's CNN ran): the CNN only when allowed and HOG found nobody."""
+    """(faces, whether a cascade's fallback ran): the fallback (dlib's CNN after HOG, HOG
+    after BlazeFace) only when allowed and the first detector found nobody: a busy frame
+    never pays for it, an empty one at most every ``cnn_fallback_every_s``."""
     detector = engine.detector
-    if not isinstance(detector, CascadeDetector):
-        return engine.analyse(pixels), False
-    found = detector.first.detect(pixels)
-    used_fallback = not found and allow_fallback
-    if used_fallback:
-        found = detector.fallback.detect(pixels)
+    used_fallback = False
+    with clock.stage("detect"):
+        if isinstance(detector, CascadeDetector):
+            found = detector.first.detect(pixels)
+            used_fallback = not found and allow_fallback
+            if used_fallback:
+                found = detector.fallback.detect(pixels)
+        else:
+            found = detector.detect(pixels)
     found.sort(key=lambda d: -d.box.w * d.box.h)
-    return engine.analyse_detections(pixels, found), used_fallback
+    return engine.analyse_detections(pixels, found, clock), used_fallback
+
+
+def _gated_scan(
+    engine: FaceEngine,
+    pixels: NDArray[np.uint8],
+    changed: NDArray[np.bool_],
+    live: list[Box],
+    clock: StageClock,
+) -> tuple[list[AnalysedFace], bool]:
+    """A full scan of the tiles where the picture changed, and around live tracks."""
+    detector = blazeface_of(engine)
+    assert detector is not None
+    with clock.stage("detect"):
+        tiles = [t for t in detector.plan(*pixels.shape[:2]) if touches(changed, t.x, t.y, t.side)]
+        found = detector.detect_tiles(pixels, tiles)
+        for d in _blazeface_regions().detect_around(pixels, live) if live else []:
+            if all(_overlap(d.box, other.box) < 0.5 for other in found):
+                found.append(d)
+    found.sort(key=lambda d: -d.box.w * d.box.h)
+    return engine.analyse_detections(pixels, found, clock), False
 
 
 _region_detectors: dict[bool, RegionDetector] = {}
@@ -147,9 +200,47 @@ def _region_detector(engine: FaceEngine) -> RegionDetector:
 
 
 def _analyse_around(
-    engine: FaceEngine, regions: RegionDetector, pixels: NDArray[np.uint8], boxes: list[Box]
+    engine: FaceEngine,
+    pixels: NDArray[np.uint8],
+    tracker: FaceTracker,
+    now: float,
+    clock: StageClock,
 ) -> list[AnalysedFace]:
-    """Detect only in regions around where faces were: most of a frame is skipped."""
+    """Detect only in regions around where faces were: most of a frame is skipped; a face
+    re-found where its track was keeps the track's appearance (FaceTracker.known_appearance)."""
+    boxes = tracker.live_boxes(now)
+    with clock.stage("detect"):
+        if blazeface_of(engine) is not None:
+            found = _blazeface_regions().detect_around(pixels, boxes) if boxes else []
+        else:
+            found = _detect_around(_region_detector(engine), pixels, boxes)
+    with clock.stage("track"):
+        known = [tracker.known_appearance(d.box, now) for d in found]
+    return engine.analyse_detections(pixels, found, clock, known)
+
+
+def blazeface_of(engine: FaceEngine) -> BlazeFaceDetector | None:
+    """The engine's BlazeFace (alone, or first in a cascade with HOG), if it runs one."""
+    detector = engine.detector
+    if isinstance(detector, CascadeDetector):
+        detector = detector.first
+    return detector if isinstance(detector, BlazeFaceDetector) else None
+
+
+_region_blazeface: list[BlazeFaceDetector] = []
+
+
+def _blazeface_regions() -> BlazeFaceDetector:
+    """One per process: the short-range model, whose faces fill a third of its input as a
+    tracked face fills the region around it."""
+    if not _region_blazeface:
+        _region_blazeface.append(BlazeFaceDetector("short", min_face_px=8))
+    return _region_blazeface[0]
+
+
+def _detect_around(
+    regions: RegionDetector, pixels: NDArray[np.uint8], boxes: list[Box]
+) -> list[Detection]:
     height, width = pixels.shape[:2]
     found: list[Detection] = []
     for box in boxes:
@@ -164,7 +255,7 @@ def _analyse_around(
             moved = Detection(Box(b.x + x0, b.y + y0, b.w, b.h), d.score, d.detector)
             if all(_overlap(moved.box, other.box) < 0.5 for other in found):
                 found.append(moved)
-    return engine.analyse_detections(pixels, found)
+    return found
 
 
 def _overlap(a: Box, b: Box) -> float:

@@ -9,7 +9,7 @@ identification unless verified by at least two people). So a candidate is
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date
 
 from retroface.errors import AuthorisationError, InvalidInputError
@@ -22,12 +22,62 @@ OUTCOMES: dict[str, str] = {
 }
 CONFIRMING_REVIEWERS = 2
 
+#: The features a reviewer compares, in the order of a morphological comparison (after the
+#: FISWG "Facial Image Comparison Feature List for Morphological Analysis", reduced to the
+#: components a reviewer can judge in a custody photo or a CCTV still). Key → label.
+COMPARISON_FEATURES: dict[str, str] = {
+    "face-shape": "Face shape",
+    "hairline": "Hairline",
+    "eyebrows": "Eyebrows",
+    "eyes": "Eyes",
+    "nose": "Nose",
+    "ears": "Ears",
+    "mouth": "Mouth",
+    "marks": "Marks, scars, tattoos",
+}
+#: What a reviewer may say of one feature. Key → label.
+FEATURE_FINDINGS: dict[str, str] = {
+    "similar": "similar",
+    "different": "different",
+    "not-visible": "not visible",
+}
+
 
 def check_outcome(outcome: str, reason: str) -> tuple[str, str]:
     key = check_choice(outcome, OUTCOMES, "review outcome")
     if not reason.strip():
         raise InvalidInputError("a review needs a reason (what in the images supports it)")
     return key, reason.strip()
+
+
+def check_notes(notes: Mapping[str, str] | None) -> dict[str, str] | None:
+    """Structured comparison notes as stored: each feature compared (of
+    :data:`COMPARISON_FEATURES`) with its finding (of :data:`FEATURE_FINDINGS`), in the
+    list's order; None when no feature was noted. A reviewer may leave a feature out (not
+    compared), but never note a feature or a finding outside the lists: notes that differ
+    from review to review in their words cannot be read side by side, or counted."""
+    if not notes:
+        return None
+    checked: dict[str, str] = {}
+    for feature, finding in notes.items():
+        key = check_choice(_as_key(feature), COMPARISON_FEATURES, "compared feature")
+        if key in checked:
+            raise InvalidInputError(f"the feature {key!r} is noted twice")
+        checked[key] = check_choice(_as_key(finding), FEATURE_FINDINGS, f"finding for {key}")
+    return {k: checked[k] for k in COMPARISON_FEATURES if k in checked}
+
+
+def notes_text(notes: Mapping[str, str] | None) -> str:
+    """Notes as one line a person reads: ``face shape similar; ears not visible``."""
+    return "; ".join(
+        f"{COMPARISON_FEATURES.get(k, k).lower()} {FEATURE_FINDINGS.get(v, v)}"
+        for k, v in (notes or {}).items()
+    )
+
+
+def _as_key(text: str) -> str:
+    """``Face shape``, ``face_shape`` and ``face-shape`` name one feature."""
+    return "-".join(text.strip().lower().replace("_", " ").split())
 
 
 def check_training_date(trained_on: date, today: date) -> date:
@@ -89,3 +139,55 @@ def candidate_status(reviews: Iterable[tuple[str, str]]) -> str:
     if outcome == "possible-match" and len(latest) >= CONFIRMING_REVIEWERS:
         return "confirmed"
     return outcome
+
+
+#: The standing of a disputed candidate once a supervisor has resolved it. ``confirmed``
+#: only where two people say possible-match: the supervisor and a reviewer who said so.
+RESOLVED_POSSIBLE_MATCH_ALONE = "possible-match-by-supervisor"
+RESOLVED_NO_MATCH = "rejected-by-supervisor"
+RESOLVED_INCONCLUSIVE = "inconclusive-by-supervisor"
+RESOLVED_STATUSES: dict[str, str] = {
+    "confirmed": "confirmed (a reviewer and the resolving supervisor)",
+    RESOLVED_POSSIBLE_MATCH_ALONE: "possible match by the supervisor alone: not confirmed",
+    RESOLVED_NO_MATCH: "rejected by the supervisor",
+    RESOLVED_INCONCLUSIVE: "inconclusive, resolved by the supervisor",
+}
+
+
+def check_resolver(
+    supervisor: str, search_requester: str, reviewers: Iterable[str], status: str
+) -> None:
+    """Who may resolve a disagreement: a supervisor who is neither the person who ran the
+    search nor one of the reviewers (a third, independent person, as the College of
+    Policing APP asks of a dispute), and only a candidate that is disputed now."""
+    if status != "disputed":
+        raise InvalidInputError(
+            f"this candidate is {status}, not disputed: only a candidate two reviewers "
+            "disagree on goes to a supervisor"
+        )
+    name = supervisor.casefold()
+    if name == search_requester.casefold():
+        raise AuthorisationError(
+            f"{supervisor} ran this search and cannot resolve its candidates (separation of duties)"
+        )
+    if name in {r.casefold() for r in reviewers}:
+        raise AuthorisationError(
+            f"{supervisor} reviewed this candidate and cannot resolve the disagreement; "
+            "another supervisor must"
+        )
+
+
+def resolved_status(outcome: str, reviews: Iterable[tuple[str, str]]) -> str:
+    """The standing a supervisor's resolution gives a disputed candidate.
+
+    EU AI Act Art 14(5) asks for two people: a ``possible-match`` resolution confirms the
+    candidate only with a reviewer whose latest decision was also ``possible-match`` (the
+    supervisor and that reviewer are the two); otherwise the supervisor stands alone and
+    the candidate is not confirmed.
+    """
+    latest: dict[str, str] = {}
+    for reviewer, said in reviews:
+        latest[reviewer.casefold()] = said
+    if outcome == "possible-match":
+        return "confirmed" if "possible-match" in latest.values() else RESOLVED_POSSIBLE_MATCH_ALONE
+    return RESOLVED_NO_MATCH if outcome == "no-match" else RESOLVED_INCONCLUSIVE

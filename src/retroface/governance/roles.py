@@ -42,6 +42,7 @@ class Action(StrEnum):
     VIDEO_CLUSTER = "video.cluster"
     REVIEW_READ = "review.read"
     REVIEW_DECIDE = "review.decide"
+    REVIEW_RESOLVE = "review.resolve"
     AUDIT_READ = "audit.read"
     AUDIT_EXPORT = "audit.export"
     AUDIT_CHECKPOINT = "audit.checkpoint"
@@ -87,6 +88,8 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     # Operators read the candidates of their own cases (need to know) but never decide them.
     Action.REVIEW_READ: frozenset({_R.OPERATOR, _R.REVIEWER, _R.SUPERVISOR, _R.AUDITOR}),
     Action.REVIEW_DECIDE: frozenset({_R.REVIEWER}),
+    #: Two reviewers who disagree: a supervisor (not the searcher, not a reviewer) resolves.
+    Action.REVIEW_RESOLVE: frozenset({_R.SUPERVISOR}),
     Action.AUDIT_READ: frozenset({_R.AUDITOR}),
     Action.AUDIT_EXPORT: frozenset({_R.AUDITOR}),
     #: Signing the chain head reveals no event: the auditor, or the admin's scheduled job.

@@ -31,6 +31,15 @@ METRICS = (
 )
 
 
+#: A supervisor's resolution of a dispute, counted as the outcome it gave
+#: (governance/review_policy.py::RESOLVED_STATUSES; ``confirmed`` counts as itself).
+RESOLVED_AS = {
+    "possible-match-by-supervisor": "possible-match",
+    "rejected-by-supervisor": "no-match",
+    "inconclusive-by-supervisor": "inconclusive",
+}
+
+
 @dataclass(frozen=True)
 class CandidateFacts:
     status: str
@@ -83,7 +92,8 @@ def _search_counts(candidates: list[CandidateFacts], count_search: bool = True) 
     for c in candidates:
         if c.status != "unreviewed":
             counts["reviewed"] += 1
-        key = "no_match_false_positive" if c.status == "no-match" else c.status.replace("-", "_")
+        status = RESOLVED_AS.get(c.status, c.status)
+        key = "no_match_false_positive" if status == "no-match" else status.replace("-", "_")
         if key in METRICS:
             counts[key] += 1
     return counts

@@ -16,15 +16,37 @@ from retroface.lazy_names import lazy_names
 
 if TYPE_CHECKING:
     from retroface.index.flat_index import FlatIndex
-    from retroface.index.index_choice import EXACT_MAX, AnyIndex, build_index, load_index
+    from retroface.index.index_choice import EXACT_MAX, SingleIndex, build_index, load_index
     from retroface.index.ivf_index import IvfIndex
+    from retroface.index.segments import (
+        AnyIndex,
+        SegmentedIndex,
+        append_delta,
+        drop_deltas,
+        index_label,
+        merge_segments,
+        open_segments,
+        remove_index_files,
+        save_base,
+        segment_files,
+    )
     from retroface.index.vector_index import BlobCipher, SearchHits, VectorIndex
 
 #: Where each name below lives; it is imported from there on first use.
 _SOURCES = {
     "FlatIndex": "retroface.index.flat_index",
     "EXACT_MAX": "retroface.index.index_choice",
-    "AnyIndex": "retroface.index.index_choice",
+    "SingleIndex": "retroface.index.index_choice",
+    "AnyIndex": "retroface.index.segments",
+    "SegmentedIndex": "retroface.index.segments",
+    "append_delta": "retroface.index.segments",
+    "drop_deltas": "retroface.index.segments",
+    "index_label": "retroface.index.segments",
+    "merge_segments": "retroface.index.segments",
+    "open_segments": "retroface.index.segments",
+    "remove_index_files": "retroface.index.segments",
+    "save_base": "retroface.index.segments",
+    "segment_files": "retroface.index.segments",
     "build_index": "retroface.index.index_choice",
     "load_index": "retroface.index.index_choice",
     "IvfIndex": "retroface.index.ivf_index",
@@ -40,9 +62,19 @@ __all__ = [
     "FlatIndex",
     "IvfIndex",
     "SearchHits",
+    "SegmentedIndex",
+    "SingleIndex",
     "VectorIndex",
+    "append_delta",
     "build_index",
+    "drop_deltas",
+    "index_label",
     "load_index",
+    "merge_segments",
+    "open_segments",
+    "remove_index_files",
+    "save_base",
+    "segment_files",
 ]
 
 

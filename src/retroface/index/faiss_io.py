@@ -91,11 +91,17 @@ def read_meta(path: Path) -> dict[str, Any] | None:
 
 
 def read_index_file(
-    path: Path, meta: dict[str, Any], cipher: BlobCipher | None, *, mmap: bool = False
+    path: Path,
+    meta: dict[str, Any],
+    cipher: BlobCipher | None,
+    *,
+    mmap: bool = False,
+    bound_to: Path | None = None,
 ) -> faiss.Index | None:
     """The FAISS index in ``path``, or None if it cannot be trusted: unreadable, sealed without
     a key to open it (or altered), or plaintext where the directory is encrypted (a leftover
-    that the next save replaces). ``mmap`` applies to plaintext files only."""
+    that the next save replaces). ``mmap`` applies to plaintext files only. ``bound_to``: the
+    name a sealed file was sealed for, where it is read under another (a kept base)."""
     from retroface.index.faiss_lib import faiss  # noqa: PLC0415 - FAISS loads when an index is built, read or searched
 
     encrypted = cipher is not None and cipher.enabled
@@ -103,7 +109,7 @@ def read_index_file(
         if meta.get("sealed"):
             if cipher is None:
                 return None
-            plain = cipher.decrypt(path.read_bytes(), index_associated(path))
+            plain = cipher.decrypt(path.read_bytes(), index_associated(bound_to or path))
             return faiss.deserialize_index(np.frombuffer(plain, dtype=np.uint8))
         if encrypted:
             return None

@@ -50,6 +50,14 @@ class FlatIndex:
 
         return faiss.vector_to_array(self._index.id_map).astype(np.int64)
 
+    def vectors(self) -> NDArray[np.float32]:
+        """Every stored vector, in the order of :meth:`ids` (a copy)."""
+        from retroface.index.faiss_lib import faiss  # noqa: PLC0415 - FAISS loads when an index is built, read or searched
+
+        flat = faiss.downcast_index(self._index.index)
+        codes = faiss.vector_to_array(flat.codes)  # type: ignore[attr-defined]
+        return codes.view(np.float32).reshape(-1, self.dimension).copy()
+
     def add(self, ids: NDArray[np.integer], vectors: NDArray[np.floating]) -> None:
         ids, vectors = checked_batch(ids, vectors, self.dimension)
         if len(ids):
@@ -72,12 +80,22 @@ class FlatIndex:
         twin._index = cast("faiss.IndexIDMap2", faiss.clone_index(self._index))
         return twin
 
-    def search(self, queries: NDArray[np.floating], k: int) -> SearchHits:
+    def search(
+        self, queries: NDArray[np.floating], k: int, excluding: faiss.IDSelector | None = None
+    ) -> SearchHits:
+        """Top ``k`` per query; ``excluding`` (a FAISS selector of ids to skip): tombstones."""
         queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dimension)
         k = max(1, min(k, len(self))) if len(self) else 1
         if len(self) == 0:
             return no_hits(len(queries))
-        scores, ids = self._index.search(queries, k)
+        if excluding is None:
+            scores, ids = self._index.search(queries, k)
+        else:
+            from retroface.index.faiss_lib import faiss  # noqa: PLC0415 - FAISS loads when an index is built, read or searched
+
+            params = faiss.SearchParameters()
+            params.sel = excluding
+            scores, ids = self._index.search(queries, k, params=params)
         return SearchHits(scores.astype(np.float32), ids.astype(np.int64))
 
     def save(self, path: Path, state: str, cipher: BlobCipher | None = None) -> None:

@@ -33,7 +33,8 @@ TUNING_QUERIES = 200
 #: Per-dimension noise that moves a unit 128-d template to cosine ~0.92 of itself.
 PROBE_SHIFT = 0.035
 
-AnyIndex = FlatIndex | IvfIndex
+#: One FAISS-backed index (a base segment, or a whole index before segments).
+SingleIndex = FlatIndex | IvfIndex
 
 
 def ivf_lists(n: int) -> int:
@@ -50,7 +51,7 @@ def build_index(
     exact_max: int = EXACT_MAX,
     target_recall: float = TARGET_RECALL,
     seed: int = 0,
-) -> AnyIndex:
+) -> SingleIndex:
     """An index holding ``vectors`` under ``ids``: exact when small, tuned IVF when large."""
     vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, dimension)
     if len(vectors) <= exact_max:
@@ -103,7 +104,7 @@ def tune_nprobe(
 
 def load_index(
     path: Path, dimension: int, cipher: BlobCipher | None = None
-) -> tuple[AnyIndex, str] | None:
+) -> tuple[SingleIndex, str] | None:
     """Whatever index was saved at ``path`` (exact or IVF), with its state token, or None.
     Plaintext IVF files are memory-mapped; sealed ones (``cipher``) are read into memory."""
     with index_folder_lock(path.parent, shared=True):

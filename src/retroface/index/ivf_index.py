@@ -91,20 +91,36 @@ class IvfIndex:
 
         return int(self._index.remove_ids(faiss.IDSelectorArray(ids)))
 
-    def search(self, queries: NDArray[np.floating], k: int) -> SearchHits:
+    def search(
+        self, queries: NDArray[np.floating], k: int, excluding: faiss.IDSelector | None = None
+    ) -> SearchHits:
+        """Top ``k`` per query; ``excluding`` (a FAISS selector of ids to skip): tombstones."""
         queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dimension)
         if len(self) == 0:
             return no_hits(len(queries))
-        scores, ids = self._index.search(queries, max(1, min(k, len(self))))
+        k = max(1, min(k, len(self)))
+        if excluding is None:
+            scores, ids = self._index.search(queries, k)
+        else:
+            from retroface.index.faiss_lib import faiss  # noqa: PLC0415 - FAISS loads when an index is built, read or searched
+
+            params = faiss.SearchParametersIVF()
+            params.sel, params.nprobe = excluding, self.nprobe
+            scores, ids = self._index.search(queries, k, params=params)
         return SearchHits(scores.astype(np.float32), ids.astype(np.int64))
 
     def copy(self) -> IvfIndex:
+        """An independent, changeable copy in memory (also of a memory-mapped index)."""
         from retroface.index.faiss_lib import faiss  # noqa: PLC0415 - FAISS loads when an index is built, read or searched
 
         twin = IvfIndex.__new__(IvfIndex)
         twin.dimension = self.dimension
         # FAISS's wrappers return the concrete class (its stubs say only Index)
-        twin._index = cast("faiss.IndexIVFScalarQuantizer", faiss.clone_index(self._index))
+        try:
+            clone = faiss.clone_index(self._index)
+        except RuntimeError:  # memory-mapped lists cannot be cloned: copy through a buffer
+            clone = faiss.deserialize_index(faiss.serialize_index(self._index))
+        twin._index = cast("faiss.IndexIVFScalarQuantizer", clone)
         return twin
 
     def save(self, path: Path, state: str, cipher: BlobCipher | None = None) -> None:

@@ -11,6 +11,7 @@ apostrophe, which spreadsheets show as text; numbers are written as numbers.
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -26,11 +27,28 @@ def read_sheet(path: Path, what: str, required: Sequence[str]) -> list[dict[str,
             rows = list(csv.DictReader(handle))
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise InvalidInputError(f"{path}: cannot read the {what} file ({exc})") from exc
+    return _checked(rows, str(path), required)
+
+
+def parse_sheet(data: bytes, name: str, what: str, required: Sequence[str]) -> list[dict[str, str]]:
+    """:func:`read_sheet` of a sheet's bytes (an upload, never written to disk); ``name``
+    is what errors call it (the name its uploader gave)."""
+    try:
+        text = data.decode("utf-8-sig")
+        rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise InvalidInputError(f"{name}: cannot read the {what} file ({exc})") from exc
+    return _checked(rows, name, required)
+
+
+def _checked(
+    rows: list[dict[str, str]], where: str, required: Sequence[str]
+) -> list[dict[str, str]]:
     if not rows:
-        raise InvalidInputError(f"{path}: no rows (the header names the columns)")
+        raise InvalidInputError(f"{where}: no rows (the header names the columns)")
     missing = [c for c in required if c not in rows[0]]
     if missing:
-        raise InvalidInputError(f"{path}: missing column(s) {', '.join(missing)}")
+        raise InvalidInputError(f"{where}: missing column(s) {', '.join(missing)}")
     return rows
 
 

@@ -81,6 +81,9 @@ def quickstart(
         max_candidates=max_candidates,
         progress=progress,
         face_choice=FaceChoice(all_faces_reason=QUICKSTART_ALL_FACES_REASON),
+        # The demo's evidence is the photos the person running it named: a source like any.
+        source_type="other",
+        supplied_by="quickstart demo (the person running it)",
     )
     return enrolled, report
 

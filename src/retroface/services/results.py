@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 from retroface.store.models import AuditEvent
 
@@ -23,6 +23,12 @@ class CandidateOut(BaseModel):
     subject: str
     subject_id: int
     score: float = Field(description="cosine similarity, higher = more alike")
+    #: True: this face (or sighting) and subject were already a candidate in the case, from
+    #: an earlier search of the same evidence: the candidate and its reviews are reused.
+    reused: bool = Field(
+        default=False,
+        description="an existing candidate of the same evidence, reused with its reviews",
+    )
 
 
 class ProbeOut(BaseModel):
@@ -47,6 +53,34 @@ class ProbeOut(BaseModel):
     marked_by: str | None = Field(
         default=None, description="who marked this face by hand (the detector missed it)"
     )
+    #: Set when the image was enhanced before it was searched: the steps, in order.
+    enhancement: list[str] | None = Field(
+        default=None,
+        description="the enhancement steps the probe image was searched after, in order "
+        "(media/enhancement.py; the original evidence is unchanged); None: not enhanced",
+    )
+    #: Where the evidence came from and who supplied it (governance/probe_sources.py);
+    #: None: not recorded (evidence from before source types were recorded).
+    source_type: str | None = None
+    supplied_by: str | None = None
+    #: A probe fused from several stills or sightings of one person: how, and each part.
+    fusion: str | None = None
+    parts: list[ProbePartOut] | None = None
+
+
+class ProbePartOut(BaseModel):
+    """One still or sighting of a fused probe, with its provenance."""
+
+    source: str
+    sha256: str
+    box: list[int] = Field(description="[x, y, w, h] in pixels of the oriented image")
+    frame: int | None = None
+    sighting_id: int | None = None
+    quality: float
+    source_type: str | None = None
+    supplied_by: str | None = None
+    #: False: too poor to search reliably, so left out of the fused template.
+    used: bool = True
 
 
 class ProbeFaceOut(BaseModel):
@@ -82,6 +116,25 @@ class SearchReport(BaseModel):
     gallery_templates: int | None = None
     probes: list[ProbeOut]
     errors: list[FileError]
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def candidates_reused(self) -> int:
+        """Candidates already in the case from an earlier search of the same evidence."""
+        return sum(1 for p in self.probes for c in p.candidates if c.reused)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def reuse_note(self) -> str | None:
+        """What a person reads about reuse: none, or how many were reused."""
+        return reuse_note(self.candidates_reused)
+
+
+def reuse_note(reused: int) -> str | None:
+    """``2 candidates reused with their reviews`` (None when nothing was reused)."""
+    if not reused:
+        return None
+    return f"{reused} candidate{'s' if reused != 1 else ''} reused with their reviews"
 
 
 class EnrollReport(BaseModel):
@@ -186,6 +239,22 @@ class ReviewOut(BaseModel):
     outcome: str
     reason: str
     at: datetime
+    notes: dict[str, str] | None = Field(
+        default=None,
+        description="structured comparison notes: feature (face-shape, hairline, eyebrows, "
+        "eyes, nose, ears, mouth, marks) → similar, different or not-visible",
+    )
+
+
+class ResolutionOut(BaseModel):
+    """A supervisor's resolution of a candidate two reviewers disagreed on."""
+
+    supervisor: str
+    outcome: str
+    reason: str
+    #: The candidate's standing it gave (confirmed, rejected-by-supervisor, ...).
+    status: str
+    at: datetime
 
 
 class CandidateReview(BaseModel):
@@ -220,10 +289,23 @@ class CandidateReview(BaseModel):
     probe_warning: str | None = None
     #: Set for a probe face a person marked by hand (the detector missed it): who marked it.
     marked_by: str | None = None
+    #: Set when the probe image was enhanced before it was searched: the steps, in order.
+    enhancement: list[str] | None = None
+    #: Where the evidence came from and who supplied it (None: not recorded).
+    source_type: str | None = None
+    supplied_by: str | None = None
+    #: A probe fused from several stills or sightings of one person: each part (file
+    #: SHA-256, box, frame, sighting, whether used); None for a single face.
+    probe_parts: list[dict[str, Any]] | None = None
     model: str
     searched_by: str
     status: str
     reviews: list[ReviewOut]
+    #: A supervisor's resolution of a disagreement (None: none recorded).
+    resolution: ResolutionOut | None = None
+    #: Every search that found this candidate (a repeated search of the same evidence
+    #: reuses the candidate), oldest first.
+    found_by_searches: list[str] = Field(default_factory=list)
 
 
 class RetentionReport(BaseModel):
@@ -288,6 +370,13 @@ class AppearanceOut(BaseModel):
     score: float
     box: list[int]
     frame: int | None
+    #: The candidate this appearance is (for review) and whether an earlier search of the
+    #: same sighting had already made it (reused with its reviews).
+    candidate_id: int | None = None
+    reused: bool = False
+    #: Where the footage came from and who supplied it, as recorded at ingest (None: not).
+    source_type: str | None = None
+    supplied_by: str | None = None
 
 
 class TimelineReport(BaseModel):
@@ -297,6 +386,17 @@ class TimelineReport(BaseModel):
     sought: str
     threshold: float
     appearances: list[AppearanceOut]
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def candidates_reused(self) -> int:
+        """Appearances already a candidate from an earlier search of the same sighting."""
+        return sum(1 for a in self.appearances if a.reused)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def reuse_note(self) -> str | None:
+        return reuse_note(self.candidates_reused)
 
 
 class ClusterMember(BaseModel):

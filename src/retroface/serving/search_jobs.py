@@ -14,8 +14,13 @@ from retroface.media.video_reader import is_video_path
 from retroface.services import App
 from retroface.services.biometrics.uploaded_files import case_upload_folder, remove_unused_uploads
 from retroface.services.results import ProbeFaceListing, SearchReport
+from retroface.services.search.enhanced_probe import (
+    ProbeEnhancement,
+    check_enhancement_fits,
+    preview_enhancement,
+)
 from retroface.services.search.gate import check_search_allowed
-from retroface.services.search.photos import search
+from retroface.services.search.photos import check_one_person, checked_provenance, search
 from retroface.services.search.probe_faces import (
     check_choice_fits,
     check_listing_allowed,
@@ -41,6 +46,10 @@ async def start_search_job(
     max_candidates: int | None = None,
     low_quality_reason: str | None = None,
     face_choice: FaceChoice | None = None,
+    enhancement: ProbeEnhancement | None = None,
+    source_type: str | None = None,
+    supplied_by: str | None = None,
+    one_person: bool = False,
 ) -> JobOut:
     """Check the role, the files' declared types, every gate of the search (case, scope,
     count, gallery, threshold floor, cap: refusals audited) and the person's queue before a
@@ -50,9 +59,16 @@ async def start_search_job(
     none was chosen) are deleted when the job ends."""
     principal = application.require(Action.SEARCH_RUN, case_reference=reference)
     check_types(files, allow_video=True)
+    videos = sum(1 for f in files if is_video_path(Path(f.filename or "")))
     if face_choice is not None:
-        videos = sum(1 for f in files if is_video_path(Path(f.filename or "")))
         check_choice_fits(face_choice, len(files) - videos, videos)
+    check_enhancement_fits(enhancement, len(files) - videos, videos)
+    if one_person:
+        check_one_person(face_choice or FaceChoice(), len(files) - videos, videos)
+    # A sketch or a look-alike is refused (audited) before a byte of it is stored.
+    await run_in_threadpool(
+        checked_provenance, application, reference, gallery, source_type, supplied_by
+    )
     await run_in_threadpool(
         check_search_allowed, application, reference, gallery, threshold, max_candidates
     )
@@ -81,6 +97,10 @@ async def start_search_job(
                     sources=copies,
                     low_quality_justification=low_quality_reason,
                     face_choice=face_choice,
+                    enhancement=enhancement,
+                    source_type=source_type,
+                    supplied_by=supplied_by,
+                    one_person=one_person,
                 )
         finally:
             remove_unused_uploads(application, paths)
@@ -93,7 +113,10 @@ async def start_search_job(
 
 
 async def list_uploaded_probe_faces(
-    application: App, reference: str, files: list[UploadFile]
+    application: App,
+    reference: str,
+    files: list[UploadFile],
+    enhancement: ProbeEnhancement | None = None,
 ) -> ProbeFaceListing:
     """List the faces of one uploaded image without searching (probe_faces.list_probe_faces):
     the role and the case's authorisation are checked before a byte is stored, and the
@@ -115,7 +138,48 @@ async def list_uploaded_probe_faces(
         with readable_copies(current_cipher(application), paths, names) as copies:
             (copy,) = copies
             return await run_in_threadpool(
-                lambda: list_probe_faces(application, reference, copy, shown_as=names(str(copy)))
+                lambda: list_probe_faces(
+                    application,
+                    reference,
+                    copy,
+                    shown_as=names(str(copy)),
+                    enhancement=enhancement,
+                )
+            )
+    finally:
+        remove_unused_uploads(application, paths)
+
+
+async def preview_uploaded_enhancement(
+    application: App, reference: str, files: list[UploadFile], enhancement: ProbeEnhancement
+) -> bytes:
+    """The one uploaded image after the enhancement steps, as PNG, without searching
+    (search/enhanced_probe.py ``preview_enhancement``): the role and the case's
+    authorisation are checked before a byte is stored, and the upload is deleted at once."""
+    check_listing_allowed(application, reference)
+    check_types(files, allow_video=False)
+    if len(files) != 1:
+        raise InvalidInputError(f"upload exactly one image to preview, got {len(files)}")
+    home = application.settings.home
+    _, paths, names = await stored_with_names(
+        case_upload_folder(home, reference),
+        home,
+        files,
+        application.settings.max_file_bytes,
+        allow_video=False,
+        cipher=await run_in_threadpool(current_cipher, application),
+    )
+    try:
+        with readable_copies(current_cipher(application), paths, names) as copies:
+            (copy,) = copies
+            return await run_in_threadpool(
+                lambda: preview_enhancement(
+                    application,
+                    reference,
+                    copy,
+                    list(enhancement.steps),
+                    shown_as=names(str(copy)),
+                )
             )
     finally:
         remove_unused_uploads(application, paths)

@@ -91,7 +91,10 @@ class Subject(Base):
     """An identity in a gallery (watchlist)."""
 
     __tablename__ = "subjects"
-    __table_args__ = (UniqueConstraint("gallery_id", "name"),)
+    __table_args__ = (
+        UniqueConstraint("gallery_id", "name"),
+        Index("ix_subjects_gallery_removed", "gallery_id", "removed_at"),  # active counts
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     gallery_id: Mapped[int] = mapped_column(ForeignKey("galleries.id"), index=True)
@@ -270,6 +273,15 @@ class MediaItem(Base):
     #: Videos: length in seconds and the recording's start (wall clock), where known.
     duration_s: Mapped[float | None] = mapped_column(Float)
     recorded_at: Mapped[datetime | None] = mapped_column()
+    #: Where the evidence came from (governance/probe_sources.py: cctv, body-worn-video,
+    #: social-media, public-submission, other) and who supplied it; None before 0018.
+    source_type: Mapped[str | None] = mapped_column(String(32))
+    supplied_by: Mapped[str | None] = mapped_column(String(200))
+    #: An image searched after enhancement (media/enhancement.py): the ordered steps as
+    #: replayed on this file to re-create what was searched (``version``, ``steps``, the
+    #: enhanced size and ``pixels_sha256``); face boxes are in the enhanced image. None:
+    #: searched as it is.
+    enhancement: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -300,6 +312,10 @@ class Face(Base):
     #: For a face a person marked by hand (detector ``manual``: the detector missed it), who
     #: marked it; None for a detected face.
     marked_by: Mapped[str | None] = mapped_column(String(100))
+    #: For the lead face of a probe fused from several stills or sightings of one person
+    #: (services/search/fused_probe.py): each part's provenance (file hash, box, frame,
+    #: sighting) and whether it was used; the candidates reference this face. None otherwise.
+    fused_parts: Mapped[list[Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     @property
@@ -429,13 +445,52 @@ class Review(Base):
     reviewer: Mapped[str] = mapped_column(String(100))
     outcome: Mapped[str] = mapped_column(String(32))
     reason: Mapped[str] = mapped_column(Text)
+    #: Structured comparison notes: feature → similar / different / not-visible
+    #: (governance/review_policy.py::COMPARISON_FEATURES); None when none were noted.
+    notes: Mapped[dict[str, str] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReviewResolution(Base):
+    """A supervisor's resolution of a disputed candidate (two reviewers who disagree): the
+    candidate's final standing. One per candidate; never edited."""
+
+    __tablename__ = "review_resolutions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id"), unique=True)
+    supervisor: Mapped[str] = mapped_column(String(100))
+    outcome: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+    #: The standing the resolution gave (governance/review_policy.py::resolved_status).
+    status: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CandidateFinding(Base):
+    """One search's finding of a candidate: which search, which of its probe faces, at what
+    rank and score. A repeated search of the same evidence (same face or sighting, same
+    subject) adds a finding to the existing candidate instead of a new candidate, so its
+    reviews carry over and nobody reviews the same lead twice."""
+
+    __tablename__ = "candidate_findings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id"), index=True)
+    search_id: Mapped[str] = mapped_column(ForeignKey("searches.id"), index=True)
+    face_id: Mapped[int] = mapped_column(ForeignKey("faces.id"), index=True)
+    rank: Mapped[int] = mapped_column(Integer)
+    score: Mapped[float] = mapped_column(Float)
+    #: True when the candidate existed before this search (found again, not created).
+    reused: Mapped[bool] = mapped_column(Boolean, default=False)
+    found_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class GalleryChange(Base):
     """One gallery version: what changed, for whom; replaying it gives any version's members."""
 
     __tablename__ = "gallery_changes"
+    __table_args__ = (Index("ix_gallery_changes_gallery_version", "gallery_id", "version"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     gallery_id: Mapped[int] = mapped_column(ForeignKey("galleries.id"), index=True)
@@ -573,6 +628,29 @@ class LiveAlert(Base):
     adjudicated_at: Mapped[datetime | None] = mapped_column()
     purge_after: Mapped[datetime] = mapped_column(index=True)
     purged_at: Mapped[datetime | None] = mapped_column()
+
+
+class DuplicateDecision(Base):
+    """A person's decision on two subjects a duplicate scan reported: distinct or merged.
+
+    Withdrawn rather than deleted (``withdrawn_at``): a merge records the images it moved,
+    so undoing it puts them back."""
+
+    __tablename__ = "duplicate_decisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    gallery_id: Mapped[int] = mapped_column(ForeignKey("galleries.id"), index=True)
+    subject_low_id: Mapped[int] = mapped_column(ForeignKey("subjects.id"))
+    subject_high_id: Mapped[int] = mapped_column(ForeignKey("subjects.id"))
+    #: For a merge: the subject whose record continues (the other left search).
+    kept_subject_id: Mapped[int | None] = mapped_column(Integer)
+    decision: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    moved_image_ids: Mapped[list[Any] | None] = mapped_column(JSON)
+    decided_by: Mapped[str] = mapped_column(String(200))
+    decided_at: Mapped[datetime] = mapped_column(default=utcnow)
+    withdrawn_at: Mapped[datetime | None] = mapped_column()
+    withdrawn_by: Mapped[str | None] = mapped_column(String(200))
 
 
 class AuditEvent(Base):

@@ -54,6 +54,15 @@ class GalleryRepository:
         self.session.flush()
         return gallery
 
+    def active_subjects(self, gallery_id: int) -> int:
+        """Active subjects of a gallery (what its cap counts), without the joined counts."""
+        count = self.session.scalar(
+            select(func.count(Subject.id)).where(
+                Subject.gallery_id == gallery_id, Subject.removed_at.is_(None)
+            )
+        )
+        return int(count or 0)
+
     def counts(self, gallery_id: int) -> tuple[int, int, int]:
         """(active subjects, reference images, templates) of a gallery."""
         active = Subject.removed_at.is_(None)
@@ -71,6 +80,10 @@ class GalleryRepository:
             .where(Subject.gallery_id == gallery_id, active)
         )
         return int(subjects or 0), int(images or 0), int(templates or 0)
+
+
+#: Names looked up with one ``IN`` list at most (more: the gallery's names are read).
+_NAMES_AT_ONCE = 5_000
 
 
 class SubjectRepository:
@@ -107,14 +120,26 @@ class SubjectRepository:
             is not None
         )
 
-    def image_hashes(self, gallery_id: int) -> set[tuple[str, str]]:
-        """(subject name, sha256) pairs already enrolled: what a resumed enrollment skips."""
-        rows = self.session.execute(
+    def image_hashes(
+        self, gallery_id: int, names: Sequence[str] | None = None
+    ) -> set[tuple[str, str]]:
+        """(subject name, sha256) pairs already enrolled: what a resumed enrollment skips.
+        ``names``: only those subjects (a gallery of millions is not read for a few)."""
+        query = (
             select(Subject.name, ReferenceImage.sha256)
             .join(ReferenceImage, ReferenceImage.subject_id == Subject.id)
             .where(Subject.gallery_id == gallery_id)
-        ).all()
-        return {(name, sha) for name, sha in rows}
+        )
+        if names is not None and len(names) <= _NAMES_AT_ONCE:
+            query = query.where(Subject.name.in_(list(names)))
+        return {(name, sha) for name, sha in self.session.execute(query)}
+
+    def names_among(self, gallery_id: int, names: Sequence[str]) -> set[str]:
+        """Which of ``names`` are subjects of the gallery (removed ones included)."""
+        query = select(Subject.name).where(Subject.gallery_id == gallery_id)
+        if len(names) <= _NAMES_AT_ONCE:
+            query = query.where(Subject.name.in_(list(names)))
+        return set(self.session.scalars(query)) & set(names)
 
 
 class CaseRepository:

@@ -19,13 +19,15 @@ from pathlib import Path, PurePath
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode, urlsplit
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 from pydantic import BaseModel, Field
 
 from retroface.errors import AuthorisationError, InvalidInputError, LockedOutError
+from retroface.governance.probe_sources import SOURCE_TYPES
+from retroface.governance.review_policy import COMPARISON_FEATURES, FEATURE_FINDINGS
 from retroface.governance.roles import Action, Role, is_allowed
 from retroface.services import App
 from retroface.services.access.users import (
@@ -38,7 +40,6 @@ from retroface.services.access.users import (
     reset_password,
     revoke_sessions,
 )
-from retroface.services.biometrics.face_views import candidate_faces
 from retroface.services.biometrics.sealed_files import read_protected_file
 from retroface.services.cases.manage import list_cases, show_case
 from retroface.services.cases.report import case_report
@@ -47,6 +48,14 @@ from retroface.services.cases.review import (
     record_review,
     review_queue,
     show_candidate,
+)
+from retroface.services.cases.workbench import (
+    QUEUE_STATUSES,
+    candidate_comparison,
+    case_searches,
+    next_pending,
+    review_work,
+    search_results,
 )
 from retroface.services.galleries.manage import list_galleries
 from retroface.services.live.deployments import (
@@ -92,6 +101,10 @@ STANDINGS = {
     "inconclusive": "inconclusive",
     "unreviewed": "unreviewed",
     AWAITING_YOU: AWAITING_YOU,
+    # A supervisor's resolution of a dispute (governance/review_policy.py::RESOLVED_STATUSES).
+    "possible-match-by-supervisor": "possible match (supervisor alone)",
+    "rejected-by-supervisor": "rejected by supervisor",
+    "inconclusive-by-supervisor": "inconclusive (supervisor)",
 }
 
 
@@ -121,8 +134,36 @@ def evidence_name(source: str) -> str:
     return source.rsplit("/", 1)[-1]
 
 
+def data_url(image: bytes | None, media_type: str = "image/jpeg") -> str:
+    """An image embedded in its page (no URL ever addresses biometric data)."""
+    return f"data:{media_type};base64," + base64.b64encode(image or b"").decode("ascii")
+
+
+#: How far below a search's bar its score bars start: scores of a gallery's nearest people
+#: crowd near the bar, and a scale from 0 would draw them all the same length.
+SCORE_SCALE_BELOW_BAR = 0.15
+
+
+@dataclass(frozen=True)
+class ScoreScale:
+    """A score bar's scale: from ``low`` (below the bar) to 1, in percent of the bar's
+    width (SVG attributes: no inline style)."""
+
+    low: float
+
+    def percent(self, score: float) -> str:
+        share = (score - self.low) / (1.0 - self.low)
+        return f"{100 * min(max(share, 0.0), 1.0):.1f}"
+
+
+def score_scale(bar: float) -> ScoreScale:
+    return ScoreScale(round(max(min(bar, 1.0) - SCORE_SCALE_BELOW_BAR, 0.0), 2))
+
+
 templates.env.filters["badge"] = standing_badge
+templates.env.filters["score_scale"] = score_scale
 templates.env.filters["evidence_name"] = evidence_name
+templates.env.filters["data_url"] = data_url
 
 
 def _page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -344,6 +385,8 @@ def case_page(reference: str, request: Request, application: Browser) -> Respons
         can_search=can_search,
         can_report=can_report,
         galleries=galleries,
+        searches=case_searches(application, reference),
+        source_types=SOURCE_TYPES,
     )
 
 
@@ -355,13 +398,27 @@ async def search_submit(reference: str, request: Request, application: Browser) 
     async with upload_form(request, _SearchForm) as (form, files):
         _check_csrf(request, form.csrf)
         runner: JobRunner = request.app.state.jobs
-        job = await start_search_job(application, runner, reference, form.gallery, files)
+        job = await start_search_job(
+            application,
+            runner,
+            reference,
+            form.gallery,
+            files,
+            source_type=form.source_type,
+            supplied_by=form.supplied_by,
+            one_person=form.one_person == "yes",
+        )
     return RedirectResponse(f"/ui/jobs/{job.id}", status_code=303)
 
 
 class _SearchForm(BaseModel):
     gallery: str = Field(min_length=1, max_length=200)
     csrf: str | None = Field(default=None, max_length=200)
+    #: Where the evidence came from and who supplied it (governance/probe_sources.py):
+    #: checked by the search gate, which names the choices when one is missing.
+    source_type: str | None = Field(default=None, max_length=64)
+    supplied_by: str | None = Field(default=None, max_length=200)
+    one_person: str | None = Field(default=None, max_length=8)
 
 
 @router.post("/cases/{reference}/report", response_model=None)
@@ -414,6 +471,68 @@ def job_page(job_id: str, request: Request, application: Browser) -> Response:
         return _to_login(request)
     runner: JobRunner = request.app.state.jobs
     return _page(request, "job.html", job=runner.get(job_id, application.principal.username))
+
+
+@router.get("/searches/{search_id}", response_model=None)
+def search_results_page(search_id: str, request: Request, application: Browser) -> Response:
+    """One search's faces and candidates: what its operator (and the case's team) sees."""
+    if application.principal is None:
+        return _to_login(request)
+    return _page(
+        request,
+        "search_results.html",
+        results=search_results(application, search_id[:64]),
+        can_decide=is_allowed(application.principal.role, Action.REVIEW_DECIDE),
+    )
+
+
+QueueFilter = Annotated[str, Query(max_length=200)]
+
+
+@router.get("/queue", response_model=None)
+def queue_page(
+    request: Request,
+    application: Browser,
+    case: QueueFilter = "",
+    search: QueueFilter = "",
+    status: QueueFilter = "pending",
+    recorded: Annotated[RowId | None, Query()] = None,
+) -> Response:
+    """The candidates awaiting a decision, oldest first, with filters by case, search and
+    status; after the last decision, the confirmation and an empty queue."""
+    if application.principal is None:
+        return _to_login(request)
+    work = review_work(
+        application,
+        case_reference=case.strip() or None,
+        search_id=search.strip() or None,
+        status=status.strip() or "pending",
+    )
+    carry = urlencode({k: v for k, v in (("case", work.case), ("search", work.search_id)) if v})
+    return _page(
+        request, "queue.html", work=work, statuses=QUEUE_STATUSES, recorded=recorded, carry=carry
+    )
+
+
+@router.get("/queue/next", response_model=None)
+def queue_next(
+    request: Request,
+    application: Browser,
+    case: QueueFilter = "",
+    search: QueueFilter = "",
+    recorded: Annotated[RowId | None, Query()] = None,
+) -> Response:
+    """The oldest candidate still awaiting the person's decision (under the queue's filters),
+    carrying the confirmation of the decision just recorded; the queue when none is left."""
+    if application.principal is None:
+        return _to_login(request)
+    filters = {k: v.strip() for k, v in (("case", case), ("search", search)) if v.strip()}
+    found = next_pending(
+        application, case_reference=filters.get("case"), search_id=filters.get("search")
+    )
+    query = urlencode({**filters, **({"recorded": recorded} if recorded else {})})
+    target = f"/ui/candidates/{found}" if found is not None else "/ui/queue"
+    return RedirectResponse(f"{target}?{query}" if query else target, status_code=303)
 
 
 #: A footage marker's width, in percent of the clip.
@@ -506,21 +625,50 @@ def review_page(reference: str, request: Request, application: Browser) -> Respo
 
 
 @router.get("/candidates/{candidate_id}", response_model=None)
-def candidate_page(candidate_id: RowId, request: Request, application: Browser) -> Response:
+def candidate_page(
+    candidate_id: RowId,
+    request: Request,
+    application: Browser,
+    case: QueueFilter = "",
+    search: QueueFilter = "",
+    recorded: Annotated[RowId | None, Query()] = None,
+) -> Response:
+    """The comparison view (web/static/compare.js adds zoom, pan and overlay; the page works
+    without it) and, for a reviewer, the decision form with the structured notes. ``case``
+    and ``search``: the queue's filters, kept for "next"; ``recorded``: the candidate whose
+    decision was just recorded."""
     if application.principal is None:
         return _to_login(request)
     candidate = show_candidate(application, candidate_id)
-    faces = candidate_faces(application, candidate_id)
     return _page(
         request,
         "candidate.html",
         c=candidate,
-        probe_b64=base64.b64encode(faces.probe_png).decode("ascii"),
-        reference_b64=(
-            base64.b64encode(faces.reference_png).decode("ascii") if faces.reference_png else None
-        ),
+        views=candidate_comparison(application, candidate_id),
         can_decide=is_allowed(application.principal.role, Action.REVIEW_DECIDE),
+        features=COMPARISON_FEATURES,
+        findings=FEATURE_FINDINGS,
+        queue={k: v.strip() for k, v in (("case", case), ("search", search)) if v.strip()},
+        recorded=recorded,
     )
+
+
+#: The form's notes: one radio group per feature, named ``note-<feature>``.
+NOTE_FIELD = "note-"
+
+
+async def review_notes(request: Request) -> dict[str, str]:
+    """The comparison notes of the review form (feature → finding); the service checks the
+    words, so a forged field is refused with the list of features, not stored."""
+    form = await request.form()
+    notes = {
+        key.removeprefix(NOTE_FIELD)[:100]: value[:100]
+        for key, value in form.multi_items()
+        if key.startswith(NOTE_FIELD) and isinstance(value, str) and value
+    }
+    if len(notes) > 2 * len(COMPARISON_FEATURES):
+        raise InvalidInputError("too many comparison notes in the form")
+    return notes
 
 
 @router.post("/candidates/{candidate_id}/review", response_model=None)
@@ -530,13 +678,19 @@ def review_submit(
     application: Browser,
     outcome: Annotated[str, Form()],
     reason: Annotated[str, Form(max_length=2000)],
+    notes: Annotated[dict[str, str], Depends(review_notes)],
+    case: Annotated[str, Form(max_length=200)] = "",
+    search: Annotated[str, Form(max_length=200)] = "",
     csrf: Annotated[str | None, Form()] = None,
 ) -> Response:
+    """Record the decision with its notes, then go on to the next candidate awaiting one."""
     if application.principal is None:
         return _to_login(request)
     _check_csrf(request, csrf)
-    record_review(application, candidate_id, outcome, reason)
-    return RedirectResponse(f"/ui/candidates/{candidate_id}", status_code=303)
+    record_review(application, candidate_id, outcome, reason, notes)
+    filters = {k: v.strip() for k, v in (("case", case), ("search", search)) if v.strip()}
+    query = urlencode({**filters, "recorded": candidate_id})
+    return RedirectResponse(f"/ui/queue/next?{query}", status_code=303)
 
 
 @router.get("/live/{deployment}", response_model=None)

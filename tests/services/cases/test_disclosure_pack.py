@@ -117,8 +117,14 @@ def test_the_pack_holds_report_hashes_signed_audit_and_evidence_with_bystanders_
     # The evidence as it was searched: name, SHA-256, size.
     original = GROUP_PHOTO.read_bytes()
     assert _rows(archive, "evidence-hashes.csv") == [
-        ["file", "sha256", "size"],
-        ["obama_and_biden.jpg", hashlib.sha256(original).hexdigest(), str(len(original))],
+        ["file", "sha256", "size", "source_type", "supplied_by"],
+        [
+            "obama_and_biden.jpg",
+            hashlib.sha256(original).hexdigest(),
+            str(len(original)),
+            "not recorded",  # searched through the library without a source type
+            "",
+        ],
     ]
     # Every other file of the pack, hashed in the manifest.
     header, *manifest = _rows(archive, "manifest.csv")

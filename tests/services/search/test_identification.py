@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from retroface.faces.face_choice import FaceChoice
 from retroface.services import App
+from retroface.services.biometrics.gallery_index import load_gallery_index, merge_gallery_index
 from retroface.services.deployment.rules import set_threshold_floor
 from retroface.services.galleries.enrol import enroll
 from retroface.services.galleries.manage import create_gallery
@@ -137,12 +138,20 @@ def test_subject_scored_by_best_of_several_references(
 def test_a_gallery_past_the_exact_size_is_searched_by_ivf_and_records_it(
     app: App, data: Path
 ) -> None:
-    """The index switch is invisible to the result and visible in the search record."""
+    """The index switch is invisible to the result and visible in the search record. The
+    switch happens when the enrolments' delta segments are merged into a new base (in the
+    background once they are large enough; here at once, as erasure does)."""
     ivf_app = replace(app, settings=app.settings.with_(index_exact_max=50))
     att = data / "att_faces"
     gallery_with(
         ivf_app, "att", {f"s{i}": sorted((att / f"s{i}").glob("*.pgm"))[:2] for i in range(1, 31)}
     )
+    with ivf_app.unit_of_work() as uow:
+        gallery = uow.galleries.require("att")
+        load_gallery_index(uow, ivf_app.settings.index_dir, gallery, ivf_app.engine.model, 50)
+        assert merge_gallery_index(
+            uow, ivf_app.settings.index_dir, gallery, ivf_app.engine.model, 50, wait=True
+        )
     case = authorised_case(ivf_app)
     report = search(ivf_app, case, "att", [att / "s7" / "10.pgm"])
     assert report.probes[0].candidates[0].subject == "s7"

@@ -85,9 +85,17 @@ def test_lin_manuel_miranda_is_found_with_his_time_ranges(
     report = search(app, case, hamilton_gallery, [video / "short_hamilton_clip.mp4"])
     assert _count(app, Sighting) == ingest.files[0].sightings  # nothing scanned twice
     led = [p for p in report.probes if p.candidates]
-    assert {p.candidates[0].subject for p in led} == {"lin-manuel-miranda"}
     assert all(p.first_s is not None and p.sighting_id is not None for p in report.probes)
-    assert sorted((p.first_s, p.last_s) for p in led) == sorted(ranges)
+    # Each lead names the person on screen: Miranda, or Lacamoire in his glimpse at the
+    # piano (0.8-1.4 s), which a detector framing it well (BlazeFace) lifts over the 1:N bar.
+    for p in led:
+        at_piano = (
+            p.first_s is not None and p.last_s is not None and 0.5 <= p.first_s <= p.last_s <= 1.7
+        )
+        on_screen = "alex-lacamoire" if at_piano else "lin-manuel-miranda"
+        assert p.candidates[0].subject == on_screen, (p.first_s, p.last_s)
+    miranda_led = [p for p in led if p.candidates[0].subject == "lin-manuel-miranda"]
+    assert sorted((p.first_s, p.last_s) for p in miranda_led) == sorted(ranges)
 
 
 #: LFW's accuracy-optimal 1:1 threshold for the default engine (10-fold: 0.914-0.916,
@@ -216,6 +224,7 @@ def test_killed_job_resumes_without_duplicate_sightings(
     )
     clip = video / "short_hamilton_clip.mp4"
     args = ["video", "ingest", str(clip), "--case", case, "--segment-s", "2"]
+    args += ["--source-type", "cctv", "--supplied-by", "DC Test"]
     proc = subprocess.Popen(
         [sys.executable, "-m", "retroface.cli.main", *args],
         env=env,

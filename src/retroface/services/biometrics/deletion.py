@@ -19,17 +19,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, event, select, update
+from sqlalchemy import delete, event, or_, select, update
 
 from retroface.services.app import App
 from retroface.services.biometrics.uploaded_files import remove_files, uploaded_files_among
 from retroface.store.models import (
     Candidate,
+    CandidateFinding,
     Face,
     LiveAlert,
     MediaItem,
     ReferenceImage,
     Review,
+    ReviewResolution,
     Search,
     Subject,
     Template,
@@ -82,6 +84,19 @@ def purge_search_results(uow: UnitOfWork, search: Search, now: datetime) -> dict
     """Candidates, their reviews and the probe templates of one search (EU-mode suspension)."""
     candidate_ids = list(
         uow.session.scalars(select(Candidate.id).where(Candidate.search_id == search.id))
+    )
+    # Its findings, and every finding of the candidates it made (later searches that
+    # found them again lose them too: the lead was this search's).
+    uow.session.execute(
+        delete(CandidateFinding).where(
+            or_(
+                CandidateFinding.search_id == search.id,
+                CandidateFinding.candidate_id.in_(candidate_ids),
+            )
+        )
+    )
+    uow.session.execute(
+        delete(ReviewResolution).where(ReviewResolution.candidate_id.in_(candidate_ids))
     )
     reviews = uow.session.execute(delete(Review).where(Review.search_id == search.id))
     uow.session.execute(delete(Candidate).where(Candidate.search_id == search.id))

@@ -10,8 +10,12 @@ candidate's faces is an audited read of biometric data.
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
 from PIL import Image
 from pydantic import BaseModel
 from sqlalchemy import select
@@ -19,6 +23,7 @@ from sqlalchemy import select
 from retroface.errors import MediaError, NotFoundError
 from retroface.governance.roles import Action
 from retroface.media import load_image
+from retroface.media.enhancement import replay
 from retroface.media.video_reader import (
     MAX_STATED_FPS,
     SamplingPolicy,
@@ -58,8 +63,28 @@ def face_image(
     box: tuple[int, int, int, int],
     time_s: float | None,
     frame_index: int | None = None,
+    size: int = VIEW_PX,
+    enhancement: Mapping[str, Any] | None = None,
 ) -> Image.Image:
-    """The face at ``box`` (with a margin) in an image, or in a video frame at ``time_s``.
+    """The face at ``box`` (with a margin) in an image, or in a video frame at ``time_s``,
+    ``size`` pixels square. ``enhancement``: the media item's recorded steps (an image
+    searched after enhancement: its boxes are in the enhanced image, re-created here)."""
+    pixels = frame_pixels(source, time_s, frame_index, enhancement)
+    x, y, w, h = box
+    margin = max(w, h) // 3
+    crop = Image.fromarray(pixels).crop((x - margin, y - margin, x + w + margin, y + h + margin))
+    return crop.resize((size, size))
+
+
+def frame_pixels(
+    source: Path,
+    time_s: float | None,
+    frame_index: int | None = None,
+    enhancement: Mapping[str, Any] | None = None,
+) -> NDArray[np.uint8]:
+    """The whole image, or the video frame at ``time_s``, as RGB pixels; an image searched
+    after enhancement as it was searched (``enhancement``: the media item's record, replayed
+    on the original and checked against the recorded hash: media/enhancement.py).
 
     A raw H.264/H.265 stream has no timestamps: its frames were timed at index / the rate
     the operator stated, so that rate is recovered from the face's own frame and time
@@ -76,13 +101,9 @@ def face_image(
         frame = next(iter(frames), None)
         if frame is None:
             raise MediaError(f"{source.name}: no frame at {when:.2f} s")
-        pixels = frame.pixels
-    else:
-        pixels = load_image(source).pixels
-    x, y, w, h = box
-    margin = max(w, h) // 3
-    crop = Image.fromarray(pixels).crop((x - margin, y - margin, x + w + margin, y + h + margin))
-    return crop.resize((VIEW_PX, VIEW_PX))
+        return frame.pixels
+    pixels = load_image(source).pixels
+    return replay(pixels, enhancement) if enhancement else pixels
 
 
 def _png(image: Image.Image) -> bytes:
@@ -107,7 +128,13 @@ def candidate_views(uow: UnitOfWork, candidate_id: int) -> FacePair:
     if probe is None or media is None:
         raise NotFoundError(f"candidate {candidate_id}'s probe face is deleted (retention)")
     with readable_upload(uow.cipher, Path(media.source_path)) as source:
-        probe_view = face_image(source, _box(probe), probe.timestamp_s, probe.frame_index)
+        probe_view = face_image(
+            source,
+            _box(probe),
+            probe.timestamp_s,
+            probe.frame_index,
+            enhancement=media.enhancement,
+        )
     reference_view = None
     template = uow.session.get(Template, candidate.template_id) if candidate.template_id else None
     ref_face = uow.session.get(Face, template.face_id) if template else None

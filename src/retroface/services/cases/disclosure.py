@@ -5,7 +5,9 @@ Inside (names fixed, so a reader's tools find them):
 * ``case-report.pdf`` and ``case-report.html``: the case report, written afresh
   (``services/cases/report.py``; audited as ``report.case_written``);
 * ``evidence-hashes.csv``: every evidence file searched under the case, as
-  recorded when it was searched: ``file,sha256,size``;
+  recorded when it was searched: ``file,sha256,size,source_type,supplied_by`` (where it
+  came from and who supplied it: governance/probe_sources.py; ``not recorded`` before
+  source types were);
 * ``audit-extract.jsonl``: the case's audit events, signed as the auditor's
   export is (``governance/audit_export.py``: JSON lines and an HMAC-SHA256
   signature line; ``retroface audit check-export`` checks it);
@@ -46,6 +48,7 @@ import zipfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -62,6 +65,7 @@ from retroface.governance.output_files import check_output_file
 from retroface.governance.roles import Action
 from retroface.media import load_image
 from retroface.media.csv_sheets import SafeCsvWriter
+from retroface.media.enhancement import replay
 from retroface.media.evidence_hash import sha256_file
 from retroface.media.video_reader import SamplingPolicy, iter_frames
 from retroface.services.app import App
@@ -122,6 +126,9 @@ class _Still:
     time_s: float | None
     probes: tuple[Box, ...]
     others: tuple[Box, ...]
+    #: An image searched after enhancement: the recorded steps (boxes are in the enhanced
+    #: image, so the pack shows it as searched, re-created from the original).
+    enhancement: dict[str, Any] | None = None
 
 
 def disclosure_pack(
@@ -178,7 +185,7 @@ def disclosure_pack(
     files: list[tuple[str, bytes, str]] = [
         ("case-report.pdf", pdf, ""),
         ("case-report.html", html, ""),
-        ("evidence-hashes.csv", _csv(["file", "sha256", "size"], evidence), ""),
+        ("evidence-hashes.csv", _csv(EVIDENCE_COLUMNS, evidence), ""),
         ("audit-extract.jsonl", extract, ""),
         *redacted,
         ("README.txt", _readme(reference, written_at, missing).encode("utf-8"), ""),
@@ -295,6 +302,10 @@ def _box(face: Face) -> Box:
     return Box(face.box_x, face.box_y, face.box_w, face.box_h)
 
 
+#: The columns of ``evidence-hashes.csv``: what each evidence file was, and where from.
+EVIDENCE_COLUMNS = ["file", "sha256", "size", "source_type", "supplied_by"]
+
+
 def _evidence_rows(uow: UnitOfWork, case_id: int) -> list[list[object]]:
     """Each evidence file of the case once (by name and hash), in the order first searched."""
     rows: list[list[object]] = []
@@ -305,7 +316,15 @@ def _evidence_rows(uow: UnitOfWork, case_id: int) -> list[list[object]]:
         name = Path(item.source_path).name
         if (name, item.sha256) not in seen:
             seen.add((name, item.sha256))
-            rows.append([name, item.sha256, item.byte_size])
+            rows.append(
+                [
+                    name,
+                    item.sha256,
+                    item.byte_size,
+                    item.source_type or "not recorded",
+                    item.supplied_by or "",
+                ]
+            )
     return rows
 
 
@@ -351,6 +370,7 @@ def _stills(uow: UnitOfWork, case_id: int) -> list[_Still]:
                 time_s=time_s,
                 probes=tuple(_box(f) for f in kept),
                 others=tuple(others),
+                enhancement=media.enhancement,
             )
         )
     return stills
@@ -366,6 +386,8 @@ def _pixels(uow: UnitOfWork, still: _Still, verified: set[int]) -> NDArray[np.ui
             loaded = load_image(source)
             if loaded.sha256 != still.sha256:
                 raise MediaError("the file changed since it was searched (SHA-256 differs)")
+            if still.enhancement:
+                return replay(loaded.pixels, still.enhancement)
             return loaded.pixels
         if still.media_id not in verified:
             if sha256_file(source) != still.sha256:
@@ -446,7 +468,8 @@ def _readme(reference: str, written_at: datetime, missing: list[str]) -> str:
         "case-report.pdf, case-report.html  the case report: searches, authorisation,",
         "    candidates with their probe and reference faces, decisions, models.",
         "evidence-hashes.csv  every evidence file searched under the case, with the",
-        "    SHA-256 and size recorded when it was searched.",
+        "    SHA-256 and size recorded when it was searched, its source type and who",
+        "    supplied it.",
         "audit-extract.jsonl  the case's audit events, one JSON line each, then an",
         "    HMAC-SHA256 signature line over all of them (the installation's audit key);",
         "    check it with: retroface audit check-export audit-extract.jsonl --key-file KEY",

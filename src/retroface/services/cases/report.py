@@ -33,6 +33,7 @@ from sqlalchemy import select
 
 from retroface.errors import MediaError, NotFoundError
 from retroface.faces.model_cards import model_cards
+from retroface.governance.review_policy import notes_text
 from retroface.governance.roles import Action
 from retroface.services.app import App
 from retroface.services.biometrics.face_views import FacePair, candidate_views
@@ -53,6 +54,9 @@ _TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
     autoescape=select_autoescape(["html"]),
 )
+_TEMPLATES.filters["feature_notes"] = notes_text
+_TEMPLATES.filters["evidence_source"] = lambda r: source_text(r.source_type, r.supplied_by)
+_TEMPLATES.filters["probe_parts"] = lambda parts: parts_text(parts)  # noqa: PLW0108 - defined below
 _UNICODE_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 #: Side of each face image in the report, in pixels, and its JPEG quality.
 FACE_PX = 180
@@ -249,6 +253,25 @@ class _Pdf(FPDF):
         self.ln(2)
 
 
+def source_text(source_type: str | None, supplied_by: str | None) -> str:
+    """``cctv, supplied by DC Smith`` (or that it was not recorded)."""
+    if source_type is None:
+        return "not recorded (searched before source types were recorded)"
+    return f"{source_type}, supplied by {supplied_by}"
+
+
+def parts_text(parts: list[dict[str, Any]]) -> str:
+    """A fused probe's parts, each by its file's SHA-256, box, frame and sighting."""
+    used = sum(1 for p in parts if p.get("used"))
+    shown = []
+    for p in parts:
+        x, y, w, h = p["box"]
+        where = f" sighting {p['sighting_id']} frame {p['frame']}" if p.get("sighting_id") else ""
+        state = "" if p.get("used") else " (left out: too poor)"
+        shown.append(f"SHA-256 {str(p['sha256'])[:16]}…{where} box {x},{y},{w},{h}{state}")
+    return f"{len(parts)} parts fused into one probe ({used} used): " + "; ".join(shown)
+
+
 def _candidate_lines(r: CandidateReview, faces: ReportFaces | str) -> list[str]:
     """The lines under a candidate's faces."""
     where = f" at {r.timestamp_s:.2f} s" if r.timestamp_s is not None else ""
@@ -263,11 +286,24 @@ def _candidate_lines(r: CandidateReview, faces: ReportFaces | str) -> list[str]:
         f"Evidence {r.source.split('/')[-1]}{where}, SHA-256 {r.sha256}",
         f"Score {r.score:.4f} ({bar}, rank {r.rank}), model {r.model}",
     ]
+    lines.append(f"Evidence source: {source_text(r.source_type, r.supplied_by)}")
+    if r.probe_parts:
+        lines.append(f"Probe: one person, {parts_text(r.probe_parts)}")
     if r.marked_by:
         lines.append(f"Probe face: manually marked by {r.marked_by} (not found by the detector)")
+    if r.enhancement:
+        lines.append(
+            "Enhanced probe: searched after "
+            + " > ".join(r.enhancement)
+            + " (re-created from the original evidence, whose SHA-256 is above)"
+        )
     if r.probe_warning:
         lines.append(f"Warning: {r.probe_warning}")
-    lines += [f"{d.reviewer}: {d.outcome} - {d.reason}" for d in r.reviews] or ["Decisions: none"]
+    lines += [
+        f"{d.reviewer}: {d.outcome} - {d.reason}"
+        + (f" (features: {notes_text(d.notes)})" if d.notes else "")
+        for d in r.reviews
+    ] or ["Decisions: none"]
     return lines
 
 

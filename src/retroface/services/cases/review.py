@@ -9,25 +9,35 @@ non-match, that face's probe template is deleted in the same transaction.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 
 from retroface.errors import AuthorisationError, InvalidInputError, NotFoundError
 from retroface.governance.identity import Principal
-from retroface.governance.review_policy import candidate_status, check_outcome, check_reviewer
+from retroface.governance.review_policy import (
+    RESOLVED_NO_MATCH,
+    candidate_status,
+    check_notes,
+    check_outcome,
+    check_reviewer,
+)
 from retroface.governance.roles import Action, Role
+from retroface.media.enhancement import steps_of
 from retroface.services.app import App
 from retroface.services.biometrics.deletion import delete_probe_templates
-from retroface.services.results import CandidateReview, ReviewOut
+from retroface.services.results import CandidateReview, ResolutionOut, ReviewOut
 from retroface.store.models import (
     Candidate,
+    CandidateFinding,
     Case,
     Face,
     Gallery,
     MediaItem,
     Review,
+    ReviewResolution,
     Search,
     Subject,
     User,
@@ -56,16 +66,28 @@ def review_queue(
         if case_reference is not None:
             query = query.where(Case.reference == case_reference)
         if search_id is not None:
-            query = query.where(Search.id == search_id)
+            # A repeated search reuses the candidates of the same evidence: its candidates
+            # are those it found, made by it or earlier (each listed once).
+            query = query.where(Candidate.id.in_(_found_by(search_id)))
         rows = uow.session.execute(query.order_by(Search.started_at, Face.id, Candidate.rank)).all()
-        reviews = _reviews_of(uow, [r[0].id for r in rows])
+        ids = [r[0].id for r in rows]
+        reviews, resolutions = _reviews_of(uow, ids), resolutions_of(uow, ids)
         if pending_only:
             rows = [
-                r
-                for r in rows
-                if candidate_status((v.reviewer, v.outcome) for v in reviews[r[0].id]) in PENDING
+                r for r in rows if standing(reviews[r[0].id], resolutions.get(r[0].id)) in PENDING
             ]
-        out = [_out(row, reviews[row[0].id], app.principal, app.settings.home) for row in rows]
+        found_by = _searches_finding(uow, [r[0].id for r in rows])
+        out = [
+            _out(
+                row,
+                reviews[row[0].id],
+                app.principal,
+                app.settings.home,
+                resolutions.get(row[0].id),
+                found_by[row[0].id],
+            )
+            for row in rows
+        ]
         app.audit(
             uow,
             action="candidates.viewed",
@@ -86,7 +108,12 @@ def show_candidate(app: App, candidate_id: int) -> CandidateReview:
         if row is None:
             raise NotFoundError(f"no candidate {candidate_id}")
         out = _out(
-            row, _reviews_of(uow, [candidate_id])[candidate_id], app.principal, app.settings.home
+            row,
+            _reviews_of(uow, [candidate_id])[candidate_id],
+            app.principal,
+            app.settings.home,
+            resolutions_of(uow, [candidate_id]).get(candidate_id),
+            _searches_finding(uow, [candidate_id])[candidate_id],
         )
         app.audit(
             uow,
@@ -100,19 +127,37 @@ def show_candidate(app: App, candidate_id: int) -> CandidateReview:
         return out
 
 
-def record_review(app: App, candidate_id: int, outcome: str, reason: str) -> CandidateReview:
+def record_review(
+    app: App,
+    candidate_id: int,
+    outcome: str,
+    reason: str,
+    notes: Mapping[str, str] | None = None,
+) -> CandidateReview:
+    """Record a reviewer's decision. ``notes``: the structured comparison, feature → finding
+    (governance/review_policy.py::check_notes), stored and audited with the decision."""
     reviewer = app.require(
         Action.REVIEW_DECIDE, case_reference=_case_of_candidate(app, candidate_id)
     )
     outcome, reason = check_outcome(outcome, reason)
+    checked_notes = check_notes(notes)
     _check_may_review(app, reviewer.username, candidate_id)
     with app.unit_of_work() as uow:
         row = uow.session.execute(_joined().where(Candidate.id == candidate_id)).first()
         if row is None:
             raise NotFoundError(f"no candidate {candidate_id}")
-        candidate, face, _, search, case, _, _ = row
+        candidate, _, _, search, case, _, _ = row
         if case.status != "open":
             raise InvalidInputError(f"case {case.reference} is {case.status}; reviews are closed")
+        resolved = resolutions_of(uow, [candidate.id]).get(candidate.id)
+        if resolved is not None:
+            raise InvalidInputError(
+                f"candidate {candidate.id} was resolved by supervisor {resolved.supervisor} "
+                f"({resolved.status}); its review is closed"
+            )
+        before = candidate_status(
+            (r.reviewer, r.outcome) for r in _reviews_of(uow, [candidate.id])[candidate.id]
+        )
         uow.session.add(
             Review(
                 candidate_id=candidate.id,
@@ -120,6 +165,7 @@ def record_review(app: App, candidate_id: int, outcome: str, reason: str) -> Can
                 reviewer=reviewer.username,
                 outcome=outcome,
                 reason=reason,
+                notes=checked_notes,
                 created_at=app.now(),
             )
         )
@@ -137,11 +183,30 @@ def record_review(app: App, candidate_id: int, outcome: str, reason: str) -> Can
             score=round(candidate.score, 4),
             outcome=outcome,
             reason=reason,
+            notes=checked_notes,
             status=status,
         )
-        _drop_template_if_all_rejected(app, uow, face, case.reference)
+        if status == "disputed" and before != "disputed":
+            # Two reviewers disagree: the candidate goes to a supervisor's queue.
+            app.audit(
+                uow,
+                action="review.disputed",
+                object_type="candidate",
+                object_id=candidate.id,
+                case_reference=case.reference,
+                search_id=search.id,
+                reviewers=sorted({r.reviewer for r in reviews}),
+            )
+        drop_templates_if_all_rejected(app, uow, candidate.id, case.reference)
         uow.commit()
-        return _out(row, reviews, reviewer, app.settings.home)
+        return _out(
+            row,
+            reviews,
+            reviewer,
+            app.settings.home,
+            None,
+            _searches_finding(uow, [candidate.id])[candidate.id],
+        )
 
 
 def _check_may_review(app: App, username: str, candidate_id: int) -> None:
@@ -172,20 +237,38 @@ def _check_may_review(app: App, username: str, candidate_id: int) -> None:
         raise
 
 
-def _drop_template_if_all_rejected(app: App, uow: UnitOfWork, face: Face, case_ref: str) -> None:
-    """Reviewed non-matches are deleted at review (their probe template; the face row stays)."""
-    ids = list(uow.session.scalars(select(Candidate.id).where(Candidate.face_id == face.id)))
-    reviews = _reviews_of(uow, ids)
-    if all(
-        candidate_status((r.reviewer, r.outcome) for r in reviews[i]) == "no-match" for i in ids
-    ):
-        deleted = delete_probe_templates(uow, [face.id])
+def drop_templates_if_all_rejected(
+    app: App, uow: UnitOfWork, candidate_id: int, case_ref: str
+) -> None:
+    """Reviewed non-matches are deleted at review (their probe template; the face row stays).
+
+    Every probe face that found this candidate (the face that made it, and the faces of
+    repeated searches of the same evidence) loses its template once all the candidates it
+    found stand rejected: reviewed as no match, or rejected by a supervisor."""
+    faces = set(
+        uow.session.scalars(
+            select(CandidateFinding.face_id).where(CandidateFinding.candidate_id == candidate_id)
+        )
+    ) | set(uow.session.scalars(select(Candidate.face_id).where(Candidate.id == candidate_id)))
+    for face_id in sorted(faces):
+        ids = sorted(
+            set(uow.session.scalars(select(Candidate.id).where(Candidate.face_id == face_id)))
+            | set(
+                uow.session.scalars(
+                    select(CandidateFinding.candidate_id).where(CandidateFinding.face_id == face_id)
+                )
+            )
+        )
+        reviews, resolutions = _reviews_of(uow, ids), resolutions_of(uow, ids)
+        if not all(standing(reviews[i], resolutions.get(i)) in REJECTED for i in ids):
+            continue
+        deleted = delete_probe_templates(uow, [face_id])
         if deleted:
             app.audit(
                 uow,
                 action="probe.deleted",
                 object_type="face",
-                object_id=face.id,
+                object_id=face_id,
                 case_reference=case_ref,
                 reason="every candidate reviewed as no match",
                 templates_deleted=deleted,
@@ -214,15 +297,61 @@ def _reviews_of(uow: UnitOfWork, candidate_ids: list[int]) -> dict[int, list[Rev
     return found
 
 
+def resolutions_of(uow: UnitOfWork, candidate_ids: list[int]) -> dict[int, ReviewResolution]:
+    """Candidate id → its supervisor's resolution, where one was recorded."""
+    if not candidate_ids:
+        return {}
+    return {
+        r.candidate_id: r
+        for r in uow.session.scalars(
+            select(ReviewResolution).where(ReviewResolution.candidate_id.in_(candidate_ids))
+        )
+    }
+
+
+def standing(reviews: list[Review], resolution: ReviewResolution | None) -> str:
+    """A candidate's standing: the supervisor's resolution where one was recorded (final),
+    otherwise what its reviewers' latest decisions make it."""
+    if resolution is not None:
+        return resolution.status
+    return candidate_status((r.reviewer, r.outcome) for r in reviews)
+
+
+def _found_by(search_id: str):  # type: ignore[no-untyped-def]
+    """The ids of the candidates a search found (made, or reused from an earlier search)."""
+    return select(CandidateFinding.candidate_id).where(CandidateFinding.search_id == search_id)
+
+
+def _searches_finding(uow: UnitOfWork, candidate_ids: list[int]) -> dict[int, list[str]]:
+    """Candidate id → the searches that found it, oldest first."""
+    found: dict[int, list[str]] = defaultdict(list)
+    if candidate_ids:
+        for candidate_id, search_id in uow.session.execute(
+            select(CandidateFinding.candidate_id, CandidateFinding.search_id)
+            .where(CandidateFinding.candidate_id.in_(candidate_ids))
+            .order_by(CandidateFinding.id)
+        ):
+            if search_id not in found[candidate_id]:
+                found[candidate_id].append(search_id)
+    return found
+
+
 #: Standings that still need a reviewer's decision.
 PENDING = frozenset({"unreviewed", "possible-match", "disputed"})
+#: Standings that reject a candidate (its probe template may go).
+REJECTED = frozenset({"no-match", RESOLVED_NO_MATCH})
 #: What a reviewer who has not yet decided sees instead of the standing (which would tell
 #: them the first reviewer's outcome).
 AWAITING_YOU = "awaiting your independent decision"
 
 
 def _out(  # type: ignore[type-arg]
-    row: tuple, reviews: list[Review], viewer: Principal | None, home: Path
+    row: tuple,
+    reviews: list[Review],
+    viewer: Principal | None,
+    home: Path,
+    resolution: ReviewResolution | None = None,
+    found_by: list[str] | None = None,
 ) -> CandidateReview:
     """The candidate as ``viewer`` may see it.
 
@@ -232,7 +361,7 @@ def _out(  # type: ignore[type-arg]
     recorded their own. Supervisors and auditors see everything.
     """
     candidate, face, media, search, case, subject, gallery = row
-    status = candidate_status((r.reviewer, r.outcome) for r in reviews)
+    status = standing(reviews, resolution)
     blind = (
         viewer is not None
         and viewer.role is Role.REVIEWER
@@ -262,11 +391,33 @@ def _out(  # type: ignore[type-arg]
         threshold=search.threshold,
         **decision_shown(face.decision),
         marked_by=face.marked_by,
+        enhancement=steps_of(media.enhancement) if media.enhancement else None,
+        source_type=media.source_type,
+        supplied_by=media.supplied_by,
+        probe_parts=face.fused_parts,
         model=f"{search.model_name}@{search.model_version}",
         searched_by=search.requested_by,
         status=status,
+        resolution=(
+            ResolutionOut(
+                supervisor=resolution.supervisor,
+                outcome=resolution.outcome,
+                reason=resolution.reason,
+                status=resolution.status,
+                at=resolution.created_at,
+            )
+            if resolution is not None
+            else None
+        ),
+        found_by_searches=found_by or [search.id],
         reviews=[
-            ReviewOut(reviewer=r.reviewer, outcome=r.outcome, reason=r.reason, at=r.created_at)
+            ReviewOut(
+                reviewer=r.reviewer,
+                outcome=r.outcome,
+                reason=r.reason,
+                at=r.created_at,
+                notes=r.notes,
+            )
             for r in reviews
         ],
     )
@@ -318,3 +469,29 @@ def _case_of_candidate(app: App, candidate_id: int) -> str | None:
             .join(Candidate, Candidate.search_id == Search.id)
             .where(Candidate.id == candidate_id)
         )
+
+
+def candidates_shown(
+    uow: UnitOfWork,
+    viewer: Principal | None,
+    home: Path,
+    *conditions: ColumnElement[bool],
+    search_id: str | None = None,
+) -> list[CandidateReview]:
+    """The candidates that meet ``conditions`` (on the candidate, face, media, search, case,
+    subject or gallery) and, with ``search_id``, that search found (made or reused), oldest
+    first (by search, face, rank), each as ``viewer`` may see it: blind to earlier decisions
+    until they decide. For the workbench's pages (services/cases/workbench.py); no
+    permission check and no audit: callers do both."""
+    query = _joined().where(*conditions)
+    if search_id is not None:
+        query = query.where(Candidate.id.in_(_found_by(search_id)))
+    rows = uow.session.execute(query.order_by(Search.started_at, Face.id, Candidate.rank)).all()
+    ids = [r[0].id for r in rows]
+    reviews, resolutions = _reviews_of(uow, ids), resolutions_of(uow, ids)
+    found_by = _searches_finding(uow, ids)
+    return [
+        _out(row, reviews[i], viewer, home, resolutions.get(i), found_by[i])
+        for row in rows
+        for i in (row[0].id,)
+    ]

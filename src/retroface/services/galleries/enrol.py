@@ -77,9 +77,10 @@ def enroll(
     with app.unit_of_work() as uow:
         gallery = uow.galleries.require(gallery_name)
         gallery_id, start_version = gallery.id, gallery.version
-        done = uow.subjects.image_hashes(gallery.id)
-        existing = {s.name for s in uow.subjects.in_gallery(gallery.id)}
-        active, _, _ = uow.galleries.counts(gallery.id)
+        planned = sorted({item.subject for item in plan})
+        done = uow.subjects.image_hashes(gallery.id, planned)
+        existing = uow.subjects.names_among(gallery.id, planned)
+        active = uow.galleries.active_subjects(gallery.id)
         cap = gallery_cap(app, gallery)
         demo = is_demo_deployment(uow)
     new_subjects = sorted({item.subject for item in plan} - existing)
@@ -168,8 +169,8 @@ def check_enrolment_allowed(
     name = check_subject_name(subject)
     with app.unit_of_work() as uow:
         gallery = uow.galleries.require(gallery_name)
-        existing = {s.name for s in uow.subjects.in_gallery(gallery.id)}
-        active, _, _ = uow.galleries.counts(gallery.id)
+        existing = uow.subjects.names_among(gallery.id, [name])
+        active = uow.galleries.active_subjects(gallery.id)
         cap = gallery_cap(app, gallery)
         demo = is_demo_deployment(uow)
     if name not in existing:
@@ -248,7 +249,7 @@ def _store_reference(
         if subject is None:
             if provenance is None:
                 raise InvalidInputError(f"no provenance for new subject {subject_name!r}")
-            active, _, _ = uow.galleries.counts(gallery.id)
+            active = uow.galleries.active_subjects(gallery.id)
             check_capacity(gallery.name, active, gallery_cap(app, gallery))
             subject = _new_subject(app, gallery.id, subject_name, provenance)
             uow.session.add(subject)

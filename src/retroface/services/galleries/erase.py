@@ -20,7 +20,7 @@ from retroface.errors import InvalidInputError
 from retroface.governance.roles import Action
 from retroface.services.app import App
 from retroface.services.biometrics.deletion import purge_subject_data
-from retroface.services.biometrics.gallery_index import discard_gallery_indexes
+from retroface.services.biometrics.gallery_index import refresh_gallery_indexes
 from retroface.services.galleries.versions import bump_version
 from retroface.services.results import ErasureReport
 from retroface.store.models import Gallery, Subject
@@ -51,7 +51,7 @@ def erase_subject(
         report, galleries = _erase(uow, app, same_person, "subject.erased", reference)
         uow.commit()
     for gallery_id in galleries:
-        discard_gallery_indexes(app.settings.index_dir, gallery_id)
+        refresh_gallery_indexes(app, gallery_id, purge=True)
     return report
 
 
@@ -100,7 +100,7 @@ def replay_erasures(app: App, erased: list[ErasedRow], reason: str) -> ErasureRe
         report, galleries = _erase(uow, app, subjects, "subject.erasure_replayed", reason)
         uow.commit()
     for gallery_id in galleries:
-        discard_gallery_indexes(app.settings.index_dir, gallery_id)
+        refresh_gallery_indexes(app, gallery_id, purge=True)
     return report
 
 

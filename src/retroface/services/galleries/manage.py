@@ -7,7 +7,7 @@ from retroface.governance.roles import Action
 from retroface.governance.watchlist_policy import renewed_review_date
 from retroface.services.app import App
 from retroface.services.biometrics.deletion import purge_subject_data
-from retroface.services.biometrics.gallery_index import discard_gallery_indexes
+from retroface.services.biometrics.gallery_index import refresh_gallery_indexes
 from retroface.services.galleries.versions import bump_version, members_at
 from retroface.services.results import (
     GalleryDetail,
@@ -206,9 +206,9 @@ def remove_subject(app: App, gallery_name: str, subject_name: str, *, final: boo
             **details,
         )
         uow.commit()
-    # The version bump already makes any index file stale; deleting it also takes
-    # the removed templates off the disk. The next search rebuilds it.
-    discard_gallery_indexes(app.settings.index_dir, gallery.id)
+    # One delta of tombstones: the next search anywhere no longer finds the subject; a
+    # final removal also merges, so the deleted templates leave the index files now.
+    refresh_gallery_indexes(app, gallery.id, purge=final)
     return action
 
 
@@ -240,7 +240,7 @@ def restore_subject(app: App, gallery_name: str, subject_name: str) -> None:
             review_due_on=renewed.isoformat() if renewed else None,
         )
         uow.commit()
-    discard_gallery_indexes(app.settings.index_dir, gallery.id)
+    refresh_gallery_indexes(app, gallery.id)
 
 
 def _summary(uow: UnitOfWork, gallery: Gallery, app: App) -> GallerySummary:

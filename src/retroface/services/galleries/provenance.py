@@ -13,7 +13,7 @@ from pathlib import Path
 
 from retroface.errors import InvalidInputError
 from retroface.governance.watchlist_policy import DEFAULT_RETENTION_CLASS, SubjectProvenance
-from retroface.media.csv_sheets import read_sheet
+from retroface.media.csv_sheets import parse_sheet, read_sheet
 
 REQUIRED = ("subject", "category", "source_system", "record_id", "holding_basis")
 
@@ -39,11 +39,20 @@ def parse_day(text: str, what: str) -> date | None:
 
 
 def read_provenance_csv(path: Path) -> dict[str, SubjectProvenance]:
-    rows = read_sheet(path, "provenance", REQUIRED)
+    return _provenances(read_sheet(path, "provenance", REQUIRED), str(path))
+
+
+def parse_provenance_sheet(data: bytes, name: str) -> dict[str, SubjectProvenance]:
+    """An uploaded provenance sheet (the web's enrolment form), read from its bytes: the
+    same columns and checks as :func:`read_provenance_csv`; errors name the upload."""
+    return _provenances(parse_sheet(data, name, "provenance", REQUIRED), name)
+
+
+def _provenances(rows: list[dict[str, str]], source: str) -> dict[str, SubjectProvenance]:
     found: dict[str, SubjectProvenance] = {}
     for line, raw in enumerate(rows, start=2):
         row = {key: (value or "").strip() for key, value in raw.items() if key}
-        where = f"{path}:{line}"
+        where = f"{source}:{line}"
         name = _cell(row, "subject")
         if not name:
             raise InvalidInputError(f"{where}: the subject column is empty")
@@ -68,3 +77,25 @@ def read_provenance_csv(path: Path) -> dict[str, SubjectProvenance]:
 
 def _cell(row: dict[str, str], key: str) -> str:
     return row.get(key, "")
+
+
+def photo_subjects(photo_names: list[str], sheet: dict[str, SubjectProvenance]) -> list[str]:
+    """The subject of each uploaded photo, for an enrolment by upload with a provenance
+    sheet: a one-row sheet is one person, every photo theirs; otherwise each photo is named
+    after its subject (``obama.jpg`` is the sheet's ``obama``), as the CLI's loose-file
+    layout (services/galleries/enrol_plan.py). A photo that names nobody in the sheet is
+    an error naming it, before anything is stored."""
+    if len(sheet) == 1:
+        (only,) = sheet
+        return [only] * len(photo_names)
+    subjects = []
+    for name in photo_names:
+        stem = Path(name.replace("\\", "/")).stem
+        if stem not in sheet:
+            known = ", ".join(sorted(sheet)[:5]) + (" ..." if len(sheet) > 5 else "")
+            raise InvalidInputError(
+                f"{name}: no row for {stem!r} in the provenance sheet; name each photo after "
+                f"its subject (the sheet names {known}), or upload one subject at a time"
+            )
+        subjects.append(stem)
+    return subjects

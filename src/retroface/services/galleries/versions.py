@@ -15,7 +15,7 @@ from retroface.store.unit_of_work import UnitOfWork
 
 #: Changes that put a subject into search, and those that take them out.
 JOINS = frozenset({"subject-added", "subject-restored"})
-LEAVES = frozenset({"subject-removed", "subject-purged", "subject-erased"})
+LEAVES = frozenset({"subject-removed", "subject-purged", "subject-erased", "subject-merged"})
 
 
 def lock_for_change(uow: UnitOfWork, gallery: Gallery) -> int:

@@ -37,6 +37,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from retroface.errors import DataKeyError, InvalidInputError, RetrofaceError
 from retroface.governance.roles import Action
 from retroface.index.faiss_io import META_SUFFIX, index_associated
+from retroface.index.segments import drop_deltas
 from retroface.services.app import App
 from retroface.services.biometrics.sealed_files import (
     protected_files,
@@ -353,6 +354,8 @@ def _seal_everything(
     with app.unit_of_work() as uow:
         cipher = uow.cipher
     sweep.index_files = sum(_seal_index_file(cipher, p, allow_plaintext) for p in _index_files(app))
+    # Delta segments are dropped, not resealed: each index catches up by one sealed delta.
+    sweep.index_files += sum(drop_deltas(p) for p in _index_files(app))
     say(f"index files: {sweep.index_files} sealed")
     home = app.settings.home
     for path in protected_files(home):

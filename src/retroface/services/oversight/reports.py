@@ -25,7 +25,7 @@ from retroface.services.deployment.rules import deployment_status
 from retroface.services.galleries.manage import gallery_cap
 from retroface.services.results import ReportFiles
 from retroface.services.search.gate import FAILED
-from retroface.store.models import Candidate, Case, Review, Search, Subject
+from retroface.store.models import Candidate, Case, Review, ReviewResolution, Search, Subject
 
 
 def transparency_report(
@@ -64,11 +64,18 @@ def transparency_report(
             .order_by(Review.id)
         ):
             reviews[cid].append((reviewer, outcome))
+        # A supervisor's resolution of a dispute is the candidate's final standing.
+        resolved = dict(
+            uow.session.execute(
+                select(ReviewResolution.candidate_id, ReviewResolution.status).where(
+                    ReviewResolution.candidate_id.in_([c[0] for c in candidates])
+                )
+            ).all()
+        )
         by_search: dict[str, list[transparency.CandidateFacts]] = defaultdict(list)
         for cid, sid, labels in candidates:
-            by_search[sid].append(
-                transparency.CandidateFacts(candidate_status(reviews[cid]), dict(labels or {}))
-            )
+            standing = resolved.get(cid) or candidate_status(reviews[cid])
+            by_search[sid].append(transparency.CandidateFacts(standing, dict(labels or {})))
         facts = [
             transparency.SearchFacts(
                 offence_category=case.offence_category,

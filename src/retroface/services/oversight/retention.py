@@ -2,8 +2,8 @@
 
 Idempotent: each step selects only what is still due, so a second run finds
 nothing to do. Every step commits with its audit event (ids and counts,
-never the data); index files of changed galleries are discarded so the next
-search rebuilds them without the deleted templates.
+never the data); the index files of changed galleries get the deletions as tombstones
+and are merged at once, so the deleted templates leave the disk too.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from retroface.services.biometrics.deletion import (
     purge_search_results,
     purge_subject_data,
 )
-from retroface.services.biometrics.gallery_index import discard_gallery_indexes
+from retroface.services.biometrics.gallery_index import refresh_gallery_indexes
 from retroface.services.deployment.rules import search_rules
 from retroface.services.galleries.versions import bump_version
 from retroface.services.results import RetentionReport
@@ -33,7 +33,7 @@ def run_retention(app: App) -> RetentionReport:
     _purge_closed_cases(app, report)
     changed = _expire_listings(app, report) | _finalise_removals(app, report)
     for gallery_id in changed:
-        discard_gallery_indexes(app.settings.index_dir, gallery_id)
+        refresh_gallery_indexes(app, gallery_id, purge=True)
     with app.unit_of_work() as uow:
         report.live_alerts_purged = purge_expired_alerts(app, uow)
         uow.commit()

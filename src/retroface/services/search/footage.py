@@ -10,7 +10,7 @@ candidates from photos. Sighting templates stay with the case (they are what
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import timedelta
 
 import numpy as np
@@ -49,17 +49,23 @@ def match_sightings(
     uow: UnitOfWork,
     search_id: str,
     media_ids: Sequence[int],
-    job_id: str,
+    job_id: str | None,
     index: AnyIndex,
     rule: DecisionRule,
     cap: int,
+    *,
+    only: Collection[int] | None = None,
 ) -> list[ProbeOut]:
     """Rank every sighting of the media (from one ingest job) against the gallery; store and
     return the candidates. A sighting whose best view is too poor to search reliably stays
-    on the timeline but is not searched (unless the search carries a justification)."""
+    on the timeline but is not searched (unless the search carries a justification).
+    ``only``: the sightings the operator chose (search/sightings.py); the others are not
+    searched."""
     probes: list[ProbeOut] = []
     model_name = app.engine.model.name
     for sighting, face, media, vector in sighting_vectors(uow, media_ids, model_name, job_id):
+        if only is not None and sighting.id not in only:
+            continue
         decision, ranked = decide_and_rank(
             rule, uow, index, vector, face.quality, face.quality_parts, cap
         )
@@ -75,6 +81,8 @@ def match_sightings(
                 first_s=round(sighting.first_s, 3),
                 last_s=round(sighting.last_s, 3),
                 candidates=candidates,
+                source_type=media.source_type,
+                supplied_by=media.supplied_by,
                 **probe_decision_fields(decision),
             )
         )
@@ -133,7 +141,7 @@ def find_person(
             score = float(scores[best])
             if score < threshold:
                 continue
-            record_candidates(
+            (candidate,) = record_candidates(
                 uow, search_id, face.id, [RankedSubject(subject_id, references[best][0], score)]
             )
             wall = (
@@ -151,6 +159,10 @@ def find_person(
                     score=round(score, 4),
                     box=face.box,
                     frame=face.frame_index,
+                    candidate_id=candidate.candidate_id,
+                    reused=candidate.reused,
+                    source_type=media.source_type,
+                    supplied_by=media.supplied_by,
                 )
             )
         app.audit(

@@ -23,15 +23,21 @@ from retroface.governance.calibration_policy import check_operating_point_calibr
 from retroface.governance.case_policy import check_authorisation_covers
 from retroface.governance.deployment_policy import check_threshold
 from retroface.services.app import App
-from retroface.services.biometrics.gallery_index import load_gallery_index
+from retroface.services.biometrics.deletion import delete_probe_templates
+from retroface.services.biometrics.gallery_index import gallery_counts, load_gallery_index
 from retroface.services.deployment.calibrations import calibrated_points
 from retroface.services.deployment.decision_rule import decision_rule
 from retroface.services.deployment.rules import SearchRules, search_rules
 from retroface.services.results import CandidateOut, FileError, ProbeOut
+from retroface.services.search.candidate_reuse import (
+    existing_candidates,
+    faces_found_only_rejected,
+)
 from retroface.services.search.ranking import RankedSubject
 from retroface.store.models import (
     Authorisation,
     Candidate,
+    CandidateFinding,
     Case,
     Comparison,
     Gallery,
@@ -59,6 +65,7 @@ def start_search(
     kind: str = "photos-and-footage",
     justification: str | None = None,
     face_choice: dict[str, Any] | None = None,
+    probe: dict[str, Any] | None = None,
 ) -> tuple[str, float, bool]:
     """Check every gate, then create the search row; a refusal is audited and re-raised.
 
@@ -67,7 +74,8 @@ def start_search(
     search faces below the probe quality floor (recorded and audited). ``face_choice``:
     which face of the probe image was chosen, and how (faces/face_choice.py
     ``FaceChoice.parameters``: a number, a box, a mark, or every face with its reason),
-    recorded and audited.
+    recorded and audited. ``probe``: what the operator said of the probe (its provenance:
+    search/photos.py; stills fused as one person: search/fused_probe.py), recorded and audited.
     """
     now = app.now()
     requested = threshold
@@ -75,7 +83,7 @@ def start_search(
         with app.unit_of_work() as uow:
             gallery = uow.galleries.require(gallery_name)
             rules, threshold, case, auth = _pass_gate(uow, app, case_reference, threshold, gallery)
-            subjects, _, templates = uow.galleries.counts(gallery.id)
+            subjects, _, templates = gallery_counts(uow, app.settings.index_dir, gallery)
             if templates == 0:
                 raise NotFoundError(f"gallery {gallery.name!r} has no enrolled faces to search")
             model = app.engine.model
@@ -107,8 +115,10 @@ def start_search(
                     "subject_score": "max over the subject's templates",
                     "kind": kind,
                     "gallery_templates": templates,
+                    "index_segments": index.segments_read(),
                     **rule,
                     **({"face_choice": face_choice} if face_choice else {}),
+                    **(probe or {}),
                 },
                 requested_by=app.actor,
                 authorisation_id=auth.id,
@@ -135,6 +145,7 @@ def start_search(
                 decision_rule=rule["decision_rule"],
                 low_quality_justification=rule["low_quality_justification"],
                 **({"face_choice": face_choice} if face_choice else {}),
+                **(probe or {}),
                 dpia=rules.dpia.identifier if rules.dpia else None,
                 eu_mode=rules.eu_mode,
             )
@@ -164,7 +175,7 @@ def check_search_allowed(
         with app.unit_of_work() as uow:
             gallery = uow.galleries.require(gallery_name)
             _pass_gate(uow, app, case_reference, threshold, gallery)
-            _, _, templates = uow.galleries.counts(gallery.id)
+            _, _, templates = gallery_counts(uow, app.settings.index_dir, gallery)
             if templates == 0:
                 raise NotFoundError(f"gallery {gallery.name!r} has no enrolled faces to search")
     except (AuthorisationError, NotFoundError, InvalidInputError) as exc:
@@ -283,32 +294,64 @@ def audit_search_refusal(
 def record_candidates(
     uow: UnitOfWork, search_id: str, face_id: int, ranked: Sequence[RankedSubject]
 ) -> list[CandidateOut]:
-    """Write one candidate row per ranked subject of one probe face (or sighting's best
-    view), in rank order, and return them as shown to people."""
+    """Record one probe face's (or sighting's best view's) ranked subjects, in rank order,
+    and return them as shown to people.
+
+    One candidate per (face or sighting, subject) within a case: where an earlier search
+    of the same evidence already made the candidate (search/candidate_reuse.py), it is
+    reused, reviews and all, and only this search's finding (rank, score) is added; so a
+    repeated search never puts the same lead before reviewers twice."""
     names: dict[int, Subject] = uow.subjects.by_ids([r.subject_id for r in ranked])
-    rows = [
-        Candidate(
-            search_id=search_id,
-            face_id=face_id,
-            subject_id=hit.subject_id,
-            template_id=hit.template_id,
-            rank=rank,
-            score=hit.score,
+    existing = existing_candidates(uow, search_id, face_id, [r.subject_id for r in ranked])
+    out: list[CandidateOut] = []
+    for rank, hit in enumerate(ranked, start=1):
+        row = existing.get(hit.subject_id)
+        reused = row is not None
+        if row is None:
+            row = Candidate(
+                search_id=search_id,
+                face_id=face_id,
+                subject_id=hit.subject_id,
+                template_id=hit.template_id,
+                rank=rank,
+                score=hit.score,
+            )
+            uow.session.add(row)
+            uow.flush()
+        uow.session.add(
+            CandidateFinding(
+                candidate_id=row.id,
+                search_id=search_id,
+                face_id=face_id,
+                rank=rank,
+                score=hit.score,
+                reused=reused,
+            )
         )
-        for rank, hit in enumerate(ranked, start=1)
-    ]
-    uow.session.add_all(rows)
+        out.append(
+            CandidateOut(
+                candidate_id=row.id,
+                rank=rank,
+                subject=names[hit.subject_id].name,
+                subject_id=hit.subject_id,
+                score=round(hit.score, 4),
+                reused=reused,
+            )
+        )
     uow.flush()
-    return [
-        CandidateOut(
-            candidate_id=row.id,
-            rank=row.rank,
-            subject=names[row.subject_id].name,
-            subject_id=row.subject_id,
-            score=round(row.score, 4),
+    return out
+
+
+def reused_in_search(uow: UnitOfWork, search_id: str) -> int:
+    """How many of a search's findings reused a candidate an earlier search had made."""
+    return int(
+        uow.session.scalar(
+            select(func.count(CandidateFinding.id)).where(
+                CandidateFinding.search_id == search_id, CandidateFinding.reused.is_(True)
+            )
         )
-        for row in rows
-    ]
+        or 0
+    )
 
 
 def finish_search(
@@ -339,9 +382,33 @@ def finish_search(
             files=files,
             faces=faces,
             candidates=candidates,
+            # One candidate per (face or sighting, subject): those found again, reused
+            # with their reviews rather than duplicated.
+            candidates_reused=reused_in_search(uow, search_id),
             errors=len(errors),
         )
+        _drop_probes_of_rejected_leads(app, uow, search_id, case_reference)
         uow.commit()
+
+
+def _drop_probes_of_rejected_leads(
+    app: App, uow: UnitOfWork, search_id: str, case_reference: str
+) -> None:
+    """A repeated search's faces whose every candidate was reused and already stands
+    rejected keep no probe template (data minimisation, as at review)."""
+    faces = faces_found_only_rejected(uow, search_id)
+    deleted = delete_probe_templates(uow, faces)
+    if deleted:
+        app.audit(
+            uow,
+            action="probe.deleted",
+            object_type="search",
+            object_id=search_id,
+            case_reference=case_reference,
+            reason="every candidate of the face was reviewed as no match in an earlier search",
+            face_ids=faces,
+            templates_deleted=deleted,
+        )
 
 
 @contextmanager

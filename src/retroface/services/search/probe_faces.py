@@ -29,6 +29,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
+from numpy.typing import NDArray
+
 from retroface.errors import AuthorisationError, InvalidInputError, NotFoundError, RetrofaceError
 from retroface.faces import Detection, FileAnalysis
 from retroface.faces.batch_runner import described
@@ -38,6 +41,7 @@ from retroface.governance.roles import Action
 from retroface.media import LoadedImage, load_image
 from retroface.services.app import App
 from retroface.services.results import ProbeFaceListing, ProbeFaceOut
+from retroface.services.search.enhanced_probe import EnhancedImage, ProbeEnhancement, enhance
 from retroface.services.search.gate import audit_search_refusal
 from retroface.services.video.ingest import check_case_open_and_authorised
 
@@ -67,6 +71,15 @@ class PreparedImage:
     chosen: list[Detection] = field(default_factory=list)
     mark: ManualMark | None = None
     detected: int = 0
+    #: The image after the operator's enhancement steps (search/enhanced_probe.py): what
+    #: is detected, chosen from and searched; ``image`` stays the original evidence.
+    enhanced: EnhancedImage | None = None
+
+    @property
+    def pixels(self) -> NDArray[np.uint8]:
+        """The pixels searched: the enhanced image, or the original."""
+        assert self.image is not None
+        return self.enhanced.pixels if self.enhanced is not None else self.image.pixels
 
 
 def check_choice_fits(choice: FaceChoice, images: int, videos: int) -> None:
@@ -85,36 +98,43 @@ def prepare_image(
     gallery_name: str,
     path: Path,
     choice: FaceChoice,
+    enhancement: ProbeEnhancement | None = None,
 ) -> PreparedImage:
-    """Load and detect the faces of the one probe image, and choose (see the module's
+    """Load and detect the faces of the one probe image (after ``enhancement``'s steps,
+    where given: faces are chosen in the enhanced image), and choose (see the module's
     docstring). Raises :class:`FaceChoiceNeededError` (after auditing the listing) or, for a
-    choice that fits no face, :class:`InvalidInputError` (audited as a refusal)."""
+    choice that fits no face or steps that cannot apply, :class:`InvalidInputError`
+    (audited as a refusal)."""
     try:
         image = load_image(path, app.limits)
     except RetrofaceError as exc:
         return PreparedImage(path, error=str(exc))
-    detections = app.engine.detect(image.pixels)
     try:
+        enhanced = enhance(app, image, enhancement) if enhancement is not None else None
+        searched = image if enhanced is None else replace(image, pixels=enhanced.pixels)
+        detections = app.engine.detect(searched.pixels)
         if choice.mark is not None:
             check_mark_is_missed(detections, choice.mark)
-            choice.mark.check(image.width, image.height)
-            return PreparedImage(path, image, mark=choice.mark, detected=len(detections))
+            choice.mark.check(searched.width, searched.height)
+            return PreparedImage(
+                path, image, mark=choice.mark, detected=len(detections), enhanced=enhanced
+            )
         chosen = choose_faces(detections, choice)
     except InvalidInputError as exc:
         audit_search_refusal(app, case_reference, gallery_name, exc)
         raise
     if chosen is None:
-        listing = _listing(app, case_reference, path, image, detections, None)
+        listing = _listing(app, case_reference, path, searched, detections, None)
         _audit_listing(app, listing, gallery_name)
         raise FaceChoiceNeededError(listing)
-    return PreparedImage(path, image, chosen=chosen, detected=len(detections))
+    return PreparedImage(path, image, chosen=chosen, detected=len(detections), enhanced=enhanced)
 
 
 def analyse_prepared(app: App, prepared: PreparedImage) -> FileAnalysis:
     """Align and embed the chosen face (or the face marked by hand) only; chips dropped."""
     if prepared.image is None:
         return FileAnalysis(path=prepared.path, error=prepared.error)
-    pixels = prepared.image.pixels
+    pixels = prepared.pixels
     if prepared.mark is not None:
         faces = [app.engine.analyse_marked(pixels, prepared.mark)]
     else:
@@ -128,13 +148,21 @@ def analyse_prepared(app: App, prepared: PreparedImage) -> FileAnalysis:
 
 
 def list_probe_faces(
-    app: App, case_reference: str, path: Path, *, shown_as: str | None = None
+    app: App,
+    case_reference: str,
+    path: Path,
+    *,
+    shown_as: str | None = None,
+    enhancement: ProbeEnhancement | None = None,
 ) -> ProbeFaceListing:
-    """The faces of one probe image, numbered for a person to choose the one to search,
-    without searching: nothing is embedded or stored, no search is used. Under the case's
-    current authorisation (a refusal is audited); the listing is audited."""
+    """The faces of one probe image (after ``enhancement``'s steps, where given: the faces
+    a search with the same steps chooses from), numbered for a person to choose the one to
+    search, without searching: nothing is embedded or stored, no search is used. Under the
+    case's current authorisation (a refusal is audited); the listing is audited."""
     check_listing_allowed(app, case_reference)
     image = load_image(path, app.limits)
+    if enhancement is not None:
+        image = replace(image, pixels=enhance(app, image, enhancement).pixels)
     listing = _listing(app, case_reference, path, image, app.engine.detect(image.pixels), shown_as)
     _audit_listing(app, listing, None)
     return listing

@@ -164,9 +164,11 @@ def contact_sheet(app: App, case_reference: str, cluster_id: int) -> Path:
             .order_by(MediaItem.id, Sighting.first_s)
         ).all()
         views = [
-            (media.source_path, view) for sighting, media in rows for view in sighting.exemplars[:2]
+            (sighting.id, media.source_path, view)
+            for sighting, media in rows
+            for view in sighting.exemplars[:2]
         ][:SHEET_MAX_TILES]
-        tiles = [_tile(uow.cipher, Path(source), view) for source, view in views]
+        tiles = [_tile(uow.cipher, Path(source), view, sid) for sid, source, view in views]
         sheet = _grid([t for t in tiles if t is not None])
         folder = app.settings.home / "exports" / "contact-sheets"
         folder.mkdir(parents=True, exist_ok=True)
@@ -189,8 +191,9 @@ def contact_sheet(app: App, case_reference: str, cluster_id: int) -> Path:
     return path
 
 
-def _tile(cipher: DataCipher, source: Path, view: dict) -> Image.Image | None:  # type: ignore[type-arg]
-    """One exemplar's face, labelled with its file and time (a file gone or broken: none)."""
+def _tile(cipher: DataCipher, source: Path, view: dict, sighting_id: int) -> Image.Image | None:  # type: ignore[type-arg]
+    """One exemplar's face, labelled with its sighting id (what a person merges, splits and
+    reviews by), file and time (a file gone or broken: none)."""
     when = float(view["time_s"])
     try:
         with readable_upload(cipher, source) as readable:
@@ -203,7 +206,7 @@ def _tile(cipher: DataCipher, source: Path, view: dict) -> Image.Image | None:  
     except (RetrofaceError, OSError):
         return None
     tile = face.resize((SHEET_TILE, SHEET_TILE))
-    label = f"{source.name[:18]} {when:.1f}s"
+    label = f"#{sighting_id} {source.name[:12]} {when:.1f}s"
     draw = ImageDraw.Draw(tile)
     draw.rectangle((0, SHEET_TILE - 14, SHEET_TILE, SHEET_TILE), fill=(0, 0, 0))
     draw.text((3, SHEET_TILE - 13), label, fill=(255, 255, 255))

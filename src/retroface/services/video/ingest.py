@@ -46,6 +46,7 @@ from retroface.faces.video_analysis import (
     run_segment,
 )
 from retroface.governance import check_case_searchable
+from retroface.governance.probe_sources import ProbeProvenance, probe_provenance
 from retroface.governance.roles import Action
 from retroface.media.media_kind import media_kind
 from retroface.media.video_reader import (
@@ -73,6 +74,9 @@ class IngestOptions:
     dask_address: str | None = None
     #: Frame rate of raw elementary streams (no timestamps of their own); others ignore it.
     fps: float | None = None
+    #: Where the footage came from and who supplied it, recorded on each new media item
+    #: (governance/probe_sources.py); not part of what identifies a rerun.
+    provenance: ProbeProvenance | None = None
 
 
 def ingest_videos(
@@ -81,15 +85,35 @@ def ingest_videos(
     paths: list[Path],
     options: IngestOptions | None = None,
     progress: Progress | None = None,
+    *,
+    source_type: str | None = None,
+    supplied_by: str | None = None,
 ) -> VideoIngestReport:
+    """``source_type``, ``supplied_by``: where the footage came from and who supplied it;
+    a sketch, composite or substitute is refused (audited ``video.ingest_refused``)."""
     app.require(Action.VIDEO_INGEST, case_reference=case_reference)
+    try:
+        provenance = probe_provenance(source_type, supplied_by)
+    except InvalidInputError as exc:
+        with app.unit_of_work() as uow:
+            app.audit(
+                uow,
+                action="video.ingest_refused",
+                object_type="case",
+                object_id=case_reference,
+                case_reference=case_reference,
+                reason=str(exc),
+            )
+            uow.commit()
+        raise
+    options = replace(options or IngestOptions(), provenance=provenance or None)
     check_case_open_and_authorised(app, case_reference)
     if not paths:
         raise InvalidInputError("name at least one video file or folder to ingest")
     files, errors = expand_evidence(paths)
     videos = [f for f in files if is_video_path(f)]
     errors += [FileError(source=str(f), error=_not_video(f)) for f in files if not is_video_path(f)]
-    return run_ingest(app, case_reference, videos, errors, options or IngestOptions(), progress)
+    return run_ingest(app, case_reference, videos, errors, options, progress)
 
 
 def _not_video(path: Path) -> str:
@@ -176,7 +200,9 @@ def run_ingest(
     }
     if options.fps is not None:  # only then: earlier jobs keep their fingerprints
         parameters["stream_fps"] = float(options.fps)
-    job_id, resumed, media_ids, done = _open_job(app, case_reference, infos, parameters, sources)
+    job_id, resumed, media_ids, done = _open_job(
+        app, case_reference, infos, parameters, sources, options.provenance
+    )
     outs = {info.source: _file_out(info) for info in infos}
     tasks: list[SegmentTask] = []
     for info in infos:
@@ -303,6 +329,7 @@ def _open_job(
     infos: list[VideoInfo],
     parameters: dict[str, object],
     sources: Sources | None = None,
+    provenance: ProbeProvenance | None = None,
 ) -> tuple[str, bool, dict[str, int], set[tuple[int, float]]]:
     """The case's job for these parameters (new or resumed), media ids, and windows done."""
     with app.unit_of_work() as uow:
@@ -349,6 +376,11 @@ def _open_job(
                 )
                 uow.session.add(media)
                 uow.flush()
+            if provenance is not None and media.source_type is None:
+                # Recorded where the footage entered the case; footage ingested before
+                # without one gets it now (never overwritten: the first record stands).
+                media.source_type = provenance.source_type
+                media.supplied_by = provenance.supplied_by
             media_ids[info.source] = media.id
         done = {
             (m, s)

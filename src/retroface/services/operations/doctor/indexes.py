@@ -1,4 +1,5 @@
-"""Doctor: gallery index files — each agrees with the database's active templates; files no gallery owns."""
+"""Doctor: gallery index files — each (base, manifest and delta segments) agrees with the
+database's active templates; files no gallery owns."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ import numpy as np
 from sqlalchemy import select
 
 from retroface.faces.types import ModelInfo
-from retroface.index import load_index
+from retroface.index import open_segments, segment_files
+from retroface.index.segments import DELTA_FILE, remove_unlisted_delta
 from retroface.services.app import App
 from retroface.services.biometrics.gallery_index import (
+    active_template_ids,
     index_path,
     rebuild_gallery_index,
     state_token,
@@ -33,22 +36,6 @@ from retroface.store.models import (
 from retroface.store.unit_of_work import UnitOfWork
 
 
-def _active_template_ids(uow: UnitOfWork, gallery_id: int, model: ModelInfo) -> np.ndarray:
-    """The ids the gallery's index must hold for ``model`` (active subjects only)."""
-    ids = uow.session.scalars(
-        select(Template.id)
-        .join(Subject, Template.subject_id == Subject.id)
-        .where(
-            Subject.gallery_id == gallery_id,
-            Subject.removed_at.is_(None),
-            Template.model_name == model.name,
-            Template.model_version == model.version,
-        )
-        .order_by(Template.id)
-    ).all()
-    return np.asarray(ids, dtype=np.int64)
-
-
 def _gallery_models(uow: UnitOfWork) -> list[tuple[Gallery, ModelInfo]]:
     """Every (gallery, model) that has templates: each needs an index that agrees."""
     rows = uow.session.execute(
@@ -67,14 +54,14 @@ def _index_disagreement(
     uow: UnitOfWork, index_dir: Path, gallery: Gallery, model: ModelInfo
 ) -> str | None:
     """Why the persisted index of ``gallery`` for ``model`` disagrees with the database."""
-    wanted = _active_template_ids(uow, gallery.id, model)
+    wanted = active_template_ids(uow, gallery.id, model)
     path = index_path(index_dir, gallery, model)
     if not path.exists():
         return None if len(wanted) == 0 else f"{path.name}: missing"
-    loaded = load_index(path, model.dimension, uow.cipher)  # sealed where encrypted
-    if loaded is None:
-        return f"{path.name}: unreadable or incomplete"
-    index, token = loaded
+    index = open_segments(path, model.dimension, uow.cipher)  # sealed where encrypted
+    if index is None:
+        return f"{path.name}: unreadable or incomplete (base, manifest or a delta segment)"
+    token = index.state
     if token != state_token(gallery.id, gallery.version, model):
         return f"{path.name}: saved for another gallery version ({token})"
     held = np.sort(index.ids())
@@ -130,7 +117,8 @@ def gallery_indexes(app: App, _: timedelta) -> tuple[Finding, Repair | None]:
 
 
 def orphan_index_files(app: App, _: timedelta) -> tuple[Finding, Repair | None]:
-    """Index files no gallery's templates explain: a deleted gallery, a stale foreign model."""
+    """Index files no gallery's templates explain: a deleted gallery, a stale foreign model,
+    a delta segment no manifest names (a crash between the delta and its manifest)."""
     index_dir = app.settings.index_dir
     orphans: list[Path] = []
     with app.unit_of_work() as uow:
@@ -138,6 +126,12 @@ def orphan_index_files(app: App, _: timedelta) -> tuple[Finding, Repair | None]:
         galleries = {g.id: g for g in uow.session.scalars(select(Gallery))}
     if index_dir.is_dir():
         for path in sorted(index_dir.iterdir()):
+            delta = DELTA_FILE.match(path.name)
+            if delta is not None:
+                base = path.with_name(f"{delta['stem']}.faiss")
+                if base not in expected or path in segment_files(base, unlisted=True):
+                    orphans.append(path)  # the delta of an index that is gone, or unlisted
+                continue
             if not path.is_file() or is_leftover(path, app.settings.home):
                 continue
             faiss_file = path if path.suffix == ".faiss" else path.with_suffix(".faiss")
@@ -154,8 +148,11 @@ def orphan_index_files(app: App, _: timedelta) -> tuple[Finding, Repair | None]:
                 uow, app, "orphan-index-files", len(orphans), files=[p.name for p in orphans]
             )
             uow.commit()
-        for path in orphans:
-            path.unlink(missing_ok=True)
+        for path in sorted(orphans, key=lambda p: DELTA_FILE.match(p.name) is not None):
+            if DELTA_FILE.match(path.name) is None:
+                path.unlink(missing_ok=True)
+            else:
+                remove_unlisted_delta(path)  # after its base; unless an append listed it since
         return len(orphans)
 
     finding = make_finding(
@@ -176,4 +173,5 @@ def _empty_and_current(faiss_file: Path, gallery: Gallery) -> bool:
     except (OSError, ValueError):
         return False
     prefix = f"gallery={gallery.id};version={gallery.version};model="
-    return str(meta.get("state", "")).startswith(prefix) and meta.get("n") == 0
+    deltas = (meta.get("segments") or {}).get("deltas") or []
+    return str(meta.get("state", "")).startswith(prefix) and meta.get("n") == 0 and not deltas
