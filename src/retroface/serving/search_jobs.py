@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
@@ -33,6 +35,9 @@ from retroface.serving.uploads import (
     readable_copies,
     stored_with_names,
 )
+
+#: What a function run on one uploaded image returns.
+_Result = TypeVar("_Result")
 
 
 async def start_search_job(
@@ -121,33 +126,15 @@ async def list_uploaded_probe_faces(
     """List the faces of one uploaded image without searching (probe_faces.list_probe_faces):
     the role and the case's authorisation are checked before a byte is stored, and the
     upload is deleted once listed (no media row names it)."""
-    check_listing_allowed(application, reference)
-    check_types(files, allow_video=False)
-    if len(files) != 1:
-        raise InvalidInputError(f"upload exactly one image to list its faces, got {len(files)}")
-    home = application.settings.home
-    _, paths, names = await stored_with_names(
-        case_upload_folder(home, reference),
-        home,
+    return await _on_one_uploaded_image(
+        application,
+        reference,
         files,
-        application.settings.max_file_bytes,
-        allow_video=False,
-        cipher=await run_in_threadpool(current_cipher, application),
+        "list its faces",
+        lambda copy, shown_as: list_probe_faces(
+            application, reference, copy, shown_as=shown_as, enhancement=enhancement
+        ),
     )
-    try:
-        with readable_copies(current_cipher(application), paths, names) as copies:
-            (copy,) = copies
-            return await run_in_threadpool(
-                lambda: list_probe_faces(
-                    application,
-                    reference,
-                    copy,
-                    shown_as=names(str(copy)),
-                    enhancement=enhancement,
-                )
-            )
-    finally:
-        remove_unused_uploads(application, paths)
 
 
 async def preview_uploaded_enhancement(
@@ -156,10 +143,30 @@ async def preview_uploaded_enhancement(
     """The one uploaded image after the enhancement steps, as PNG, without searching
     (search/enhanced_probe.py ``preview_enhancement``): the role and the case's
     authorisation are checked before a byte is stored, and the upload is deleted at once."""
+    return await _on_one_uploaded_image(
+        application,
+        reference,
+        files,
+        "preview",
+        lambda copy, shown_as: preview_enhancement(
+            application, reference, copy, list(enhancement.steps), shown_as=shown_as
+        ),
+    )
+
+
+async def _on_one_uploaded_image(
+    application: App,
+    reference: str,
+    files: list[UploadFile],
+    purpose: str,
+    work: Callable[[Path, str], _Result],
+) -> _Result:
+    """``work(readable copy, name shown)`` on one uploaded image that is looked at, never
+    searched: checked like a listing before a byte is stored, deleted when done."""
     check_listing_allowed(application, reference)
     check_types(files, allow_video=False)
     if len(files) != 1:
-        raise InvalidInputError(f"upload exactly one image to preview, got {len(files)}")
+        raise InvalidInputError(f"upload exactly one image to {purpose}, got {len(files)}")
     home = application.settings.home
     _, paths, names = await stored_with_names(
         case_upload_folder(home, reference),
@@ -172,14 +179,6 @@ async def preview_uploaded_enhancement(
     try:
         with readable_copies(current_cipher(application), paths, names) as copies:
             (copy,) = copies
-            return await run_in_threadpool(
-                lambda: preview_enhancement(
-                    application,
-                    reference,
-                    copy,
-                    list(enhancement.steps),
-                    shown_as=names(str(copy)),
-                )
-            )
+            return await run_in_threadpool(work, copy, names(str(copy)))
     finally:
         remove_unused_uploads(application, paths)
