@@ -54,7 +54,7 @@ SECURITY_HEADERS = {
 UI_PREFIX = "/ui"
 #: The UI's own styles and scripts (files served from /ui/static: never inline) and data:
 #: URLs for face images.
-UI_CSP = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+UI_CSP = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 #: The interactive docs page (off unless ``api_docs``): Swagger UI at a pinned version from
 #: its CDN; its one inline script runs by a per-response nonce, not 'unsafe-inline'.
 SWAGGER_UI = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5.17.14"

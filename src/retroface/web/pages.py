@@ -26,6 +26,7 @@ from markupsafe import Markup, escape
 from pydantic import BaseModel, Field
 
 from retroface.errors import AuthorisationError, InvalidInputError, LockedOutError
+from retroface.faces.face_choice import FaceChoice, face_choice_from
 from retroface.governance.probe_sources import SOURCE_TYPES
 from retroface.governance.review_policy import COMPARISON_FEATURES, FEATURE_FINDINGS
 from retroface.governance.roles import Action, Role, is_allowed
@@ -407,6 +408,7 @@ async def search_submit(reference: str, request: Request, application: Browser) 
             source_type=form.source_type,
             supplied_by=form.supplied_by,
             one_person=form.one_person == "yes",
+            face_choice=form.face_choice(),
         )
     return RedirectResponse(f"/ui/jobs/{job.id}", status_code=303)
 
@@ -419,6 +421,24 @@ class _SearchForm(BaseModel):
     source_type: str | None = Field(default=None, max_length=64)
     supplied_by: str | None = Field(default=None, max_length=200)
     one_person: str | None = Field(default=None, max_length=8)
+    #: Which face of the one image to search: its number in the listing (the page's face
+    #: picker fills it in, or a person types it), or a face the detector missed, marked by
+    #: hand: its box ``x,y,w,h`` and eye centres ``x1,y1,x2,y2`` (faces/face_choice.py).
+    face: str | None = Field(default=None, max_length=8)
+    mark: str | None = Field(default=None, max_length=100)
+    eyes: str | None = Field(default=None, max_length=100)
+
+    def face_choice(self) -> FaceChoice | None:
+        """The choice made on the form, or None when nothing was chosen (a photo with one
+        face, or footage)."""
+        face, mark, eyes = (v.strip() if v else "" for v in (self.face, self.mark, self.eyes))
+        if not (face or mark or eyes):
+            return None
+        if face and not face.isdigit():
+            raise InvalidInputError(f"the face number must be a whole number, got {face!r}")
+        return face_choice_from(
+            face=int(face) if face else None, mark=mark or None, eyes=eyes or None
+        )
 
 
 @router.post("/cases/{reference}/report", response_model=None)
