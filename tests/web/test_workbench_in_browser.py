@@ -74,6 +74,18 @@ def test_the_footage_timeline_places_each_candidate_at_its_time_in_the_clip(
     best = page.get_by_role("heading", name="Best views of sighting")
     assert best.is_visible() and page.locator("ul.thumbs img").count() >= 2
     screenshot(page, "17-footage-candidate")
+    # The frame scrubber: frames of the sighting's range from the evidence, one at a time.
+    frames = page.locator(".scrub-frames li")
+    assert frames.count() >= 2
+    slider = page.get_by_label("Step through the frames")
+    assert frames.nth(0).is_visible() and not frames.nth(1).is_visible()
+    slider.focus()
+    page.keyboard.press("ArrowRight")
+    assert frames.nth(1).is_visible() and not frames.nth(0).is_visible()
+    shown = float(page.locator("#scrub-time").inner_text().split()[0])
+    assert shown == pytest.approx(float(frames.nth(1).get_attribute("data-time") or "nan"))
+    checks.check(page)
+    screenshot(page, "19-footage-scrubber")
 
     # The search's results: its sightings, each with its time range and candidates.
     page.goto(f"{page.url.split('/ui/')[0]}/ui/searches/{footage.search_id}")

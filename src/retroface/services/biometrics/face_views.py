@@ -58,6 +58,15 @@ class FacePair(BaseModel):
 DEFAULT_STATED_FPS = 25.0
 
 
+def stated_rate(frame_index: int | None, time_s: float | None) -> float:
+    """The frame rate a raw stream's frames were timed at (frame i at i / rate seconds),
+    recovered from one face's frame and time; any rate for frame 0. Files with timestamps
+    ignore it."""
+    when = time_s or 0.0
+    stated = frame_index / when if frame_index and when > 0 else DEFAULT_STATED_FPS
+    return min(stated, MAX_STATED_FPS)
+
+
 def face_image(
     source: Path,
     box: tuple[int, int, int, int],
@@ -91,10 +100,9 @@ def frame_pixels(
     (files with timestamps ignore it)."""
     if is_video_path(source) or time_s is not None:
         when = time_s or 0.0
-        stated = frame_index / when if frame_index and when > 0 else DEFAULT_STATED_FPS
         frames = iter_frames(
             source,
-            SamplingPolicy("all", 0, stream_fps=min(stated, MAX_STATED_FPS)),
+            SamplingPolicy("all", 0, stream_fps=stated_rate(frame_index, time_s)),
             start_s=max(when - 0.001, 0.0),
             end_s=when + 1.0,
         )

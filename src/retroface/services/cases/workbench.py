@@ -31,8 +31,9 @@ from retroface.errors import InvalidInputError, MediaError, NotFoundError
 from retroface.governance.case_access import on_case_team
 from retroface.governance.roles import Action, Role
 from retroface.media.enhancement import steps_of
+from retroface.media.video_reader import SamplingPolicy, iter_frames
 from retroface.services.app import App
-from retroface.services.biometrics.face_views import face_image, frame_pixels
+from retroface.services.biometrics.face_views import face_image, frame_pixels, stated_rate
 from retroface.services.biometrics.uploaded_files import readable_upload
 from retroface.services.cases.review import (
     AWAITING_YOU,
@@ -66,6 +67,11 @@ FRAME_MAX_PX = 1280
 JPEG_QUALITY = 88
 #: The most best views of a sighting shown.
 MAX_BEST_VIEWS = 6
+#: Frames of a sighting's time range a reviewer can step through (the frame scrubber),
+#: evenly spaced, each at most SCRUB_PX wide: enough to see the person move, small enough
+#: for the page (they are embedded, never addressed by a URL).
+SCRUB_FRAMES = 12
+SCRUB_PX = 480
 #: Why a face is not shown (the rest of the result still is); never a server path.
 EVIDENCE_UNREADABLE = "the evidence file can no longer be read (moved, deleted or changed)"
 #: The queue's status filters: ``pending`` (the default) is what still needs the person's
@@ -173,6 +179,11 @@ class BestView(BaseModel):
     jpeg: bytes
 
 
+class ScrubFrame(BaseModel):
+    time_s: float
+    jpeg: bytes
+
+
 class Comparison(BaseModel):
     """Every image a reviewer compares for one candidate."""
 
@@ -188,6 +199,8 @@ class Comparison(BaseModel):
     last_s: float | None = None
     detections: int | None = None
     best_views: list[BestView] = Field(default_factory=list)
+    #: Evenly spaced frames of the sighting's time range, read from the evidence file.
+    scrub_frames: list[ScrubFrame] = Field(default_factory=list)
 
 
 def case_searches(app: App, reference: str) -> list[SearchSummary]:
@@ -571,6 +584,7 @@ def _comparison(uow: UnitOfWork, candidate: Candidate) -> Comparison:
             pixels = frame_pixels(source, probe.timestamp_s, probe.frame_index, media.enhancement)
             sighting = uow.session.scalar(select(Sighting).where(Sighting.face_id == probe.id))
             best = _best_views(source, sighting, probe) if sighting else []
+            scrub = _scrub_frames(source, sighting, probe) if sighting else []
     except (MediaError, FileNotFoundError):
         return Comparison(
             candidate_id=candidate.id,
@@ -598,7 +612,34 @@ def _comparison(uow: UnitOfWork, candidate: Candidate) -> Comparison:
         last_s=round(sighting.last_s, 2) if sighting else None,
         detections=sighting.detections if sighting else None,
         best_views=best,
+        scrub_frames=scrub,
     )
+
+
+def _scrub_frames(source: Path, sighting: Sighting, probe: Face) -> list[ScrubFrame]:
+    """Up to :data:`SCRUB_FRAMES` frames evenly spaced over the sighting's time range, read
+    in one pass from the evidence file (a raw stream at the rate its frames were timed at);
+    a file damaged within the range gives the frames before the damage."""
+    span = max(sighting.last_s - sighting.first_s, 0.0)
+    rate = SCRUB_FRAMES / span if span > 0 else 1.0
+    policy = SamplingPolicy(
+        "per_second", rate, stream_fps=stated_rate(probe.frame_index, probe.timestamp_s)
+    )
+    frames: list[ScrubFrame] = []
+    try:
+        for frame in iter_frames(
+            source, policy, start_s=sighting.first_s, end_s=sighting.last_s + 0.001
+        ):
+            image = Image.fromarray(frame.pixels)
+            scale = min(1.0, SCRUB_PX / image.width)
+            if scale < 1.0:
+                image = image.resize((SCRUB_PX, round(image.height * scale)))
+            frames.append(ScrubFrame(time_s=round(frame.time_s, 2), jpeg=_jpeg(image)))
+            if len(frames) >= SCRUB_FRAMES:
+                break
+    except MediaError:
+        pass  # the frames before the damage are still worth showing
+    return frames
 
 
 def _best_views(source: Path, sighting: Sighting, probe: Face) -> list[BestView]:

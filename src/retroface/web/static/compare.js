@@ -64,7 +64,26 @@
     });
   }
 
+  // The frame scrubber: one frame at a time with a slider (without this, every frame shows).
+  function setUpScrubber() {
+    var control = document.querySelector(".scrub-control");
+    if (!control) { return; }
+    var range = document.getElementById("scrub-range");
+    var time = document.getElementById("scrub-time");
+    var frames = Array.prototype.slice.call(document.querySelectorAll(".scrub-frames li"));
+    function show() {
+      var at = Number(range.value);
+      frames.forEach(function (li, i) { li.hidden = i !== at; });
+      time.textContent = frames[at].getAttribute("data-time") + " s";
+    }
+    control.hidden = false;
+    document.querySelector(".scrub-frames").classList.add("one-at-a-time");
+    range.addEventListener("input", show);
+    show();
+  }
+
   function setUp() {
+    setUpScrubber();
     var pairViews = [];
     document.querySelectorAll(".compare-pair .viewport, .overlay-stack").forEach(function (vp) {
       pairViews.push(new View(vp));
