@@ -630,6 +630,21 @@ class LiveAlert(Base):
     purged_at: Mapped[datetime | None] = mapped_column()
 
 
+class SearchFaceDecision(Base):
+    """What one search decided for one face it looked at (searched or not, its bar, the
+    reasons). A footage sighting's face is shared by every search of that footage, so its
+    own ``faces.decision`` holds only the latest; each search's is kept here. No foreign key
+    on the face: a decision holds no biometric data and outlives nothing it should not."""
+
+    __tablename__ = "search_face_decisions"
+    __table_args__ = (UniqueConstraint("search_id", "face_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    search_id: Mapped[str] = mapped_column(ForeignKey("searches.id"), index=True)
+    face_id: Mapped[int] = mapped_column(Integer, index=True)
+    decision: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
 class DuplicateDecision(Base):
     """A person's decision on two subjects a duplicate scan reported: distinct or merged.
 

@@ -146,3 +146,13 @@ def test_the_comparison_of_a_footage_candidate_has_its_best_views_and_time_range
     faces = search_results(app, report.search_id).faces
     assert {f.sighting_id for f in faces} >= {p.sighting_id for p in report.probes}
     assert all(f.first_s is not None and f.crop_jpeg for f in faces)
+    # The frame scrubber: frames of the sighting's range, read from the evidence file.
+    assert 2 <= len(views.scrub_frames) <= 12
+    assert all(views.first_s - 0.05 <= f.time_s <= views.last_s + 0.05 for f in views.scrub_frames)
+
+    # Searched again with a threshold the operator chose: the sightings' faces are shared,
+    # yet each search's results keep the bar that search used.
+    again = search(app, case, "cast", [data / "video" / "short_hamilton_clip.mp4"], threshold=0.97)
+    first = {f.bar for f in search_results(app, report.search_id).faces if f.searched}
+    later = {f.bar for f in search_results(app, again.search_id).faces if f.searched}
+    assert later == {0.97} and first and 0.97 not in first

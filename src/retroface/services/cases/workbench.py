@@ -52,6 +52,7 @@ from retroface.store.models import (
     MediaItem,
     ReferenceImage,
     Search,
+    SearchFaceDecision,
     Sighting,
     Template,
     VideoSegment,
@@ -416,10 +417,19 @@ def _searched_faces(
     sightings = _footage_sightings(uow, search.id, set(by_face))
     rows += sightings
     references: dict[int, bytes | None] = {}
+    # A sighting's face is shared by every search of its footage: this search's decision.
+    own = {
+        face_id: decision
+        for face_id, decision in uow.session.execute(
+            select(SearchFaceDecision.face_id, SearchFaceDecision.decision).where(
+                SearchFaceDecision.search_id == search.id
+            )
+        )
+    }
     out = []
     for face, media, sighting in rows:
         crop, missing = _crop(uow, media, face, THUMB_PX)
-        decision: dict[str, Any] = face.decision or {"searched": True}
+        decision: dict[str, Any] = own.get(face.id) or face.decision or {"searched": True}
         found = [
             ResultCandidate(
                 candidate=c,

@@ -40,7 +40,7 @@ from retroface.services.search.gate import (
     start_search,
 )
 from retroface.services.search.ranking import RankedSubject
-from retroface.store.models import Template
+from retroface.store.models import SearchFaceDecision, Template
 from retroface.store.unit_of_work import UnitOfWork
 
 
@@ -69,7 +69,10 @@ def match_sightings(
         decision, ranked = decide_and_rank(
             rule, uow, index, vector, face.quality, face.quality_parts, cap
         )
-        face.decision = decision.record()
+        face.decision = decision.record()  # the latest search's; each search's is kept too
+        uow.session.add(
+            SearchFaceDecision(search_id=search_id, face_id=face.id, decision=face.decision)
+        )
         candidates = record_candidates(uow, search_id, face.id, ranked)
         probes.append(
             ProbeOut(
