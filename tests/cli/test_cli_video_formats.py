@@ -14,11 +14,12 @@ from sqlalchemy import select
 
 from retroface.errors import MediaError
 from retroface.services import App
+from retroface.services.search.photos import search
 from retroface.services.video.ingest import IngestOptions, run_ingest
 from retroface.store.models import AuditEvent, Face, MediaItem, Sighting, VideoJob
 from tests.cli_process import run_cli_json, user_env
-from tests.conftest import OPERATOR
-from tests.helpers import PASSWORD, authorised_case, register_users
+from tests.conftest import EXAMPLES, OPERATOR
+from tests.helpers import PASSWORD, authorised_case, gallery_with, register_users
 
 pytestmark = pytest.mark.needs_data
 
@@ -97,5 +98,14 @@ def test_raw_stream_needs_fps_is_read_at_it_and_says_so(
     other = _raw_h264(clip, tmp_path / "camera4.h264", frames=20)
     new = run_ingest(app, case, [other], [], IngestOptions())
     assert new.files == [] and "retroface video ingest --fps N" in new.errors[0].error
+    assert "retroface search ... --fps N" in new.errors[0].error
     with pytest.raises(MediaError, match="--fps must be above 0"):
         run_ingest(app, case, [other], [], IngestOptions(fps=0))
+
+    # A search can state the rate itself (`search --fps`): the new stream is read at it.
+    gallery_with(app, "cast", {"lin-manuel-miranda": [EXAMPLES / "lin-manuel-miranda.png"]})
+    found = search(app, case, "cast", [other], fps=FPS)
+    assert found.errors == [] and found.probes
+    for probe in found.probes:  # the best view's time is its frame at the stated rate
+        assert probe.frame is not None and probe.first_s is not None and probe.last_s
+        assert probe.first_s - 1e-6 <= probe.frame / FPS <= probe.last_s + 1e-6

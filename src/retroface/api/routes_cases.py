@@ -12,6 +12,7 @@ from retroface.faces.face_choice import FaceChoice, face_choice_from
 from retroface.governance.audit_export import load_signing_key
 from retroface.governance.probe_sources import MAX_SUPPLIER_CHARS
 from retroface.governance.roles import Action
+from retroface.media.video_reader import MAX_STATED_FPS
 from retroface.services.biometrics.sealed_files import read_protected_file
 from retroface.services.cases.disclosure import disclosure_pack
 from retroface.services.cases.manage import (
@@ -159,6 +160,8 @@ class SearchForm(BaseModel):
     supplied_by: str = Field(min_length=1, max_length=MAX_SUPPLIER_CHARS)
     #: The images are stills of one unknown person: searched as one fused probe.
     one_person: bool = False
+    #: The frame rate of raw H.264/H.265 streams uploaded (no timestamps of their own).
+    fps: float | None = Field(default=None, gt=0, le=MAX_STATED_FPS)
     threshold: float | None = Field(default=None, gt=0.0, lt=1.0)
     max_candidates: int | None = Field(default=None, ge=1, le=MAX_CANDIDATES_LIMIT)
     #: Search faces too poor to search reliably too, for this recorded reason (audited).
@@ -243,6 +246,7 @@ async def post_search(reference: str, request: Request, application: Acting) -> 
             source_type=form.source_type,
             supplied_by=form.supplied_by,
             one_person=form.one_person,
+            fps=form.fps,
         )
 
 

@@ -324,6 +324,15 @@ def search(
         list[str] | None,
         typer.Option(help="Operator-supplied label of the probe person, key=value (statistics)."),
     ] = None,
+    fps: Annotated[
+        float | None,
+        typer.Option(
+            "--fps",
+            help="Frame rate of raw H.264/H.265 streams among the evidence (.264, .h265...), "
+            "which carry no timestamps: frame i is read as i/FPS seconds, and recorded as "
+            "such (as `video ingest --fps`). Files with timestamps ignore it.",
+        ),
+    ] = None,
     low_quality_reason: Annotated[
         str | None,
         typer.Option(
@@ -457,6 +466,7 @@ def search(
             one_person=one_person,
             face_choice=choice,
             enhancement=enhancement,
+            fps=fps,
         )
     except FaceChoiceNeededError as needed:
         if json_out:  # the listing on stdout, what it means on stderr

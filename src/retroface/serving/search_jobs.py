@@ -55,6 +55,7 @@ async def start_search_job(
     source_type: str | None = None,
     supplied_by: str | None = None,
     one_person: bool = False,
+    fps: float | None = None,
 ) -> JobOut:
     """Check the role, the files' declared types, every gate of the search (case, scope,
     count, gallery, threshold floor, cap: refusals audited) and the person's queue before a
@@ -106,6 +107,7 @@ async def start_search_job(
                     source_type=source_type,
                     supplied_by=supplied_by,
                     one_person=one_person,
+                    fps=fps,
                 )
         finally:
             remove_unused_uploads(application, paths)

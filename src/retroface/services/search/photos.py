@@ -88,6 +88,7 @@ def search(
     supplied_by: str | None = None,
     one_person: bool = False,
     enhancement: ProbeEnhancement | None = None,
+    fps: float | None = None,
 ) -> SearchReport:
     """``probe_labels``: operator-supplied demographic labels of the probe person (statistics).
     ``sources``: where evidence read from plaintext copies is kept (sealed uploads), which
@@ -100,7 +101,10 @@ def search(
     artist's impression or substitute image is refused (audited). ``one_person``: the
     images are stills of one unknown person, searched as one fused probe (fused_probe.py).
     ``enhancement``: steps applied to the one probe image before its faces are detected
-    (search/enhanced_probe.py: recorded on its media item, each step audited)."""
+    (search/enhanced_probe.py: recorded on its media item, each step audited). ``fps``: the
+    frame rate of raw H.264/H.265 streams among the evidence (no timestamps of their own),
+    as ``video ingest --fps``; without it a stream the case already ingested is read at the
+    rate stated then."""
     app.require(Action.SEARCH_RUN, case_reference=case_reference)
     progress = progress or SilentProgress()
     cap = app.settings.max_candidates if max_candidates is None else max_candidates
@@ -153,7 +157,7 @@ def search(
             rule = decision_rule(app, uow, threshold, low_quality_justification, fixed=fixed)
         return _run(
             app, search_id, case_reference, gallery_name, found, errors, rule, cap,
-            keep_all, progress, sources, choice, prepared, provenance, one_person,
+            keep_all, progress, sources, choice, prepared, provenance, one_person, fps,
         )  # fmt: skip
 
 
@@ -173,6 +177,7 @@ def _run(
     prepared: PreparedImage | None,
     provenance: ProbeProvenance | None = None,
     one_person: bool = False,
+    fps: float | None = None,
 ) -> SearchReport:
     """The search once it has started: analyse the chosen faces, rank and record each file
     (or, for one person, fuse the files' faces into one probe)."""
@@ -249,6 +254,7 @@ def _run(
                 sources,
                 rule,
                 provenance,
+                fps,
             )
         )
 
@@ -284,9 +290,10 @@ def _search_footage(
     sources: Sources | None,
     rule: DecisionRule,
     provenance: ProbeProvenance | None = None,
+    fps: float | None = None,
 ) -> list[ProbeOut]:
     """Ingest the footage into the case (reusing sightings already there), then match them."""
-    options = IngestOptions(provenance=provenance)
+    options = IngestOptions(provenance=provenance, fps=fps)
     ingest = run_ingest(app, case_reference, videos, [], options, progress, sources=sources)
     errors.extend(ingest.errors)
     with app.unit_of_work() as uow:

@@ -124,9 +124,10 @@ def _not_video(path: Path) -> str:
 
 def _rate_needed(path: Path, codec: str) -> str:
     return (
-        f"{path}: a raw {codec.upper()} stream carries no timestamps: ingest it with "
-        "'retroface video ingest --fps N', N being the frame rate the recorder or its export "
-        "states (frame i is then at i/N seconds); a search of the case then reuses that rate"
+        f"{path}: a raw {codec.upper()} stream carries no timestamps: give its frame rate "
+        "with --fps N ('retroface video ingest --fps N' or 'retroface search ... --fps N'), "
+        "N being the rate the recorder or its export states (frame i is then at i/N "
+        "seconds); a later search of the case reuses that rate"
     )
 
 
