@@ -7,7 +7,6 @@ role check, the same audit events and the same undo as on the command line.
 
 from __future__ import annotations
 
-import base64
 from typing import Annotated
 from urllib.parse import quote
 
@@ -53,10 +52,7 @@ def _duplicates(
 ) -> Response:
     report = find_duplicates(application, name)
     ids = [i for p in report.pairs for i in (p.subject_a_id, p.subject_b_id)]
-    faces = {
-        i: base64.b64encode(png).decode("ascii") if png else None
-        for i, png in subject_faces(application, name, ids).items()
-    }
+    faces = subject_faces(application, name, ids)
     return _page(
         request,
         "duplicates.html",
