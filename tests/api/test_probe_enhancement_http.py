@@ -42,7 +42,13 @@ def test_the_search_form_takes_enhancement_steps_and_the_candidates_are_flagged(
 
     started = client.post(
         f"{API}/cases/{case}/searches",
-        data={"gallery": "leaders", "enhance": json.dumps(STEPS), **SOURCE},
+        data={
+            "gallery": "leaders",
+            "enhance": json.dumps(STEPS),
+            # The floor judges the dark original, not its brightened copy: a recorded reason.
+            "low_quality_reason": "the only image of the suspect",
+            **SOURCE,
+        },
         files=_upload([still], "image/png"),
         headers=operator,
     )
@@ -51,6 +57,7 @@ def test_the_search_form_takes_enhancement_steps_and_the_candidates_are_flagged(
     assert job["status"] == "done", job
     (probe,) = job["result"]["probes"]
     assert probe["candidates"][0]["subject"] == "Tony_Blair"
+    assert "justification" in probe["warning"]
     assert probe["enhancement"] == ["gamma:gamma=0.5", "clahe:clip=2,tile=8"]
     with app.unit_of_work() as uow:
         media = uow.session.scalars(select(MediaItem)).one()

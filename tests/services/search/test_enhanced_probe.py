@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageFilter
 from sqlalchemy import select
 
 from retroface.errors import InvalidInputError
@@ -22,7 +22,7 @@ from retroface.services.cases.review import review_queue
 from retroface.services.search.enhanced_probe import ProbeEnhancement, probe_enhancement_from
 from retroface.services.search.photos import search
 from retroface.services.search.probe_faces import list_probe_faces
-from retroface.store.models import AuditEvent, MediaItem, Search
+from retroface.store.models import AuditEvent, Face, MediaItem, Search
 from tests.conftest import SUPERVISOR
 from tests.helpers import TEST_SIGNING_KEY, authorised_case, gallery_with
 
@@ -72,10 +72,19 @@ def test_an_enhanced_search_records_and_audits_each_step_and_flags_its_candidate
 
     enhancement = probe_enhancement_from(STEPS)
     assert enhancement is not None
-    report = search(app, case, gallery, [still], enhancement=enhancement)
+    # Brightening does not make the evidence better: the floor still judges the original.
+    brightened = search(app, case, gallery, [still], enhancement=enhancement)
+    (refused,) = brightened.probes
+    assert not refused.searched and refused.candidates == []
+    assert refused.warning and "before enhancement" in refused.warning
+    report = search(
+        app, case, gallery, [still], enhancement=enhancement,
+        low_quality_justification="the only image of the suspect",
+    )  # fmt: skip
 
     (probe,) = report.probes
     assert probe.searched and probe.candidates[0].subject == "Tony_Blair"
+    assert probe.warning and "justification" in probe.warning
     assert probe.enhancement == ["gamma:gamma=0.5", "clahe:clip=2,tile=8"]
     assert sha256_file(still) == original_hash  # the evidence itself is untouched
     assert images_in(app.settings.home) == []  # no enhanced image was written anywhere
@@ -95,11 +104,15 @@ def test_an_enhanced_search_records_and_audits_each_step_and_flags_its_candidate
             "height": 250,
             "pixels_sha256": pixels_sha256(expected),
         }
-        steps = uow.session.scalars(
-            select(AuditEvent)
-            .where(AuditEvent.action == "probe.enhancement_step")
-            .order_by(AuditEvent.id)
-        ).all()
+        steps = [
+            e
+            for e in uow.session.scalars(
+                select(AuditEvent)
+                .where(AuditEvent.action == "probe.enhancement_step")
+                .order_by(AuditEvent.id)
+            ).all()
+            if e.details["search_id"] == report.search_id
+        ]
         assert [(e.details["step"], e.details["of"], e.details["op"]) for e in steps] == [
             (1, 2, "gamma"),
             (2, 2, "clahe"),
@@ -111,7 +124,7 @@ def test_an_enhanced_search_records_and_audits_each_step_and_flags_its_candidate
         processed = uow.session.scalars(
             select(AuditEvent.details).where(AuditEvent.action == "search.media_processed")
         ).all()
-        assert [d["enhanced"] for d in processed] == [False, True]
+        assert [d["enhanced"] for d in processed] == [False, True, True]
         search_row = uow.session.get(Search, report.search_id)
         assert search_row is not None
         asked = search_row.parameters["enhancement"]
@@ -119,7 +132,7 @@ def test_an_enhanced_search_records_and_audits_each_step_and_flags_its_candidate
         started = uow.session.scalars(
             select(AuditEvent.details).where(AuditEvent.action == "search.started")
         ).all()
-        assert [d.get("enhancement") for d in started] == [None, asked]
+        assert [d.get("enhancement") for d in started] == [None, asked, asked]
 
     # Flagged where the candidate appears: the review queue, the faces view, the report.
     supervisor = app.acting_as(SUPERVISOR)
@@ -139,7 +152,9 @@ def test_an_enhanced_copy_is_kept_only_when_asked(app: App, data: Path, tmp_path
     case = authorised_case(app)
     still = night_still(data, tmp_path / "evidence")
     enhancement = probe_enhancement_from(STEPS, keep_copy=True)
-    report = search(app, case, gallery, [still], enhancement=enhancement)
+    report = search(
+        app, case, gallery, [still], enhancement=enhancement, low_quality_justification="only one"
+    )
     assert report.probes[0].candidates[0].subject == "Tony_Blair"
     with app.unit_of_work() as uow:
         original, copy = uow.session.scalars(select(MediaItem).order_by(MediaItem.id)).all()
@@ -200,3 +215,35 @@ def test_the_faces_listed_are_those_of_the_enhanced_image(
     (plain,) = list_probe_faces(app, case, still).faces
     (listed,) = list_probe_faces(app, case, still, enhancement=upscaled).faces
     assert listed.box[2] > 1.5 * plain.box[2]  # boxes are in the enhanced (doubled) image
+
+
+def test_the_quality_floor_judges_the_face_in_the_original_not_its_enhancement(
+    app: App, data: Path, tmp_path: Path
+) -> None:
+    """Sharpening a blurred still lifts its sharpness, not its evidential value: it stays
+    too poor to search. A clean photo cropped and enlarged is searched as it is, its
+    face found again in the original through the steps."""
+    gallery = leaders(app, data)
+    case = authorised_case(app)
+    pixels = load_image(data / "lfw" / "Tony_Blair" / "Tony_Blair_0002.jpg").pixels
+    blurred = tmp_path / "blurred.png"
+    Image.fromarray(pixels).filter(ImageFilter.GaussianBlur(4)).save(blurred)
+    sharpen = ProbeEnhancement(tuple(parse_steps(["sharpen:radius=4,percent=300,threshold=0"])))
+
+    (plain,) = search(app, case, gallery, [blurred]).probes
+    assert not plain.searched
+    (sharpened,) = search(app, case, gallery, [blurred], enhancement=sharpen).probes
+    assert not sharpened.searched and sharpened.candidates == []
+    assert sharpened.warning and "before enhancement" in sharpened.warning
+
+    clean = data / "lfw" / "Tony_Blair" / "Tony_Blair_0003.jpg"
+    enlarge = ProbeEnhancement(tuple(parse_steps(["crop:50,40,150,170", "upscale:2"])))
+    (enlarged,) = search(app, case, gallery, [clean], enhancement=enlarge).probes
+    assert enlarged.searched and enlarged.warning is None
+    assert enlarged.candidates[0].subject == "Tony_Blair"
+    with app.unit_of_work() as uow:
+        faces = uow.session.scalars(select(Face).order_by(Face.id)).all()
+        last = faces[-1]
+        # Measured in both images, the lower kept; the other's score is kept beside it.
+        assert "original_overall" in last.quality_parts or "enhanced_overall" in last.quality_parts
+        assert last.quality >= app.settings.probe_quality_floor

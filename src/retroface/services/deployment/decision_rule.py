@@ -126,6 +126,10 @@ def decide(
     tiny = float(parts.get("inter_eye_px", MIN_SEARCH_EYE_PX)) < MIN_SEARCH_EYE_PX
     below = quality < rule.quality_floor or tiny
     reasons = limiting_reasons(parts) if below else []
+    if below and parts.get("on_original"):
+        # An enhanced probe is judged by its face in the original evidence
+        # (services/search/original_quality.py): say so, or the reasons read as wrong.
+        reasons.append("measured in the original image, before enhancement")
     if below and not rule.justification:
         return ProbeDecision(searched=False, gallery_templates=gallery_templates, reasons=reasons)
     threshold, expected = rule.floor, None

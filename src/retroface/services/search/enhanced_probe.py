@@ -74,6 +74,7 @@ class EnhancedImage:
     pixels: NDArray[np.uint8]
     record: dict[str, Any]
     keep_copy: bool
+    steps: tuple[Step, ...] = ()
 
 
 def check_enhancement_fits(enhancement: ProbeEnhancement | None, images: int, videos: int) -> None:
@@ -89,7 +90,10 @@ def enhance(app: App, image: LoadedImage, enhancement: ProbeEnhancement) -> Enha
     """Apply the steps to a loaded probe (the original pixels are not changed)."""
     pixels = apply_steps(image.pixels, enhancement.steps, max_pixels=app.settings.max_image_pixels)
     return EnhancedImage(
-        pixels, enhancement_record(enhancement.steps, pixels), enhancement.keep_copy
+        pixels,
+        enhancement_record(enhancement.steps, pixels),
+        enhancement.keep_copy,
+        enhancement.steps,
     )
 
 

@@ -43,6 +43,7 @@ from retroface.services.app import App
 from retroface.services.results import ProbeFaceListing, ProbeFaceOut
 from retroface.services.search.enhanced_probe import EnhancedImage, ProbeEnhancement, enhance
 from retroface.services.search.gate import audit_search_refusal
+from retroface.services.search.original_quality import gate_on_original
 from retroface.services.video.ingest import check_case_open_and_authorised
 
 
@@ -139,6 +140,11 @@ def analyse_prepared(app: App, prepared: PreparedImage) -> FileAnalysis:
         faces = [app.engine.analyse_marked(pixels, prepared.mark)]
     else:
         faces = app.engine.analyse_detections(pixels, prepared.chosen)
+    if prepared.enhanced is not None:
+        # The floor judges the evidence, not what enhancement made of it.
+        faces = gate_on_original(
+            app, prepared.image.pixels, prepared.enhanced.steps, faces, prepared.mark
+        )
     return described(
         prepared.image,
         prepared.path,
