@@ -16,6 +16,7 @@ from retroface.governance.roles import Role
 from retroface.services import App
 from retroface.services.access.users import add_user
 from retroface.services.cases.manage import assign_to_case
+from retroface.services.cases.report import candidate_lines, case_report
 from retroface.services.cases.resolution import disputed_queue, resolve_review
 from retroface.services.cases.review import record_review, review_queue
 from retroface.services.search.photos import search
@@ -93,6 +94,14 @@ def test_disagreement_goes_to_a_supervisor_whose_possible_match_confirms_with_a_
     assert disputed_queue(supervisor) == []
     (seen,) = review_queue(supervisor, case_reference=case)
     assert seen.status == "confirmed" and seen.resolution is not None
+    # The case report names the supervisor, the outcome and the reason, in HTML and PDF.
+    files = case_report(app, case)
+    html = Path(files.html).read_text(encoding="utf-8")
+    assert "supervisor sgt-2: possible-match" in html and "same scar, same ear" in html
+    assert "standing: confirmed" in html
+    assert "Resolved: supervisor sgt-2: possible-match - same scar, same ear" in "\n".join(
+        candidate_lines(seen, "not shown")  # the lines the PDF prints under the faces
+    )
 
     # The resolution is final: no more reviews, no second resolution.
     third = _person(app, "rev-c", Role.REVIEWER)

@@ -45,6 +45,7 @@ from retroface.services.results import (
     AuditEventOut,
     CandidateReview,
     CaseDetail,
+    ResolutionOut,
     event_out,
 )
 from retroface.store.models import AuditEvent, Gallery, Search
@@ -57,6 +58,7 @@ _TEMPLATES = Environment(
 _TEMPLATES.filters["feature_notes"] = notes_text
 _TEMPLATES.filters["evidence_source"] = lambda r: source_text(r.source_type, r.supplied_by)
 _TEMPLATES.filters["probe_parts"] = lambda parts: parts_text(parts)  # noqa: PLW0108 - defined below
+_TEMPLATES.filters["resolution"] = lambda r: resolution_text(r)  # noqa: PLW0108 - defined below
 _UNICODE_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 #: Side of each face image in the report, in pixels, and its JPEG quality.
 FACE_PX = 180
@@ -272,7 +274,7 @@ def parts_text(parts: list[dict[str, Any]]) -> str:
     return f"{len(parts)} parts fused into one probe ({used} used): " + "; ".join(shown)
 
 
-def _candidate_lines(r: CandidateReview, faces: ReportFaces | str) -> list[str]:
+def candidate_lines(r: CandidateReview, faces: ReportFaces | str) -> list[str]:
     """The lines under a candidate's faces."""
     where = f" at {r.timestamp_s:.2f} s" if r.timestamp_s is not None else ""
     bar = (
@@ -304,14 +306,24 @@ def _candidate_lines(r: CandidateReview, faces: ReportFaces | str) -> list[str]:
         + (f" (features: {notes_text(d.notes)})" if d.notes else "")
         for d in r.reviews
     ] or ["Decisions: none"]
+    if r.resolution is not None:
+        lines.append(f"Resolved: {resolution_text(r.resolution)}")
     return lines
+
+
+def resolution_text(resolution: ResolutionOut) -> str:
+    """A supervisor's resolution of a dispute as the report states it: who, what, why, when."""
+    return (
+        f"supervisor {resolution.supervisor}: {resolution.outcome} - {resolution.reason} "
+        f"(standing: {resolution.status}; {resolution.at:%Y-%m-%d %H:%M} UTC)"
+    )
 
 
 def _candidate_block(pdf: _Pdf, r: CandidateReview, faces: ReportFaces | str) -> None:
     """One candidate: heading, the two labelled faces, the details; kept on one page (a
     heading never ends a page with its faces on the next), unless it is taller than a page."""
     title = f"Candidate {r.candidate_id}: {r.subject} ({r.status})"
-    lines = _candidate_lines(r, faces)
+    lines = candidate_lines(r, faces)
     pdf.set_font(pdf.family, "B", 10)
     height = pdf.line_height(title)
     pdf.set_font(pdf.family, "", 9)
