@@ -24,11 +24,16 @@ DEFAULT_MIN_SIMILARITY = 0.92
 def cluster_templates(
     templates: NDArray[np.float32], min_similarity: float = DEFAULT_MIN_SIMILARITY
 ) -> list[int]:
-    """A cluster label per row of ``templates`` (L2-normalised), numbered from 0 by size."""
+    """A cluster label per row of ``templates``, numbered from 0 by size. Rows are compared
+    by direction (cosine): a fused sighting template is shorter than a unit one
+    (faces/probe_fusion.py), which says how far to trust its scores against a gallery,
+    not who it is."""
     if not 0.0 < min_similarity < 1.0:
         raise ValueError(f"min_similarity must be in (0, 1), got {min_similarity}")
     if len(templates) == 0:
         return []
+    rows = np.asarray(templates, dtype=np.float64)
+    templates = rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
     # For unit vectors, |a - b| = sqrt(2 - 2 cos): the same threshold as a distance.
     distance = math.sqrt(2.0 - 2.0 * min_similarity)
     vectors = [dlib.vector(row.astype(float).tolist()) for row in templates]
