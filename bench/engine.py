@@ -14,18 +14,25 @@ What is measured, in one process run:
   ``--frames`` frames of ``covent_garden_crowd.mp4`` (1080p): every face found
   is detected, landmarked and embedded;
 * the same throughput for retroface's default configuration (``EngineSpec()``: what a
-  user gets, six embedded views per face) against the same peer run;
+  user gets, six embedded views per face) against the same peer run, then again with the
+  two sides taking ``--blocks`` blocks of the images in turn (on a shared machine the
+  load drifts between runs; alternating blocks spreads the drift over both), the CPU
+  time per image of both on one core in one process (``--stage-images`` images, barely
+  moved by other load), and where its time goes per image on one core (decode, detect, landmarks and chip per alignment, jittered
+  views, embedding, quality) on the first ``--stage-images`` images;
 * LFW accuracy of both, 10-fold (threshold fitted on 9 folds), on the pairs
   whose two images are in the set (where a detector finds no face, the face is
   embedded at the median LFW face box, as bench/lfw_verify.py does);
-* embedding cost in ms per face on one core for dlib and for ONNX Runtime,
-  timed one after the other on the same chips, and their largest difference;
+* embedding cost in ms per face on one core for dlib, for ONNX Runtime (float) and for
+  the int8 model (``onnx8``, the default), timed one after the other on the same chips,
+  and the float model's largest difference to dlib;
 * unless ``--skip-detector``: bench/detector.py (recall and speed of the
   ``cnn-onnx`` detector against dlib's CNN on the crowd video).
 
-retroface runs with ``jitters=1`` and one (5-point) alignment (as face_recognition does) and HOG without
-upsampling (``--min-face-px 80``; LFW faces are ~110 px), falling back to the
-MMOD CNN where HOG finds nothing. The last line is
+retroface's first configuration is pinned to what this line has always measured: one view
+(``jitters=1``, no mirror) of one (5-point) alignment (as face_recognition does), the float
+ONNX ResNet, and HOG without upsampling (``--min-face-px 80``; LFW faces are ~110 px),
+falling back to the MMOD CNN where HOG finds nothing. The last line is
 ``speedup_vs_face_recognition=<x> lfw_accuracy=<a>`` (LFW throughput ratio,
 retroface's accuracy).
 
@@ -164,12 +171,132 @@ def lfw_accuracy(
     return result.mean, result.std, missing
 
 
+def interleaved(
+    images: list[Path], spec: EngineSpec, limits: MediaLimits, workers: int, blocks: int
+) -> str:
+    """The default configuration against the peer in alternating blocks of the images.
+
+    Why: on a shared machine the load drifts between two runs one after the other, and
+    the ratio with it; with both pools warm and the images cut into ``blocks`` taken in
+    turn by each side, a drift weighs on both alike.
+    """
+    size = max(1, -(-len(images) // blocks))
+    parts = [images[i : i + size] for i in range(0, len(images), size)]
+    peer_s = ours_s = 0.0
+    with ProcessPoolExecutor(workers) as peer, worker_pool(spec, limits, workers) as ours:
+        list(peer.map(_peer_image, images[: 4 * workers]))
+        list(analyse_files(images[: 4 * workers], spec, limits, workers, pool=ours))
+        for part in parts:
+            started = time.perf_counter()
+            list(peer.map(_peer_image, part, chunksize=8))
+            peer_s += time.perf_counter() - started
+            started = time.perf_counter()
+            list(analyse_files(part, spec, limits, workers, pool=ours))
+            ours_s += time.perf_counter() - started
+    return (
+        f"default configuration, interleaved in {len(parts)} blocks: lfw images/s "
+        f"face_recognition={len(images) / peer_s:.2f} retroface={len(images) / ours_s:.2f} "
+        f"ratio={peer_s / ours_s:.2f} (goal >= 3)"
+    )
+
+
+def core_times(images: list[Path], spec: EngineSpec, limits: MediaLimits) -> str:
+    """CPU seconds per image of the peer and of ``spec`` in this one process, in turn.
+
+    Why: with other work on the machine, wall-clock throughput drifts between runs; the
+    CPU time a process spends on the same images barely does (both sides run on one
+    thread: dlib without BLAS, ONNX Runtime with one intra-op thread). Both sides take
+    the images 16 at a time, ours through analyse_batch (one embedding run for the 16).
+    """
+    from retroface.faces.batch_runner import analyse_batch
+
+    engine = FaceEngine.from_spec(spec)
+    for path in images[:4]:
+        _peer_image(path)
+    analyse_batch(engine, images[:4], limits)
+    peer_s = ours_s = 0.0
+    for i in range(0, len(images), 16):
+        chunk = images[i : i + 16]
+        started = time.process_time()
+        for path in chunk:
+            _peer_image(path)
+        peer_s += time.process_time() - started
+        started = time.process_time()
+        analyse_batch(engine, chunk, limits)
+        ours_s += time.process_time() - started
+    return (
+        f"default configuration, CPU ms per image on one core ({len(images)} images, in "
+        f"turn): face_recognition={peer_s * 1000 / len(images):.1f} "
+        f"retroface={ours_s * 1000 / len(images):.1f} ratio={peer_s / ours_s:.2f} (goal >= 3)"
+    )
+
+
+def stage_times(images: list[Path], spec: EngineSpec) -> str:
+    """Where one image's time goes in ``spec`` on one core (this process), ms per image.
+
+    The stages are the engine's own calls in its order (FaceEngine.analyse_detections):
+    decode, detect, landmarks and chip per alignment, the jittered (and mirrored) views,
+    one embedding run for all views of the image's faces, quality. Warm: the models are
+    loaded and the first images analysed before the clock starts.
+    """
+    from retroface.faces.jitter import jittered_chips
+
+    engine = FaceEngine.from_spec(spec)
+    for path in images[:4]:
+        engine.analyse(load_image(path).pixels)
+    aligners = (engine.aligner, *engine.extra_aligners)
+    stages = ["decode", "detect", *(f"landmarks{a.points}" for a in aligners)]
+    spent = dict.fromkeys([*stages, "views", "embed", "quality"], 0.0)
+    faces = views_embedded = 0
+
+    def clock(stage: str, started: float) -> float:
+        now = time.perf_counter()
+        spent[stage] += now - started
+        return now
+
+    for path in images:
+        started = time.perf_counter()
+        pixels = load_image(path).pixels
+        started = clock("decode", started)
+        detections = engine.detect(pixels)
+        started = clock("detect", started)
+        views: list[np.ndarray] = []
+        for detection in detections:
+            chips = []
+            for aligner in aligners:
+                aligned = aligner.align(pixels, detection.box)
+                chips.append(aligned.chip)
+                started = clock(f"landmarks{aligner.points}", started)
+                if aligner is engine.aligner:
+                    engine.quality.assess(detection, aligned.landmarks, aligned.chip)
+                    started = clock("quality", started)
+            for chip in chips:
+                views += jittered_chips(chip, engine.jitters)
+                if engine.mirror:
+                    views.append(np.ascontiguousarray(chip[:, ::-1]))
+            started = clock("views", started)
+        faces += len(detections)
+        views_embedded += len(views)
+        if views:
+            engine.embedder.embed(views)
+            clock("embed", started)
+    total = sum(spent.values())
+    parts = " ".join(f"{k}={v * 1000 / len(images):.1f}" for k, v in spent.items())
+    per_view = spent["embed"] * 1000 / max(views_embedded, 1)
+    return (
+        f"default configuration, ms per image on one core ({len(images)} images, {faces} faces, "
+        f"{views_embedded} views): {parts} total={total * 1000 / len(images):.1f}; "
+        f"embedding {per_view:.2f} ms per view"
+    )
+
+
 def embedding_costs(images: list[Path], chips_wanted: int = 24) -> str:
     """ms per face on one core, dlib vs ONNX Runtime, on the same chips; and max |Δ|."""
     import dlib
 
     from retroface.faces.dlib_resnet_onnx import OnnxResNetEmbedder
     from retroface.faces.model_files import LANDMARKS_5_FILE, RESNET_FILE, packaged_model_path
+    from retroface.faces.resnet_int8 import int8_embedder
 
     detector = dlib.get_frontal_face_detector()
     shapes = dlib.shape_predictor(str(packaged_model_path(LANDMARKS_5_FILE)))
@@ -185,16 +312,25 @@ def embedding_costs(images: list[Path], chips_wanted: int = 24) -> str:
     net = dlib.face_recognition_model_v1(str(packaged_model_path(RESNET_FILE)))
     onnx = OnnxResNetEmbedder(threads=1)
     onnx.raw_descriptors(chips[:1])  # warm-up
+    int8 = int8_embedder()
+    int8.raw_descriptors(chips[:1])
     started = time.perf_counter()
     theirs = np.stack([np.asarray(net.compute_face_descriptor(chip)) for chip in chips])
     dlib_ms = (time.perf_counter() - started) * 1000 / len(chips)
     started = time.perf_counter()
     ours = np.concatenate([onnx.raw_descriptors([chip]) for chip in chips])
     onnx_ms = (time.perf_counter() - started) * 1000 / len(chips)
+    started = time.perf_counter()
+    quantised = np.concatenate([int8.raw_descriptors([chip]) for chip in chips])
+    int8_ms = (time.perf_counter() - started) * 1000 / len(chips)
     delta = float(np.abs(ours - theirs).max())
+    unit = ours / np.linalg.norm(ours, axis=1, keepdims=True)
+    cosine = (unit * quantised / np.linalg.norm(quantised, axis=1, keepdims=True)).sum(axis=1)
     return (
         f"embedding_ms_per_face_one_core: dlib={dlib_ms:.1f} onnx={onnx_ms:.1f} "
-        f"(x{dlib_ms / onnx_ms:.1f}) max_abs_diff_vs_dlib={delta:.2e} on {len(chips)} LFW faces"
+        f"(x{dlib_ms / onnx_ms:.1f}) onnx8={int8_ms:.1f} (x{dlib_ms / int8_ms:.1f}) "
+        f"max_abs_diff_vs_dlib={delta:.2e} min_cosine_onnx8_vs_onnx={cosine.min():.5f} "
+        f"on {len(chips)} LFW faces"
     )
 
 
@@ -208,6 +344,12 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=50)
     parser.add_argument("--min-face-px", type=int, default=80)
     parser.add_argument("--skip-detector", action="store_true")
+    parser.add_argument(
+        "--stage-images", type=int, default=200, help="images timed stage by stage, one core"
+    )
+    parser.add_argument(
+        "--blocks", type=int, default=4, help="alternating blocks for the interleaved ratio"
+    )
     args = parser.parse_args()
     try:
         import face_recognition  # noqa: F401
@@ -219,7 +361,14 @@ def main() -> None:
 
     all_pairs = read_lfw_pairs(args.data / "lfw_pairs.txt", args.data / "lfw")
     images, pairs = select(all_pairs, args.images)
-    spec = EngineSpec(jitters=1, alignments=(5,), min_face_px=args.min_face_px)
+    spec = EngineSpec(
+        detector="cascade",
+        embedder="onnx",
+        jitters=1,
+        mirror=False,
+        alignments=(5,),
+        min_face_px=args.min_face_px,
+    )
     print(
         f"lfw_images={len(images)} pairs={len(pairs)} workers={args.workers} "
         f"retroface: detector={spec.detector} min_face_px={spec.min_face_px} "
@@ -260,10 +409,10 @@ def main() -> None:
         flush=True,
     )
 
-    # The default configuration (EngineSpec(): both alignments, 2 jitters and the mirror per
-    # chip: what a user gets, LFW 10-fold 99.32% by bench/lfw_verify.py) on the same images.
+    # The default configuration (EngineSpec(): both alignments, the chip and 2 jittered copies
+    # of each, int8 ResNet: what a user gets; LFW 10-fold by bench/lfw_verify.py, README) on
+    # the same images.
     default = EngineSpec()
-    started = time.perf_counter()
     with worker_pool(default, limits, args.workers) as pool:
         list(analyse_files(warm, default, limits, args.workers, pool=pool))
         started = time.perf_counter()
@@ -276,6 +425,9 @@ def main() -> None:
         f"ratio={peer_s / default_s:.2f} (goal >= 3)",
         flush=True,
     )
+    print(interleaved(images, default, limits, args.workers, args.blocks), flush=True)
+    print(core_times(images[: args.stage_images], default, limits), flush=True)
+    print(stage_times(images[: args.stage_images], default), flush=True)
 
     peer_found = {path: _centre(faces) for path, faces in zip(images, peer_faces, strict=True)}
     engine = FaceEngine.from_spec(spec)
@@ -300,7 +452,9 @@ def main() -> None:
     with ProcessPoolExecutor(args.workers) as pool:
         peer_count = sum(pool.map(_peer_frame, frames))
     peer_video_s = time.perf_counter() - started
-    video_spec = EngineSpec(jitters=1, alignments=(5,))  # HOG upsampled once, as the peer
+    video_spec = EngineSpec(  # HOG upsampled once, as the peer; one float view per face
+        detector="cascade", embedder="onnx", jitters=1, mirror=False, alignments=(5,)
+    )
     started = time.perf_counter()
     with ProcessPoolExecutor(
         args.workers, initializer=_init_engine, initargs=(video_spec,)

@@ -24,6 +24,7 @@ import numpy as np
 from retroface.eval.lfw_protocol import read_lfw_pairs
 from retroface.eval.verification import k_fold_accuracy
 from retroface.faces import AnalysedFace, Box, EngineSpec, FaceEngine, analyse_files
+from retroface.faces.engine_description import describe
 from retroface.media import MediaLimits, load_image
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
@@ -52,7 +53,15 @@ def main() -> None:
         "--jitters", type=int, default=defaults.jitters, help="jittered copies averaged per face"
     )
     parser.add_argument(
-        "--detector", default=defaults.detector, help="detector backend (hog, cnn, cascade)"
+        "--mirror",
+        action=argparse.BooleanOptionalAction,
+        default=defaults.mirror,
+        help="also embed each chip's mirror image (--mirror with --jitters 2: the 'jit2m' recipe)",
+    )
+    parser.add_argument(
+        "--detector",
+        default=defaults.detector,
+        help="detector backend (hog, cnn, cascade, coarse-cascade)",
     )
     parser.add_argument(
         "--alignments",
@@ -84,17 +93,19 @@ def main() -> None:
     images = sorted({p.first for p in pairs} | {p.second for p in pairs})
     print(
         f"pairs={len(pairs)} unique_images={len(images)} workers={args.workers} "
-        f"jitters={args.jitters} detector={args.detector} alignments={args.alignments} "
-        f"embedder={args.embedder}",
+        f"jitters={args.jitters} mirror={args.mirror} detector={args.detector} "
+        f"alignments={args.alignments} embedder={args.embedder}",
         flush=True,
     )
 
     spec = EngineSpec(
         jitters=args.jitters,
+        mirror=args.mirror,
         embedder=args.embedder,
         detector=args.detector,
         alignments=tuple(int(p) for p in args.alignments.replace("+", ",").split(",")),
     )
+    print(f"engine={describe(spec)}", flush=True)
     started = time.perf_counter()
     embeddings: dict[Path, np.ndarray] = {}
     boxes: list[Box] = []

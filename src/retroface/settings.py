@@ -83,9 +83,11 @@ class Settings(BaseSettings):
     #: "cascade|onnx|min40|maxpx9000000|align5+68|jit2m"; when set it replaces the seven
     #: fields below, so a recorded search's engine can be rerun exactly.
     engine: str | None = None
-    #: hog, cnn, cnn-onnx or cascade.
+    #: hog, cnn, cnn-onnx, cascade, coarse-cascade (the default: cascade, looking without
+    #: upsampling first on pictures up to VGA) or blazeface.
     detector: str = _ENGINE.detector
-    #: dlib, onnx (dlib's weights in ONNX Runtime) or onnx:PATH (an ArcFace-style model file).
+    #: dlib, onnx (dlib's weights in ONNX Runtime), onnx8 (the same in int8, the default) or
+    #: onnx:PATH (an ArcFace-style model file).
     embedder: str = _ENGINE.embedder
     # detection
     min_face_px: int = _ENGINE.min_face_px

@@ -12,19 +12,27 @@ from retroface.faces.engine import DETECTORS, EMBEDDERS, EngineSpec
 from retroface.faces.engine_description import MAX_LENGTH, describe, parse
 from retroface.settings import Settings
 
-DEFAULT = "cascade|onnx|min40|maxpx9000000|align5+68|jit2m"
+DEFAULT = "coarse-cascade|onnx8|min40|maxpx9000000|align5+68|jit2m"
 
 
 def test_the_default_engine_is_the_measured_configuration() -> None:
     spec = EngineSpec()
     assert (spec.detector, spec.embedder, spec.min_face_px, spec.max_detect_pixels) == (
-        "cascade",
-        "onnx",
+        "coarse-cascade",
+        "onnx8",
         40,
         9_000_000,
     )
     assert spec.alignments == (5, 68) and spec.jitters == 2 and spec.mirror
     assert describe(spec) == DEFAULT and parse(DEFAULT) == spec
+
+
+def test_the_previous_default_stays_a_different_readable_engine() -> None:
+    """Templates recorded before 2026-11-30 name the float ResNet and the plain cascade: the
+    string still means that engine, and differs from today's default only in those parts."""
+    old = parse("cascade|onnx|min40|maxpx9000000|align5+68|jit2m")
+    assert old != EngineSpec() and (old.detector, old.embedder) == ("cascade", "onnx")
+    assert replace(old, detector="coarse-cascade", embedder="onnx8") == EngineSpec()
 
 
 def test_settings_take_their_engine_defaults_from_the_engine_spec() -> None:
@@ -115,7 +123,7 @@ def test_a_description_too_long_for_its_column_is_refused_both_ways() -> None:
     with pytest.raises(InvalidInputError, match="shorter path"):
         describe(spec)
     with pytest.raises(InvalidInputError, match=f"longer than the {MAX_LENGTH}"):
-        parse(DEFAULT.replace("|onnx|", "|onnx:/" + "m" * MAX_LENGTH + "|"))
+        parse(DEFAULT.replace("|onnx8|", "|onnx:/" + "m" * MAX_LENGTH + "|"))
 
 
 @pytest.mark.parametrize(

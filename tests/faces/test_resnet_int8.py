@@ -59,6 +59,24 @@ def test_an_int8_engine_matches_float_templates_of_the_same_person(
     assert float(probe.embedding @ other.embedding) < 0.9
 
 
+def test_default_templates_compare_with_the_previous_defaults(data: Path) -> None:
+    """The default engine (coarse-cascade, int8, six views) and the float default before it
+    (cascade, onnx, the same six views) make templates of one model version, which agree
+    on the same photo and still tell two people apart across the two recipes."""
+    lfw = data / "lfw"
+    new = FaceEngine.from_spec(EngineSpec())
+    old = FaceEngine.from_spec(EngineSpec(detector="cascade", embedder="onnx"))
+    assert new.model == old.model
+    bush = [load_image(lfw / "George_W_Bush" / f"George_W_Bush_000{i}.jpg").pixels for i in (1, 2)]
+    blair = load_image(lfw / "Tony_Blair" / "Tony_Blair_0001.jpg").pixels
+    [[mine]] = new.analyse_many([bush[0]])
+    [[theirs]] = old.analyse_many([bush[0]])
+    assert float(mine.embedding @ theirs.embedding) > 0.99
+    [[same], [other]] = old.analyse_many([bush[1], blair])
+    assert float(mine.embedding @ same.embedding) > 0.93
+    assert float(mine.embedding @ other.embedding) < 0.9
+
+
 def test_a_model_quantised_from_other_weights_is_refused(tmp_path: Path) -> None:
     model = onnx.load(str(INT8_FILE))
     onnx.helper.set_model_props(model, {WEIGHTS_VERSION_KEY: "0123456789ab"})

