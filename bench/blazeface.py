@@ -7,7 +7,8 @@ box, sizes within 2x). Prints per clip and model: recall against the CNN, IoU of
 boxes, faces BlazeFace finds that the CNN does not (smaller faces as well as false
 ones), the median box offset and size ratio to the CNN's (what ``to_dlib_box`` in
 faces/blazeface.py holds, measured with the mapping switched off), and milliseconds a
-frame with dlib HOG (``min_face_px`` as footage uses) as the peer.
+frame with dlib HOG (``min_face_px`` as footage uses) as the peer. Each model runs both
+ways a full scan can: one window per pyramid level (the default) and the tiles batched.
 
     python bench/blazeface.py [--every 10] [--min-face-px 56]
 """
@@ -59,6 +60,7 @@ def main() -> None:
         name: dataclasses.replace(model, to_dlib_box=(0.0, 0.0, 1.0))
         for name, model in blazeface.MODELS.items()
     }
+    both_clips: dict[tuple[str, bool], list[tuple[float, float, float]]] = {}
     for clip in CLIPS:
         frames = [
             f.pixels for f in iter_frames(VIDEO / clip, SamplingPolicy.parse(f"every:{args.every}"))
@@ -71,9 +73,9 @@ def main() -> None:
             f"({np.mean([s for _, s in references]) * 1000:.0f} ms/frame); "
             f"hog (min {args.min_face_px} px): {np.mean(hog_s) * 1000:.0f} ms/frame"
         )
-        for name in sorted(blazeface.MODELS):
-            detector = blazeface.BlazeFaceDetector(name, args.min_face_px)
-            raw = blazeface.BlazeFaceDetector(name, args.min_face_px)
+        for name, windows in [(n, w) for n in sorted(blazeface.MODELS) for w in (True, False)]:
+            detector = blazeface.BlazeFaceDetector(name, args.min_face_px, windows=windows)
+            raw = blazeface.BlazeFaceDetector(name, args.min_face_px, windows=windows)
             raw.model = unmapped[name]
             found_n, extra, overlaps, offsets, seconds = 0, 0, [], [], []
             for pixels, (reference, _) in zip(frames, references, strict=True):
@@ -95,16 +97,25 @@ def main() -> None:
                             )
                         )
                 extra += sum(not any(same_face(d.box, f.box) for f in reference) for d in found)
+            both_clips.setdefault((name, windows), []).extend(offsets)
             dx, dy, ratio = np.median(np.array(offsets), axis=0) if offsets else (0, 0, 0)
             print(
                 f"  blazeface {name} (min {args.min_face_px} px, "
-                f"{len(detector.plan(*frames[0].shape[:2]))} tiles): "
+                f"{len(detector.plan(*frames[0].shape[:2]))} tiles, "
+                f"{'one window per level' if windows else 'tiles batched'}): "
                 f"recall {found_n}/{faces} = {found_n / max(faces, 1):.3f}, "
                 f"IoU median {np.median(overlaps) if overlaps else 0:.2f} "
                 f"min {min(overlaps, default=0):.2f}, {extra} faces the CNN does not report, "
                 f"{np.mean(seconds) * 1000:.0f} ms/frame; unmapped box to the CNN's: "
                 f"offset ({dx:+.3f}, {dy:+.3f}), size ratio {ratio:.3f}"
             )
+    for (name, windows), offsets in both_clips.items():
+        dx, dy, ratio = np.median(np.array(offsets), axis=0) if offsets else (0, 0, 0)
+        print(
+            f"both clips, blazeface {name}, {'windows' if windows else 'tiles'}: unmapped box "
+            f"to the CNN's: offset ({dx:+.3f}, {dy:+.3f}), size ratio {ratio:.3f} "
+            f"(to_dlib_box: {blazeface.MODELS[name].to_dlib_box})"
+        )
 
 
 if __name__ == "__main__":

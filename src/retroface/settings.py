@@ -146,9 +146,14 @@ class Settings(BaseSettings):
     #: Detector for footage full-frame scans (once a second and after cuts; regions around
     #: live tracks in between) and live recognition: MediaPipe's BlazeFace on tiles of the
     #: frame, then dlib's HOG where it finds nobody (faces/blazeface.py). On the 1080p crowd
-    #: loop (bench/video.py) 1.6-3.2x the throughput of "cascade" (HOG, then the ONNX MMOD
+    #: loop (bench/video.py) 3.2-3.7x the throughput of "cascade" (HOG, then the ONNX MMOD
     #: CNN where HOG finds nobody) in the same run, at the same track recall (1.000).
     video_detector: str = "blazeface"
+    #: Embedder for footage faces (the tracker's same-person tests and sighting templates).
+    #: None: the stills' embedder, in float where the stills use the int8 ResNet ("onnx8"
+    #: -> "onnx", the same model space): the tracker's similarity thresholds were set with
+    #: the float model, and the int8 one split a crowd-clip track the float one keeps whole.
+    video_embedder: str | None = None
     #: Smallest face (px) a footage full-frame scan looks for. Full scans are most of the
     #: cost of footage, and it grows with (80 / this)^2: 40 px costs 2.5x what 64 px does.
     video_min_face_px: int = 56

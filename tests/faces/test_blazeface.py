@@ -56,6 +56,24 @@ def test_blazeface_finds_the_faces_dlibs_cnn_finds_on_hamilton_frames(
     assert min(overlaps) >= 0.3 and float(np.median(overlaps)) >= 0.7, overlaps
 
 
+@pytest.mark.needs_data
+def test_one_window_per_level_finds_the_faces_the_tiles_find(data: Path) -> None:
+    """A full scan runs each pyramid level as one window over the frame instead of its
+    overlapping tiles: the same faces, at the same places, on 1080p crowd frames."""
+    windows = BlazeFaceDetector("full", min_face_px=56)
+    tiles = BlazeFaceDetector("full", min_face_px=56, windows=False)
+    clip = data / "video" / "covent_garden_crowd.mp4"
+    by_tiles, refound, extra = 0, 0, 0
+    for frame in iter_frames(clip, SamplingPolicy.parse("every:15")):
+        ours, theirs = windows.detect(frame.pixels), tiles.detect(frame.pixels)
+        by_tiles += len(theirs)
+        refound += sum(any(_iou(t.box, o.box) >= 0.5 for o in ours) for t in theirs)
+        extra += sum(not any(_iou(o.box, t.box) >= 0.3 for t in theirs) for o in ours)
+    assert by_tiles >= 30
+    assert refound >= 0.9 * by_tiles, (refound, by_tiles)
+    assert extra <= 0.1 * by_tiles, (extra, by_tiles)
+
+
 def test_converted_models_batch_tiles_and_keep_the_tflite_shapes() -> None:
     short = BlazeFaceDetector("short", min_face_px=20)
     rng = np.random.default_rng(1)
@@ -65,6 +83,10 @@ def test_converted_models_batch_tiles_and_keep_the_tflite_shapes() -> None:
     assert [o.shape for o in single] == [(1, 896, 16), (1, 896, 1)]
     assert [o.shape for o in batch] == [(2, 896, 16), (2, 896, 1)]
     assert np.allclose(batch[0][1], single[0][0], atol=1e-4)
+    # Any size halving evenly five times: more anchors, the same per cell.
+    wide = short._session.run(None, {"input": np.zeros((1, 128, 256, 3), np.float32)})
+    assert [o.shape for o in wide] == [(1, 1792, 16), (1, 1792, 1)]
+    assert blazeface.window_anchors(MODELS["short"], 128, 256).shape == (1792, 2)
 
 
 @pytest.mark.parametrize("model", sorted(MODELS))

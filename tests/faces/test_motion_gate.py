@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from retroface.faces.motion_gate import BLOCK_PX, MotionGate, touches
+from retroface.faces.motion_gate import BLOCK_PX, MotionGate, SinceLastLook, touches
 from retroface.faces.tracking import FaceTracker, TrackerSettings
 from retroface.faces.types import AnalysedFace, Box, Detection, Landmarks, ModelInfo, Quality
 
@@ -73,3 +73,28 @@ def test_two_faces_crossing_are_each_embedded_again() -> None:
     b = _face(Box(140, 100, 60, 60), np.array([0, 1.0, 0, 0]))
     tracker.update(0, 0.0, [a, b])
     assert tracker.known_appearance(Box(120, 100, 60, 60), 0.2) is None
+
+
+def test_the_fallback_looks_only_where_the_picture_changed_since_it_last_looked() -> None:
+    since = SinceLastLook()
+    assert since.region(_frame(), cut=False) == (0, 0, 640, 360)  # the first look: everywhere
+    assert since.region(_frame(), cut=False) is None  # the same picture: nowhere
+    x0, y0, x1, y1 = since.region(_frame(square_at=300), cut=False) or (0, 0, 0, 0)
+    # Around the square (300..364 x 100..164), with a margin, not the whole frame.
+    assert x0 <= 300 and y0 <= 100 and x1 >= 364 and y1 >= 164
+    assert (x1 - x0) * (y1 - y0) < 640 * 360 / 2
+    assert since.region(_frame(square_at=300), cut=False) is None  # looked there already
+    assert since.region(_frame(square_at=300), cut=True) == (0, 0, 640, 360)  # a new scene
+
+
+def test_a_slow_change_still_counts_once_it_adds_up() -> None:
+    since = SinceLastLook()
+    base = _frame()
+    since.region(base, cut=False)
+    drifting = base.copy()
+    for step in range(1, 4):  # +3 grey levels each time: under the threshold at first
+        drifting = np.clip(base.astype(int) + 3 * step, 0, 255).astype(np.uint8)
+        region = since.region(drifting, cut=False)
+        if step < 3:
+            assert region is None, step
+    assert region == (0, 0, 640, 360)  # 9 levels since the last look: everywhere again

@@ -52,6 +52,39 @@ def test_sampling_policies(hamilton: Path) -> None:
     assert 1 <= len(keyframes) < 20 and keyframes[0].time_s == 0.0
 
 
+@pytest.mark.parametrize(
+    ("clip", "seconds"),
+    [
+        # B-frames between I- and P-frames 0.16 s apart: the B-frames need no decoding.
+        ("covent_garden_crowd.mp4", 4.2),
+        # I- and P-frames up to 0.5 s apart (runs of B-frames): decoding them only would
+        # sample two or three frames a second, so B-frames are decoded again.
+        ("one-by-one-person-detection.mp4", 20.0),
+    ],
+)
+def test_sparse_sampling_keeps_its_rate_whatever_frames_it_skips(
+    data: Path, clip: str, seconds: float
+) -> None:
+    frames = list(iter_frames(data / "video" / clip, SamplingPolicy.parse("fps:5"), end_s=seconds))
+    times = [f.time_s for f in frames]
+    assert len(frames) >= round(seconds * 5) - 3, times
+    # Each sample at most one decoded frame after the time it wanted (0.2 s apart), but for
+    # two while the decoder finds out what it may skip.
+    late = [(a, b) for a, b in itertools.pairwise(times) if b - a > 0.2 + 0.17]
+    assert len(late) <= 2 and all(a < 1.0 for a, _ in late), late
+    assert all(b - a >= 0.05 - 1e-6 for a, b in itertools.pairwise(times)), times
+
+
+def test_frames_are_rgb_as_ffmpeg_converts_them(data: Path) -> None:
+    """The fast chroma path gives the bytes of FFmpeg's default conversion."""
+    path = data / "video" / "covent_garden_crowd.mp4"
+    ours = next(iter(iter_frames(path, SamplingPolicy("all", 0)))).pixels
+    with av.open(str(path)) as container:
+        frame = next(container.decode(video=0))
+        reference = frame.to_ndarray(format="rgb24")
+    assert ours.shape == (1080, 1920, 3) and (ours == reference).all()
+
+
 def test_time_window(hamilton: Path) -> None:
     frames = list(iter_frames(hamilton, SamplingPolicy("all", 0), start_s=2.0, end_s=3.0))
     assert frames and all(2.0 <= f.time_s <= 3.0 for f in frames)

@@ -1,4 +1,4 @@
-"""MediaPipe's BlazeFace detectors, run by ONNX Runtime on tiles of a frame.
+"""MediaPipe's BlazeFace detectors, run by ONNX Runtime on a pyramid of windows of a frame.
 
 Why: footage is scanned frame after frame, and dlib's HOG on a 1080p frame (upsampled
 so 56 px faces fill its 80 px window) is most of the cost of a footage scan. BlazeFace is
@@ -18,11 +18,18 @@ The models:
 
 Each finds faces down to a fixed size in its input (:data:`MODELS`, ``min_input_face_px``,
 measured). A 1080p frame shrunk to 192 px would lose every CCTV-size face, so the frame is
-cut into overlapping square tiles small enough that a ``min_face_px`` face is still that
+planned as overlapping square tiles small enough that a ``min_face_px`` face is still that
 big in the model's input, and larger tiles (up to the whole frame) find the faces too big
 for a small tile: a pyramid of tiles, each level twice the side of the one before, with
 overlaps wider than the smallest face the next level finds, so every face lies whole in a
-tile of some level. All tiles of a frame run as one batch.
+tile of some level. The tiles are the unit of planning (motion gating picks the tiles
+where the picture changed); a full scan runs each level as one window instead, the part
+of the frame its tiles cover scaled as they scale it: both networks are fully
+convolutional (the converted model takes any input size halving evenly five times), and
+a level's overlapping tiles hold about twice the frame's pixels, so one window per level
+costs about half as much and finds the same faces (``bench/blazeface.py`` measures both;
+``windows=False`` runs the tiles as one batch, as scans did before). Around tracked faces
+(one small tile per face, each at its own scale) the tiles run as one batch.
 
 Decoding follows MediaPipe's ``TensorsToDetectionsCalculator``: box centre and size are
 offsets from each anchor in input pixels (anchors of size 1, centred on grid cells); a
@@ -70,6 +77,14 @@ MIN_FACE_SLACK = 0.8
 #: A region searched around a tracked face spans this many face widths (the face in the
 #: middle third): the short-range model's faces, at a third of its input.
 REGION_FACES = 3.0
+#: A window's sides are padded to a multiple of this: both networks halve their input five
+#: times at most, and a convolution's padding was fixed for sides that halve evenly.
+WINDOW_MULTIPLE = 32
+#: Grey (model input px) around a window's content, as a tile past the frame's edge has:
+#: content flush with the input's edge gave lower scores and boxes further from dlib's
+#: (bench/blazeface.py, 2026-11-30: with 16 px, 37 of 39 Hamilton faces and 45 of 45 crowd
+#: faces the CNN finds, box offsets as the tiles'; with none, 35 of 39).
+WINDOW_MARGIN = 16
 
 
 @dataclass(frozen=True)
@@ -125,13 +140,18 @@ def model_path(model: BlazeFaceModel) -> Path:
     return path
 
 
-@cache
 def anchors(model: BlazeFaceModel) -> NDArray[np.float32]:
     """Anchor centres (x, y) in input pixels, in the order of the model's outputs."""
+    return window_anchors(model, model.input_px, model.input_px)
+
+
+@cache
+def window_anchors(model: BlazeFaceModel, height: int, width: int) -> NDArray[np.float32]:
+    """Anchor centres (x, y) in input pixels for an input of ``height`` x ``width`` (the
+    network is fully convolutional: each grid simply has more cells), output order."""
     centres = []
     for stride, per_cell in model.grids:
-        cells = model.input_px // stride
-        ys, xs = np.mgrid[0:cells, 0:cells]
+        ys, xs = np.mgrid[0 : height // stride, 0 : width // stride]
         grid = np.stack([xs.ravel(), ys.ravel()], axis=1).astype(np.float32)
         grid = (grid + 0.5) * stride
         centres.append(np.repeat(grid, per_cell, axis=0))
@@ -182,7 +202,7 @@ def _grid(height: int, width: int, side: int, step: int) -> list[Tile]:
 
 
 class BlazeFaceDetector:
-    """BlazeFace on a pyramid of tiles (see the module's docstring); ``model``: full|short."""
+    """BlazeFace on a pyramid of tiles run as windows (module docstring); ``model``: full|short."""
 
     name = "blazeface"
 
@@ -193,7 +213,11 @@ class BlazeFaceDetector:
         threads: int = 1,
         min_score: float | None = None,
         max_detect_pixels: int = 9_000_000,
+        windows: bool = True,
     ) -> None:
+        """``windows``: a full scan runs each pyramid level as one window over the part of
+        the frame its tiles cover (:meth:`_raw_windows`); False runs the tiles themselves
+        as one batch (how scans ran before: ``bench/blazeface.py`` measures both)."""
         from retroface.faces.dlib_resnet_onnx import load_onnx_session  # noqa: PLC0415 - ONNX Runtime loads only when this backend is used
         from retroface.faces.tflite_reader import convert_tflite_model  # noqa: PLC0415 - ONNX loads only when this backend is used
 
@@ -204,7 +228,9 @@ class BlazeFaceDetector:
         self.min_face_px = max(8, min_face_px)
         self.min_score = self.model.min_score if min_score is None else min_score
         self.max_detect_pixels = max_detect_pixels
-        self._session = load_onnx_session(convert_tflite_model(model_path(self.model)), threads)
+        self.windows = windows
+        model_proto = convert_tflite_model(model_path(self.model), free_size=True)
+        self._session = load_onnx_session(model_proto, threads)
         self._anchors = anchors(self.model)
 
     def plan(self, height: int, width: int) -> list[Tile]:
@@ -244,7 +270,8 @@ class BlazeFaceDetector:
     ) -> list[Detection]:
         """Faces in the given tiles of ``pixels`` (image pixels, merged across tiles)."""
         smallest = self.min_face_px if min_face_px is None else min_face_px
-        raw = [r for r in self._raw(pixels, tiles) if len(r[1])]
+        run = self._raw_windows if self.windows else self._raw
+        raw = [r for r in run(pixels, tiles) if len(r[1])]
         if not raw:
             return []
         boxes = np.concatenate([b for b, _ in raw])
@@ -269,6 +296,51 @@ class BlazeFaceDetector:
             for boxes, scores in self._raw(pixels, tiles)
         ]
 
+    def _raw_windows(
+        self, pixels: NDArray[np.uint8], tiles: list[Tile]
+    ) -> list[tuple[NDArray[np.float64], NDArray[np.float64]]]:
+        """Per level of the pyramid (tiles of one side): the boxes and scores over the
+        threshold in one window, the part of the frame the level's tiles cover, scaled as
+        they scale it. Why not the tiles themselves: neighbouring tiles overlap by the
+        widest face the next level cannot see, so a 1080p frame's tiles hold twice its
+        pixels; the fully convolutional network run once over the window sees every face
+        a tile would (with more context, never a tile's cut edge) for half the work."""
+        height, width = pixels.shape[:2]
+        size = self.model.input_px
+        out = []
+        for side in sorted({t.side for t in tiles}):
+            level = [t for t in tiles if t.side == side]
+            x0, y0 = max(min(t.x for t in level), 0), max(min(t.y for t in level), 0)
+            x1 = min(max(t.x + side for t in level), width)
+            y1 = min(max(t.y + side for t in level), height)
+            if x1 - x0 < 1 or y1 - y0 < 1:
+                continue
+            scale = size / side
+            batch, (left, top, scaled_w, scaled_h) = _window_input(pixels[y0:y1, x0:x1], scale)
+            regressors, logits = self._session.run(None, {"input": batch})
+            grid = window_anchors(self.model, batch.shape[1], batch.shape[2])
+            corners, score = self._decoded(regressors[0], logits[0], grid)
+            # Boxes back in frame pixels (the resize rounds each side on its own).
+            factor = np.array([(x1 - x0) / scaled_w, (y1 - y0) / scaled_h] * 2)
+            corners = (corners - [left, top, left, top]) * factor + [x0, y0, x0, y0]
+            out.append((corners, score))
+        return out
+
+    def _decoded(
+        self,
+        raw: NDArray[np.float32],
+        logit: NDArray[np.float32],
+        grid: NDArray[np.float32],
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Boxes (x0, y0, x1, y1, input pixels) and scores of the anchors over the threshold."""
+        clipped = np.clip(logit[:, 0].astype(np.float64), -RAW_SCORE_LIMIT, RAW_SCORE_LIMIT)
+        score = 1.0 / (1.0 + np.exp(-clipped))
+        keep = score >= self.min_score
+        centre = raw[keep, :2] + grid[keep]
+        half = raw[keep, 2:4] / 2
+        corners = np.concatenate([centre - half, centre + half], axis=1).astype(np.float64)
+        return corners, score[keep]
+
     def _raw(
         self, pixels: NDArray[np.uint8], tiles: list[Tile]
     ) -> list[tuple[NDArray[np.float64], NDArray[np.float64]]]:
@@ -280,15 +352,8 @@ class BlazeFaceDetector:
         regressors, logits = self._session.run(None, {"input": batch})
         out = []
         for tile, raw, logit in zip(tiles, regressors, logits, strict=True):
-            clipped = np.clip(logit[:, 0].astype(np.float64), -RAW_SCORE_LIMIT, RAW_SCORE_LIMIT)
-            score = 1.0 / (1.0 + np.exp(-clipped))
-            keep = score >= self.min_score
-            centre = raw[keep, :2] + self._anchors[keep]
-            half = raw[keep, 2:4] / 2
-            corners = np.concatenate([centre - half, centre + half], axis=1).astype(np.float64)
-            out.append(
-                (corners * (tile.side / size) + [tile.x, tile.y, tile.x, tile.y], score[keep])
-            )
+            corners, score = self._decoded(raw, logit, self._anchors)
+            out.append((corners * (tile.side / size) + [tile.x, tile.y, tile.x, tile.y], score))
         return out
 
     def _detections(
@@ -350,6 +415,28 @@ def _tile_inputs(pixels: NDArray[np.uint8], tiles: list[Tile], size: int) -> NDA
             if sx1 > sx0 and sy1 > sy0:
                 batch[i, sy0 - top : sy1 - top, sx0 - left : sx1 - left] = scaled[sy0:sy1, sx0:sx1]
     return batch
+
+
+def _window_input(
+    region: NDArray[np.uint8], scale: float
+) -> tuple[NDArray[np.float32], tuple[int, int, int, int]]:
+    """(the region resized by ``scale`` in [-1, 1], centred in grey at least
+    :data:`WINDOW_MARGIN` wide with sides a multiple of :data:`WINDOW_MULTIPLE`, as a batch
+    of one; (left, top) of the content in it, and its resized width and height)."""
+    h, w = region.shape[:2]
+    scaled_w, scaled_h = max(1, round(w * scale)), max(1, round(h * scale))
+    image = Image.fromarray(np.ascontiguousarray(region))
+    resized = np.asarray(
+        image.resize((scaled_w, scaled_h), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    )
+    padded_h = -(-(scaled_h + 2 * WINDOW_MARGIN) // WINDOW_MULTIPLE) * WINDOW_MULTIPLE
+    padded_w = -(-(scaled_w + 2 * WINDOW_MARGIN) // WINDOW_MULTIPLE) * WINDOW_MULTIPLE
+    left, top = (padded_w - scaled_w) // 2, (padded_h - scaled_h) // 2
+    batch = np.zeros((1, padded_h, padded_w, 3), dtype=np.float32)
+    inner = batch[0, top : top + scaled_h, left : left + scaled_w]
+    np.multiply(resized, 1 / 127.5, out=inner, casting="unsafe")
+    inner -= 1.0
+    return batch, (left, top, scaled_w, scaled_h)
 
 
 def weighted_nms(

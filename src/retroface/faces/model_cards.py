@@ -139,9 +139,9 @@ MODEL_CARDS: tuple[ModelCard, ...] = (
         "139 against 240 ms under heavier load (earlier, 145 ms as tiles against 377 ms for "
         "HOG); footage end to end "
         "(bench/video.py, 2-minute 1080p crowd loop, 2 cores shared with other benchmarks): "
-        "2.35x real time against the cascade's 0.72x in the same run, about 6.6x on 2 idle "
-        "cores by the workers' processor time, track recall 1.000 against the full-rate "
-        "reference",
+        "2.35x and 3.65x real time against the cascade's 0.72x and 1.00x in the same runs, "
+        "about 6.6-7.0x on 2 idle cores by the workers' processor time, track recall 1.000 "
+        "against the full-rate reference",
         notes="Boxes mapped to where dlib's detectors put the same face (offset and scale "
         "fitted against dlib's CNN), since dlib's shape predictor gives the landmarks; the "
         "six BlazeFace keypoints are not used. Misses small faces in poor light that HOG "

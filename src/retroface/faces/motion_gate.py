@@ -13,6 +13,12 @@ then stood still is still searched once more. Every ``complete_every_s`` seconds
 (and after a shot change, and at a segment's start) the scan is complete whatever moved:
 the safety net for a face that appears without changing the picture much (lights,
 compression), as the periodic full scans were before gating.
+
+The slow fallback detector (dlib's HOG where BlazeFace finds nobody, at most every 5 s)
+is gated the same way by :class:`SinceLastLook`: on a still camera with nobody in view it
+would search the same empty picture again and again (two seconds a 1080p frame, more than
+everything else together). It looks only where the picture changed since it last looked
+there, with a margin, and not at all where nothing did.
 """
 
 from __future__ import annotations
@@ -80,3 +86,40 @@ def touches(changed: NDArray[np.bool_], x: int, y: int, side: int) -> bool:
     c1 = min(-(-(x + side) // BLOCK_PX), cols)
     r1 = min(-(-(y + side) // BLOCK_PX), rows)
     return c1 > c0 and r1 > r0 and bool(changed[r0:r1, c0:c1].any())
+
+
+#: Margin (share of the frame's height) around the changed blocks the fallback searches:
+#: the blocks a person changes hold their face, and a face this big still lies whole in it.
+LOOK_MARGIN = 0.25
+
+
+class SinceLastLook:
+    """Where the picture changed since a detector last looked there (see the module's
+    docstring): :meth:`region` says where to look now and remembers that it did."""
+
+    def __init__(self) -> None:
+        self._reference: NDArray[np.float32] | None = None
+
+    def region(self, pixels: NDArray[np.uint8], cut: bool) -> tuple[int, int, int, int] | None:
+        """(x0, y0, x1, y1) to look in (the whole frame after a cut or at the first look),
+        or None where nothing changed since the last look. Blocks outside the region keep
+        their old reference: a slow drift still adds up until it counts."""
+        height, width = pixels.shape[:2]
+        blocks = luma_blocks(pixels)
+        reference = self._reference
+        if cut or reference is None or reference.shape != blocks.shape:
+            self._reference = blocks
+            return (0, 0, width, height)
+        moved = np.abs(blocks - reference) >= MIN_CHANGE
+        if not moved.any():
+            return None
+        rows, cols = np.nonzero(moved)
+        margin = round(LOOK_MARGIN * height)
+        x0 = max(int(cols.min()) * BLOCK_PX - margin, 0)
+        y0 = max(int(rows.min()) * BLOCK_PX - margin, 0)
+        x1 = min((int(cols.max()) + 1) * BLOCK_PX + margin, width)
+        y1 = min((int(rows.max()) + 1) * BLOCK_PX + margin, height)
+        r0, r1 = -(-y0 // BLOCK_PX), y1 // BLOCK_PX
+        c0, c1 = -(-x0 // BLOCK_PX), x1 // BLOCK_PX
+        reference[r0:r1, c0:c1] = blocks[r0:r1, c0:c1]
+        return (x0, y0, x1, y1)

@@ -2,8 +2,11 @@
 
 Footage throughput is a budget: to reach a real-time factor, the slowest stage
 must be visible, not guessed. A :class:`StageClock` adds up wall time per
-named stage (seconds, on the worker that ran it); a segment's clock travels
-back in its result and ``bench/video.py`` sums them over the run.
+named stage (seconds, on the worker that ran it), and the processor time the
+worker's process spent in it: on a machine shared with other work, wall time
+grows with everyone else's load while processor time does not, so the latter
+says what a stage costs on an idle core. A segment's clock travels back in its
+result and ``bench/video.py`` sums them over the run.
 
 The stages, in the order a frame meets them:
 
@@ -30,20 +33,30 @@ class StageClock:
     """Seconds spent per stage; ``with clock.stage("detect"): ...`` adds to one."""
 
     seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+    #: Processor time of the process (all its threads) per stage, seconds.
+    cpu_seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         try:
             yield
         finally:
             self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
+            cpu = time.process_time() - cpu_started
+            self.cpu_seconds[name] = self.cpu_seconds.get(name, 0.0) + cpu
 
     def add(self, other: StageClock) -> None:
         """Fold another clock (another segment's) into this one."""
         for name, seconds in other.seconds.items():
             self.seconds[name] = self.seconds.get(name, 0.0) + seconds
+        for name, seconds in other.cpu_seconds.items():
+            self.cpu_seconds[name] = self.cpu_seconds.get(name, 0.0) + seconds
 
     @property
     def total_s(self) -> float:
         return sum(self.seconds.values())
+
+    @property
+    def total_cpu_s(self) -> float:
+        return sum(self.cpu_seconds.values())

@@ -18,7 +18,8 @@ Layout: TFLite computes in NHWC with convolution weights as OHWI (depthwise: 1HW
 convolutions take NCHW and OIHW. Activations are transposed once at the input and kept
 NCHW; a ``RESHAPE`` of a 4-D activation transposes back first, so the reshaped outputs
 keep the TFLite element order. The batch dimension is left free, so several tiles of a
-frame run as one batch. ``DEQUANTIZE`` of float16 weights is done here, once: the ONNX
+frame run as one batch; with ``free_size`` the height and width are too, so a fully
+convolutional network runs on a whole window of a frame at once. ``DEQUANTIZE`` of float16 weights is done here, once: the ONNX
 model holds float32 constants.
 
 The conversion was checked against the TFLite runtime (``ai-edge-litert`` 2.3.0, in a
@@ -78,10 +79,15 @@ class _Value:
         return self.constant is None and len(self.shape) == 4
 
 
-def convert_tflite_model(path: Path) -> onnx.ModelProto:
+def convert_tflite_model(path: Path, free_size: bool = False) -> onnx.ModelProto:
     """The ONNX model computing what the ``.tflite`` file at ``path`` computes.
 
     Input and outputs keep the TFLite names and shapes (NHWC in), with a free batch size.
+    ``free_size``: the input's height and width are free too (and so the outputs' middle
+    dimension), for a fully convolutional network run on a whole window of a frame rather
+    than on tiles of its training size. The padding of each convolution is the one TFLite
+    computes for the stored size, so an input must halve as evenly as that size does
+    (BlazeFace: sides a multiple of 32).
     """
     import tflite  # type: ignore[import-untyped]  # noqa: PLC0415 - the flatbuffer accessors load only when a model is converted
 
@@ -92,11 +98,14 @@ def convert_tflite_model(path: Path) -> onnx.ModelProto:
         raise TfliteFormatError(f"{path} is not a readable TFLite model: {exc}") from exc
     if graph is None:
         raise TfliteFormatError(f"{path} holds no graph")
-    return _Converter(tflite, model, graph, path).convert()
+    return _Converter(tflite, model, graph, path, free_size).convert()
 
 
 class _Converter:
-    def __init__(self, tflite: Any, model: Any, graph: Any, path: Path) -> None:
+    def __init__(
+        self, tflite: Any, model: Any, graph: Any, path: Path, free_size: bool = False
+    ) -> None:
+        self.free_size = free_size
         self.tfl = tflite
         self.model = model
         self.graph = graph
@@ -201,15 +210,16 @@ class _Converter:
             public = value.name.split("_", 1)[1]
             self._node("Identity", [value.name], public)
             dims: list[int | str] = ["n", *value.shape[1:]]
+            if self.free_size and len(dims) == 3:
+                dims[1] = "anchors"
             graph_outputs.append(helper.make_tensor_value_info(public, TensorProto.FLOAT, dims))
+        input_dims: list[int | str] = ["n", *source.shape[1:]]
+        if self.free_size:
+            input_dims[1:3] = ["height", "width"]
         onnx_graph = helper.make_graph(
             self.nodes,
             self.path.stem,
-            [
-                helper.make_tensor_value_info(
-                    onnx_input, TensorProto.FLOAT, ["n", *source.shape[1:]]
-                )
-            ],
+            [helper.make_tensor_value_info(onnx_input, TensorProto.FLOAT, input_dims)],
             graph_outputs,
             self.initializers,
         )

@@ -19,9 +19,9 @@ from numpy.typing import NDArray
 
 from retroface.errors import MediaError
 from retroface.faces.blazeface import BlazeFaceDetector
-from retroface.faces.detector import CascadeDetector, RegionDetector
+from retroface.faces.detector import CascadeDetector, Detector, RegionDetector
 from retroface.faces.engine import EngineSpec, FaceEngine
-from retroface.faces.motion_gate import MotionGate, touches
+from retroface.faces.motion_gate import MotionGate, SinceLastLook, touches
 from retroface.faces.stage_clock import StageClock
 from retroface.faces.tracking import FaceTracker, Sighting, TrackerSettings
 from retroface.faces.types import AnalysedFace, Box, Detection
@@ -65,9 +65,11 @@ def analyse_segment(engine: FaceEngine, task: SegmentTask) -> SegmentResult:
     next_full: float | None = None  # on a fixed grid, so skipped frames cannot make it drift
     last_fallback: float | None = None
     gate = None
+    since_fallback = None
     blaze = blazeface_of(engine)
     if task.tracker.motion_complete_every_s > 0 and blaze is not None:
         gate = MotionGate(task.tracker.motion_complete_every_s)
+        since_fallback = SinceLastLook()
     frames = iter_frames(task.path, task.policy, start_s=task.start_s, end_s=task.end_s)
     try:
         while True:
@@ -96,7 +98,9 @@ def analyse_segment(engine: FaceEngine, task: SegmentTask) -> SegmentResult:
                     live = tracker.live_boxes(frame.time_s)
                     faces, used_fallback = _gated_scan(engine, frame.pixels, changed, live, clock)
                 else:
-                    faces, used_fallback = _full_scan(engine, frame.pixels, fallback, clock)
+                    faces, used_fallback = _full_scan(
+                        engine, frame.pixels, fallback, clock, since_fallback, cut
+                    )
                 if used_fallback:
                     last_fallback = frame.time_s
                 next_full = (math.floor(frame.time_s / every + 1e-9) + 1) * every if every else 0.0
@@ -141,11 +145,17 @@ def _jittered(engine: FaceEngine, sighting: Sighting, jitters: int, mirror: bool
 
 
 def _full_scan(
-    engine: FaceEngine, pixels: NDArray[np.uint8], allow_fallback: bool, clock: StageClock
+    engine: FaceEngine,
+    pixels: NDArray[np.uint8],
+    allow_fallback: bool,
+    clock: StageClock,
+    since_fallback: SinceLastLook | None = None,
+    cut: bool = False,
 ) -> tuple[list[AnalysedFace], bool]:
     """(faces, whether a cascade's fallback ran): the fallback (dlib's CNN after HOG, HOG
     after BlazeFace) only when allowed and the first detector found nobody: a busy frame
-    never pays for it, an empty one at most every ``cnn_fallback_every_s``."""
+    never pays for it, an empty one at most every ``cnn_fallback_every_s``; with
+    ``since_fallback`` (motion gating) only where the picture changed since it last looked."""
     detector = engine.detector
     used_fallback = False
     with clock.stage("detect"):
@@ -153,11 +163,31 @@ def _full_scan(
             found = detector.first.detect(pixels)
             used_fallback = not found and allow_fallback
             if used_fallback:
-                found = detector.fallback.detect(pixels)
+                found = _fallback_where_changed(detector.fallback, pixels, since_fallback, cut)
         else:
             found = detector.detect(pixels)
     found.sort(key=lambda d: -d.box.w * d.box.h)
     return engine.analyse_detections(pixels, found, clock), used_fallback
+
+
+def _fallback_where_changed(
+    fallback: Detector, pixels: NDArray[np.uint8], since: SinceLastLook | None, cut: bool
+) -> list[Detection]:
+    """The fallback detector's faces, looking only where the picture changed since it last
+    looked (nowhere if nothing did: the same picture holds the same faces)."""
+    if since is None:
+        return fallback.detect(pixels)
+    region = since.region(pixels, cut)
+    if region is None:
+        return []
+    x0, y0, x1, y1 = region
+    if (x1 - x0, y1 - y0) == (pixels.shape[1], pixels.shape[0]):
+        return fallback.detect(pixels)
+    found = fallback.detect(np.ascontiguousarray(pixels[y0:y1, x0:x1]))
+    return [
+        Detection(Box(d.box.x + x0, d.box.y + y0, d.box.w, d.box.h), d.score, d.detector)
+        for d in found
+    ]
 
 
 def _gated_scan(

@@ -142,13 +142,18 @@ def video_spec(app: App) -> EngineSpec:
     return footage_spec(app.engine_spec, app.settings)
 
 
+#: Embedders whose float model computes the same templates more exactly (footage uses it).
+FLOAT_TWIN = {"onnx8": "onnx"}
+
+
 def footage_spec(stills: EngineSpec, settings: Settings) -> EngineSpec:
-    """Footage is scanned frame after frame: the video detector, one embedding per face
-    and one alignment (a sighting's template already averages many frames; its best
-    views are then embedded with the stills' jitter and mirror, see video_analysis)."""
+    """Footage is scanned frame after frame: the video detector and embedder, one embedding
+    per face and one alignment (a sighting's template already averages many frames; its
+    best views are then embedded with the stills' jitter and mirror, see video_analysis)."""
     return replace(
         stills,
         detector=settings.video_detector,
+        embedder=settings.video_embedder or FLOAT_TWIN.get(stills.embedder, stills.embedder),
         min_face_px=settings.video_min_face_px,
         alignments=stills.alignments[:1],
         jitters=1,
