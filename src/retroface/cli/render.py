@@ -250,7 +250,8 @@ def render_gallery(console: Console, detail: GalleryDetail) -> None:
 def render_duplicates(console: Console, report: DuplicateReport) -> None:
     console.print(
         f"Gallery {report.gallery} (version {report.gallery_version}): {report.subjects} "
-        f"subject(s), {report.templates} template(s) searched against each other"
+        f"subject(s), {report.templates} template(s) searched against each other "
+        f"({report.scan})"
     )
     console.print(
         f"  bar {report.threshold:.4f} ({report.decision_rule}; target FPIR "

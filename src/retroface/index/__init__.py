@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         save_base,
         segment_files,
     )
+    from retroface.index.self_search import SelfNeighbours, self_neighbours
     from retroface.index.vector_index import BlobCipher, SearchHits, VectorIndex
 
 #: Where each name below lives; it is imported from there on first use.
@@ -50,6 +51,8 @@ _SOURCES = {
     "build_index": "retroface.index.index_choice",
     "load_index": "retroface.index.index_choice",
     "IvfIndex": "retroface.index.ivf_index",
+    "SelfNeighbours": "retroface.index.self_search",
+    "self_neighbours": "retroface.index.self_search",
     "BlobCipher": "retroface.index.vector_index",
     "SearchHits": "retroface.index.vector_index",
     "VectorIndex": "retroface.index.vector_index",
@@ -63,6 +66,7 @@ __all__ = [
     "IvfIndex",
     "SearchHits",
     "SegmentedIndex",
+    "SelfNeighbours",
     "SingleIndex",
     "VectorIndex",
     "append_delta",
@@ -75,6 +79,7 @@ __all__ = [
     "remove_index_files",
     "save_base",
     "segment_files",
+    "self_neighbours",
 ]
 
 

@@ -63,6 +63,17 @@ class GalleryRepository:
         )
         return int(count or 0)
 
+    def has_templates(self, gallery_id: int) -> bool:
+        """Whether any active subject of the gallery holds a template: stops at the first
+        row (an empty gallery refuses a search without counting a large one)."""
+        found = self.session.scalar(
+            select(Template.id)
+            .join(Subject, Template.subject_id == Subject.id)
+            .where(Subject.gallery_id == gallery_id, Subject.removed_at.is_(None))
+            .limit(1)
+        )
+        return found is not None
+
     def counts(self, gallery_id: int) -> tuple[int, int, int]:
         """(active subjects, reference images, templates) of a gallery."""
         active = Subject.removed_at.is_(None)
@@ -221,6 +232,30 @@ class TemplateRepository:
             dtype=np.float32,
         )
         return ids, vectors.reshape(len(rows), dimension)
+
+    def gallery_vectors_and_subjects(
+        self, gallery_id: int, model_name: str, model_version: str, dimension: int
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float32]]:
+        """(template ids, their subject ids, vectors) of a gallery's active subjects for one
+        model, in template id order: what an N:N scan needs, read in two passes over the
+        gallery instead of a million-id ``IN`` list for the owners."""
+        ids, vectors = self.gallery_vectors(gallery_id, model_name, model_version, dimension)
+        import numpy as np  # noqa: PLC0415 - numpy loads with the first template, not with every command
+
+        owner_rows = self.session.execute(
+            select(Template.id, Template.subject_id)
+            .join(Subject, Template.subject_id == Subject.id)
+            .where(
+                Subject.gallery_id == gallery_id,
+                Subject.removed_at.is_(None),
+                Template.model_name == model_name,
+                Template.model_version == model_version,
+            )
+            .order_by(Template.id)
+        ).all()
+        owned = dict(owner_rows)
+        owners = np.fromiter((owned[int(i)] for i in ids), dtype=np.int64, count=len(ids))
+        return ids, owners, vectors
 
     def subjects_of(self, template_ids: Sequence[int]) -> dict[int, int]:
         """template id → subject id."""

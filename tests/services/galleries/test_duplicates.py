@@ -107,3 +107,20 @@ def test_distinct_pairs_stay_quiet_and_only_supervisors_scan_or_decide(
     assert report.pairs == [] and report.already_decided == 1
     with pytest.raises(InvalidInputError, match="already have a decision"):
         decide_duplicate(supervisor, custody, "c. l. powell (alias)", "colin powell", "merge", "x")
+
+
+def test_the_scan_only_ivf_index_reports_what_the_exact_scan_reports(
+    app: App, supervisor: App, custody: str
+) -> None:
+    """A large gallery is scanned through an IVF index built for the scan (index/self_search.py):
+    forced here on a small one, it reports the same pair at the same score, and the report
+    and the audit event say how the gallery was searched."""
+    exact = find_duplicates(supervisor, custody, exact=True)
+    approximate = find_duplicates(supervisor, custody, exact=False)
+    assert exact.scan == "exact" and approximate.scan.startswith("IVF")
+    assert [(p.subject_a, p.subject_b, p.score) for p in approximate.pairs] == [
+        (p.subject_a, p.subject_b, p.score) for p in exact.pairs
+    ]
+    assert approximate.subjects == exact.subjects == 10
+    scans = [e["scan"] for e in _events(app, "gallery.duplicates_scanned")]
+    assert scans == ["exact", approximate.scan]

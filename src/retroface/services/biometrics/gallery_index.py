@@ -67,8 +67,8 @@ CATCH_UP_MIN = 50_000
 _held: dict[Path, SegmentedIndex] = {}
 _held_lock = threading.Lock()
 _merging: set[Path] = set()
-#: (index folder, gallery id) → (version, (active subjects, reference images, templates))
-_counted: dict[tuple[Path, int], tuple[int, tuple[int, int, int]]] = {}
+#: (index folder, gallery id) → (gallery version, active subjects at that version)
+_counted: dict[tuple[Path, int], tuple[int, int]] = {}
 
 
 def _hold(path: Path, index: SegmentedIndex) -> SegmentedIndex:
@@ -89,19 +89,22 @@ def forget_held_indexes() -> None:
         _counted.clear()
 
 
-def gallery_counts(uow: UnitOfWork, index_dir: Path, gallery: Gallery) -> tuple[int, int, int]:
-    """(active subjects, reference images, templates) of a gallery, counted once per gallery
-    version in this process: every change bumps the version, so counts at one version never
-    change, and counting a million-subject gallery costs seconds, not what a search may."""
+def active_subjects(uow: UnitOfWork, index_dir: Path, gallery: Gallery) -> int:
+    """The gallery's active subjects (recorded in ``search.started``), counted once per
+    gallery version in this process: every change bumps the version, so a version's count
+    never changes. Counted on the subjects' (gallery, removed) index alone: the first
+    search after a change pays ~0.2 s at a million subjects on PostgreSQL
+    (bench/gallery_scale.py), not the ~2 s of the joined image and template counts; it
+    still grows with the gallery (docs/scale_out.md says what would remove it)."""
     key = (index_dir, gallery.id)
     with _held_lock:
         found = _counted.get(key)
     if found is not None and found[0] == gallery.version:
         return found[1]
-    counts = uow.galleries.counts(gallery.id)
+    count = uow.galleries.active_subjects(gallery.id)
     with _held_lock:
-        _counted[key] = (gallery.version, counts)
-    return counts
+        _counted[key] = (gallery.version, count)
+    return count
 
 
 def state_token(gallery_id: int, version: int, model: ModelInfo) -> str:

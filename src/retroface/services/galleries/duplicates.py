@@ -4,8 +4,12 @@ A custody collection of millions holds one person under several records
 (aliases, re-arrests under another name, data-entry slips). Left alone they
 split a person's references (weaker search) and put two names on one face
 in a candidate list. The scan searches every template of the gallery against
-the gallery itself through its own index (k nearest neighbours), so it costs
-one search per template, not N squared comparisons.
+the gallery itself for its few nearest neighbours (``index/self_search.py``):
+exactly up to 50,000 templates, beyond through an IVF index built for the scan
+from the gallery's templates, so that each template reads a small share of the
+gallery instead of all of it (a million-subject gallery in minutes on two cores,
+not hours; ``bench/duplicate_scan.py --compare-exact`` measures what the
+approximation misses).
 
 Which pairs are reported is the deployment's open-set rule applied to each
 subject as a probe against the other N-1 templates, at a target FPIR of its
@@ -19,20 +23,17 @@ distinct is a person's decision, audited, and a merge is undone by
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
+from numpy.typing import NDArray
 from pydantic import BaseModel
 from sqlalchemy import select, update
 
 from retroface.errors import InvalidInputError, NotFoundError
 from retroface.governance.roles import Action
+from retroface.index import self_neighbours
 from retroface.services.app import App
 from retroface.services.biometrics.face_views import subject_reference_png
-from retroface.services.biometrics.gallery_index import (
-    load_gallery_index,
-    refresh_gallery_indexes,
-)
+from retroface.services.biometrics.gallery_index import refresh_gallery_indexes
 from retroface.services.deployment.calibrations import open_set_model
 from retroface.services.galleries.versions import bump_version
 from retroface.services.progress import Progress, SilentProgress
@@ -50,8 +51,6 @@ from retroface.store.unit_of_work import UnitOfWork
 NEIGHBOURS = 6
 #: The chance that a subject with no other record is reported anyway (per subject).
 DEFAULT_TARGET_FPIR = 1e-4
-#: Templates searched per index call.
-BATCH = 4096
 DECISIONS = {
     "distinct": "different people: the pair is not reported again",
     "merge": "one person: the second record's images join the first, the second leaves search",
@@ -80,6 +79,8 @@ class DuplicateReport(BaseModel):
     #: Subjects x target FPIR: how many reported pairs chance alone would give.
     expected_false_pairs: float
     decision_rule: str
+    #: How the gallery was searched against itself: "exact" or the scan's IVF index.
+    scan: str = "exact"
     pairs: list[DuplicatePair]
     already_decided: int
 
@@ -101,8 +102,13 @@ def find_duplicates(
     *,
     target_fpir: float = DEFAULT_TARGET_FPIR,
     progress: Progress | None = None,
+    exact: bool | None = None,
 ) -> DuplicateReport:
-    """Pairs of active subjects of ``gallery_name`` above the duplicate bar, best first."""
+    """Pairs of active subjects of ``gallery_name`` above the duplicate bar, best first.
+
+    ``exact``: compare every pair (True) or search a scan-only IVF index (False); None
+    decides by the gallery's size (``index/self_search.py``: exact up to 50,000
+    templates). The report and the audit event record which was used."""
     app.require(Action.GALLERY_CONFIGURE)
     if not 0 < target_fpir < 0.5:
         raise InvalidInputError(f"--target-fpir must be between 0 and 0.5, got {target_fpir}")
@@ -110,41 +116,40 @@ def find_duplicates(
     model = app.engine.model
     with app.unit_of_work() as uow:
         gallery = uow.galleries.require(gallery_name)
-        ids, vectors = uow.templates.gallery_vectors(
+        ids, owners, vectors = uow.templates.gallery_vectors_and_subjects(
             gallery.id, model.name, model.version, model.dimension
-        )
-        owner = uow.templates.subjects_of([int(i) for i in ids])
-        index = load_gallery_index(
-            uow, app.settings.index_dir, gallery, model, app.settings.index_exact_max
         )
         threshold, rule = _duplicate_bar(app, uow, vectors, target_fpir)
         decided = _decided_pairs(uow, gallery.id)
         version = gallery.version
         progress.start("Searching the gallery against itself", len(ids))
-        best: dict[tuple[int, int], float] = {}
-        for first in range(0, len(ids), BATCH):
-            hits = index.search(vectors[first : first + BATCH], NEIGHBOURS)
-            for row, (scores, found) in enumerate(zip(hits.scores, hits.ids, strict=True)):
-                mine = owner[int(ids[first + row])]
-                for pair, score in _pairs_above(mine, scores, found, owner, threshold):
-                    best[pair] = max(score, best.get(pair, -1.0))
-            progress.advance(min(BATCH, len(ids) - first))
+        found = self_neighbours(vectors, NEIGHBOURS, exact=exact, progress=progress.advance)
+        del vectors
         progress.finish()
+        best = _pairs_above(owners, found.scores, found.rows, threshold)
         skipped = sum(1 for pair in best if pair in decided)
         pairs = sorted(
             ((pair, score) for pair, score in best.items() if pair not in decided),
             key=lambda item: -item[1],
         )
-        subjects = {s.id: s for s in uow.subjects.in_gallery(gallery.id)}
+        # only the subjects reported are read: a million Subject rows cost minutes
+        wanted = sorted({s for (a, b), _ in pairs for s in (a, b)})
+        subjects = {
+            k: v
+            for start in range(0, len(wanted), 5_000)  # an IN list the drivers accept
+            for k, v in uow.subjects.by_ids(wanted[start : start + 5_000]).items()
+        }
+        subject_count = len(np.unique(owners))
         report = DuplicateReport(
             gallery=gallery.name,
             gallery_version=version,
             templates=len(ids),
-            subjects=len(set(owner.values())),
+            subjects=subject_count,
             threshold=round(threshold, 4),
             target_fpir=target_fpir,
-            expected_false_pairs=round(len(set(owner.values())) * target_fpir, 2),
+            expected_false_pairs=round(subject_count * target_fpir, 2),
             decision_rule=rule,
+            scan=found.config,
             pairs=[_pair_out(subjects[a], subjects[b], score) for (a, b), score in pairs],
             already_decided=skipped,
         )
@@ -158,6 +163,7 @@ def find_duplicates(
             templates=len(ids),
             threshold=report.threshold,
             target_fpir=target_fpir,
+            scan=found.config,
             pairs=len(report.pairs),
         )
         uow.commit()
@@ -300,19 +306,26 @@ def _duplicate_bar(
 
 
 def _pairs_above(
-    mine: int,
-    scores: np.ndarray,
-    found: np.ndarray,
-    owner: dict[int, int],
+    owners: NDArray[np.int64],
+    scores: NDArray[np.float32],
+    rows: NDArray[np.int64],
     threshold: float,
-) -> Iterator[tuple[tuple[int, int], float]]:
-    for score, template_id in zip(scores, found, strict=True):
-        if template_id < 0 or score < threshold:
-            continue
-        theirs = owner.get(int(template_id))
-        if theirs is None or theirs == mine:
-            continue
-        yield (min(mine, theirs), max(mine, theirs)), float(score)
+) -> dict[tuple[int, int], float]:
+    """(low subject id, high subject id) → best score, for every neighbour at or above
+    ``threshold`` that belongs to another subject. Vectorised: a million templates with
+    six neighbours each are six million candidates, too many for a Python loop."""
+    valid = (rows >= 0) & (scores >= threshold)
+    mine = np.broadcast_to(owners[:, None], rows.shape)[valid]
+    theirs = owners[np.where(valid, rows, 0)][valid]
+    score = scores[valid]
+    other = mine != theirs
+    low = np.minimum(mine[other], theirs[other])
+    high = np.maximum(mine[other], theirs[other])
+    best: dict[tuple[int, int], float] = {}
+    for a, b, value in zip(low.tolist(), high.tolist(), score[other].tolist(), strict=True):
+        if value > best.get((a, b), -1.0):
+            best[(a, b)] = value
+    return best
 
 
 def _decided_pairs(uow: UnitOfWork, gallery_id: int) -> set[tuple[int, int]]:
