@@ -144,10 +144,11 @@ class Settings(BaseSettings):
     #: Which frames of footage are analysed: all, keyframes, every:N or fps:N.
     video_sampling: str = "fps:5"
     #: Detector for footage full-frame scans (once a second and after cuts; regions around
-    #: live tracks in between) and live recognition: MediaPipe's BlazeFace on tiles of the
-    #: frame, then dlib's HOG where it finds nobody (faces/blazeface.py). On the 1080p crowd
-    #: loop (bench/video.py) 3.2-3.7x the throughput of "cascade" (HOG, then the ONNX MMOD
-    #: CNN where HOG finds nobody) in the same run, at the same track recall (1.000).
+    #: live tracks in between) and live recognition: MediaPipe's BlazeFace on a pyramid of
+    #: windows, then dlib's HOG where it finds nobody (faces/blazeface.py). On the 1080p
+    #: crowd loop (bench/video.py, quiet 2 cores) 5.55x real time against 2.22x for
+    #: "cascade" (HOG, then the ONNX MMOD CNN where HOG finds nobody) in the same run, at the
+    #: same track recall (1.000).
     video_detector: str = "blazeface"
     #: Embedder for footage faces (the tracker's same-person tests and sighting templates).
     #: None: the stills' embedder, in float where the stills use the int8 ResNet ("onnx8"
