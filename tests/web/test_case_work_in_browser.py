@@ -43,6 +43,8 @@ def test_two_reviewers_disagree_and_a_supervisor_resolves_the_candidate(
         page.get_by_role("link", name=f"#{candidate.candidate_id}").click()
     checks.check(page)
     assert page.get_by_text("jaw line differs").is_visible()
+    for face in ("Probe face from the evidence", "Reference face of obama"):  # both shown
+        assert page.get_by_alt_text(face).evaluate("img => img.naturalWidth") > 0
     screenshot(page, "case-work-1-dispute")
     page.get_by_role("radio", name="possible match").check()
     page.get_by_label("Reason").fill("the same scar above the left eyebrow")

@@ -9,9 +9,7 @@ may do what: a page a role may not use shows the service's refusal, audited.
 
 from __future__ import annotations
 
-import base64
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -373,11 +371,6 @@ def disputes_page(
     )
 
 
-@dataclass
-class _Faces:
-    probe: str
-    reference: str | None
-
 
 @router.get("/case-work/disputes/{candidate_id}", response_model=None)
 def dispute_page(candidate_id: RowId, request: Request, application: Browser) -> Response:
@@ -397,11 +390,7 @@ def _dispute(
             f"candidate {candidate_id} is not in your queue of disputed candidates (resolved "
             "already, not disputed, or not on your cases)"
         )
-    pair = candidate_faces(application, candidate_id)
-    faces = _Faces(
-        base64.b64encode(pair.probe_png).decode("ascii"),
-        base64.b64encode(pair.reference_png).decode("ascii") if pair.reference_png else None,
-    )
+    faces = candidate_faces(application, candidate_id)
     return _page(
         request,
         "case_work/dispute.html",
