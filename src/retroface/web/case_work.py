@@ -371,7 +371,6 @@ def disputes_page(
     )
 
 
-
 @router.get("/case-work/disputes/{candidate_id}", response_model=None)
 def dispute_page(candidate_id: RowId, request: Request, application: Browser) -> Response:
     """One disputed candidate: both faces, each reviewer's decision and reason, and the form
