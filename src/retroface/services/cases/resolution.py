@@ -40,9 +40,10 @@ from retroface.services.cases.review import (
     _searches_finding,
     drop_templates_if_all_rejected,
     resolutions_of,
+    searcher_and_case,
 )
 from retroface.services.results import CandidateReview
-from retroface.store.models import Candidate, Case, Review, ReviewResolution, Search
+from retroface.store.models import Candidate, Case, Review, ReviewResolution
 
 
 class DisputedCandidate(BaseModel):
@@ -184,14 +185,7 @@ def _why_not(supervisor: str, requester: str, reviews: list[Review]) -> str | No
 def _check_may_resolve(app: App, username: str, candidate_id: int) -> None:
     """Disputed now, a third person; a refusal by person is audited in its own transaction."""
     with app.unit_of_work() as uow:
-        found = uow.session.execute(
-            select(Search.requested_by, Case.reference)
-            .join(Candidate, Candidate.search_id == Search.id)
-            .join(Case, Search.case_id == Case.id)
-            .where(Candidate.id == candidate_id)
-        ).first()
-        if found is None:
-            raise NotFoundError(f"no candidate {candidate_id}")
+        requested_by, case_reference = searcher_and_case(uow, candidate_id)
         decided = [(r.reviewer, r.outcome) for r in _reviews_of(uow, [candidate_id])[candidate_id]]
         resolution = resolutions_of(uow, [candidate_id]).get(candidate_id)
         if resolution is not None:
@@ -199,7 +193,6 @@ def _check_may_resolve(app: App, username: str, candidate_id: int) -> None:
                 f"candidate {candidate_id} is already resolved by {resolution.supervisor} "
                 f"({resolution.status})"
             )
-    requested_by, case_reference = found
     status = candidate_status(decided)
     try:
         check_resolver(username, requested_by, [r for r, _ in decided], status)

@@ -209,21 +209,27 @@ def record_review(
         )
 
 
+def searcher_and_case(uow: UnitOfWork, candidate_id: int) -> tuple[str, str]:
+    """(who ran the search that made the candidate, its case's reference): what the
+    two-person rules check a reviewer or resolver against."""
+    found = uow.session.execute(
+        select(Search.requested_by, Case.reference)
+        .join(Candidate, Candidate.search_id == Search.id)
+        .join(Case, Search.case_id == Case.id)
+        .where(Candidate.id == candidate_id)
+    ).first()
+    if found is None:
+        raise NotFoundError(f"no candidate {candidate_id}")
+    return str(found[0]), str(found[1])
+
+
 def _check_may_review(app: App, username: str, candidate_id: int) -> None:
     """Training on record and not the searcher; a refusal is audited in its own transaction."""
     with app.unit_of_work() as uow:
-        found = uow.session.execute(
-            select(Search.requested_by, Case.reference)
-            .join(Candidate, Candidate.search_id == Search.id)
-            .join(Case, Search.case_id == Case.id)
-            .where(Candidate.id == candidate_id)
-        ).first()
+        requested_by, case_reference = searcher_and_case(uow, candidate_id)
         trained_on = uow.session.scalar(
             select(User.training_completed_on).where(User.username == username)
         )
-    if found is None:
-        raise NotFoundError(f"no candidate {candidate_id}")
-    requested_by, case_reference = found
     try:
         check_reviewer(
             username,
