@@ -212,8 +212,19 @@ class TemplateRepository:
         self, gallery_id: int, model_name: str, model_version: str, dimension: int
     ) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
         """(template ids, vectors) of the active subjects of a gallery for one model."""
+        ids, _, vectors = self.gallery_vectors_and_subjects(
+            gallery_id, model_name, model_version, dimension
+        )
+        return ids, vectors
+
+    def gallery_vectors_and_subjects(
+        self, gallery_id: int, model_name: str, model_version: str, dimension: int
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float32]]:
+        """(template ids, their subject ids, vectors) of a gallery's active subjects for one
+        model, in template id order, in one pass (an N:N scan needs the owners; no
+        million-id ``IN`` list is ever built for them)."""
         rows = self.session.execute(
-            select(Template.id, Template.face_id, Template.vector)
+            select(Template.id, Template.face_id, Template.vector, Template.subject_id)
             .join(Subject, Template.subject_id == Subject.id)
             .where(
                 Subject.gallery_id == gallery_id,
@@ -226,36 +237,13 @@ class TemplateRepository:
         import numpy as np  # noqa: PLC0415 - numpy loads with the first template, not with every command
 
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        owners = np.fromiter((r[3] for r in rows), dtype=np.int64, count=len(rows))
         cipher = self._cipher()
         vectors = np.frombuffer(
             b"".join(cipher.decrypt(r[2], template_associated(r[1])) for r in rows),
             dtype=np.float32,
         )
-        return ids, vectors.reshape(len(rows), dimension)
-
-    def gallery_vectors_and_subjects(
-        self, gallery_id: int, model_name: str, model_version: str, dimension: int
-    ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float32]]:
-        """(template ids, their subject ids, vectors) of a gallery's active subjects for one
-        model, in template id order: what an N:N scan needs, read in two passes over the
-        gallery instead of a million-id ``IN`` list for the owners."""
-        ids, vectors = self.gallery_vectors(gallery_id, model_name, model_version, dimension)
-        import numpy as np  # noqa: PLC0415 - numpy loads with the first template, not with every command
-
-        owner_rows = self.session.execute(
-            select(Template.id, Template.subject_id)
-            .join(Subject, Template.subject_id == Subject.id)
-            .where(
-                Subject.gallery_id == gallery_id,
-                Subject.removed_at.is_(None),
-                Template.model_name == model_name,
-                Template.model_version == model_version,
-            )
-            .order_by(Template.id)
-        ).all()
-        owned = dict(owner_rows)
-        owners = np.fromiter((owned[int(i)] for i in ids), dtype=np.int64, count=len(ids))
-        return ids, owners, vectors
+        return ids, owners, vectors.reshape(len(rows), dimension)
 
     def subjects_of(self, template_ids: Sequence[int]) -> dict[int, int]:
         """template id → subject id."""
