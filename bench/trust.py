@@ -17,12 +17,13 @@ per matchability band, with the old fixed threshold for comparison; the
 matchability model's error-versus-discard figures. With ``--write-calibration``
 the fitted rule is written as the shipped calibration file.
 
-Footage (``covent_garden_crowd.mp4`` against a 1,000-identity LFW gallery, every
-sighting non-mated) is measured through the product: ``--footage`` enrols the
-gallery with the real enrolment service and searches the clip with the real search.
+Footage is measured through the product: ``--footage`` enrols 1,000 LFW identities and
+the Hamilton clip's three reference photos with the real enrolment service and searches
+``covent_garden_crowd.mp4`` (every sighting non-mated) and ``short_hamilton_clip.mp4``
+(Miranda, Lacamoire and Obama mated, everyone else non-mated) with the real search.
 
 Usage: python bench/trust.py [--data ../shared/data] [--workers 2] [--cache FILE]
-       [--write-calibration FILE] [--footage]
+       [--write-calibration FILE] [--footage | --footage-only]
 The cache (``--cache``) holds LFW templates: it is written once, outside any data
 directory, for re-running the analysis; delete it after use.
 """
@@ -108,7 +109,13 @@ def main() -> None:
     parser.add_argument("--cache", type=Path)
     parser.add_argument("--write-calibration", type=Path)
     parser.add_argument("--footage", action="store_true")
+    parser.add_argument("--footage-only", action="store_true", help="only the footage part")
     args = parser.parse_args()
+    if args.footage_only:
+        lfw = args.data / "lfw"
+        people = sorted(p.name for p in lfw.iterdir() if p.is_dir() and any(p.glob("*.jpg")))
+        footage_through_the_product(args.data, people)
+        return
 
     d = lfw_templates(args.data, args.workers, args.cache)
     names, multi, conditions = d["names"], d["multi"], d["conds"]
@@ -245,16 +252,31 @@ def write_calibration(path: Path, model: OpenSetModel, matchability: Any, data: 
     print(f"wrote {path}")
 
 
+#: Who is on screen when in the Hamilton clip, checked by eye (tests/services/video/
+#: test_footage.py): (first second, last second, reference photo's subject).
+HAMILTON_CAST = (
+    (0.0, 0.75, "lin-manuel-miranda"),
+    (0.75, 1.5, "alex-lacamoire"),
+    (2.7, 7.15, "lin-manuel-miranda"),
+    (7.15, 9.3, "obama"),
+)
+
+
 def footage_through_the_product(data: Path, names: list[str]) -> None:
-    """Enrol 1,000 LFW identities and search the crowd clip with the real services
-    (``quickstart``: gallery, case, authorisation, enrolment, search, audit)."""
+    """Enrol 1,000 LFW identities and the Hamilton clip's three reference photos, and
+    search both clips with the real services (``quickstart``: gallery, case,
+    authorisation, enrolment, search, audit). No one in the crowd clip is enrolled; in
+    the Hamilton clip a candidate is right only if it names who is on screen then."""
     import tempfile
 
     from retroface.services.app import open_app
     from retroface.services.quickstart import quickstart
     from retroface.settings import Settings
 
-    clip = data / "video" / "covent_garden_crowd.mp4"
+    clips = [data / "video" / "covent_garden_crowd.mp4", data / "video" / "short_hamilton_clip.mp4"]
+    examples = data / "face_recognition" / "examples"
+    cast = {"lin-manuel-miranda": "lin-manuel-miranda.png", "alex-lacamoire": "alex-lacamoire.png",
+            "obama": "obama.jpg"}  # fmt: skip
     chosen = sorted(np.random.default_rng(1).choice(names, 1000, replace=False).tolist())
     with tempfile.TemporaryDirectory() as scratch:
         known = Path(scratch) / "known"
@@ -262,19 +284,37 @@ def footage_through_the_product(data: Path, names: list[str]) -> None:
             (known / name).mkdir(parents=True)
             first = sorted((data / "lfw" / name).glob("*.jpg"))[0]
             (known / name / first.name).symlink_to(first)
+        for name, photo in cast.items():
+            (known / name).mkdir(parents=True)
+            (known / name / photo).symlink_to(examples / photo)
         app = open_app(Settings(home=Path(scratch) / "data"))
         started = time.perf_counter()
-        enrolled, report = quickstart(app, known, [clip])
-        print(f"\nquickstart: enrolled {enrolled.enrolled} LFW identities and searched the "
-              f"crowd clip in {time.perf_counter() - started:.0f} s")  # fmt: skip
-        with_candidate = [p for p in report.probes if p.candidates]
-        print(f"covent_garden_crowd.mp4: {len(report.probes)} sightings, "
-              f"{sum(1 for p in report.probes if not p.searched)} too poor to search, "
-              f"{len(with_candidate)} with a candidate (every one false; goal 0)")  # fmt: skip
-        for p in with_candidate:
-            print(f"  sighting {p.sighting_id} quality {p.quality:.2f} bar {p.bar} "
-                  f"top {p.candidates[0].score:.3f}")  # fmt: skip
+        enrolled, report = quickstart(app, known, clips)
+        print(f"\nquickstart: enrolled {enrolled.enrolled} identities (LFW and the Hamilton "
+              f"cast) and searched both clips in {time.perf_counter() - started:.0f} s")  # fmt: skip
+        for clip in clips:
+            probes = [p for p in report.probes if Path(p.source).name == clip.name]
+            led = [p for p in probes if p.candidates]
+            right = [p for p in led if _on_screen(clip, p) == p.candidates[0].subject]
+            print(f"{clip.name}: {len(probes)} sightings, "
+                  f"{sum(1 for p in probes if not p.searched)} too poor to search, "
+                  f"{len(led)} with a candidate: {len(right)} right, "
+                  f"{len(led) - len(right)} false")  # fmt: skip
+            for p in probes:
+                top = p.candidates[0] if p.candidates else None
+                print(f"  {p.first_s:5.2f}-{p.last_s:5.2f} s quality {p.quality:.2f} "
+                      f"bar {p.bar} expected FPIR {p.expected_fpir} on screen "
+                      f"{_on_screen(clip, p) or 'nobody enrolled'}: "
+                      + (f"{top.subject} {top.score:.4f}" if top else "no candidate"))  # fmt: skip
         app.close()
+
+
+def _on_screen(clip: Path, probe: Any) -> str | None:
+    """The enrolled person on screen during a sighting (None: nobody enrolled)."""
+    if clip.name != "short_hamilton_clip.mp4":
+        return None
+    middle = (probe.first_s + probe.last_s) / 2
+    return next((who for a, b, who in HAMILTON_CAST if a <= middle < b), None)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from retroface.faces.open_set import (
     model_to_document,
 )
 from retroface.faces.open_set_fit import fit_open_set, fit_probe_norm, fit_tail
+from retroface.faces.probe_fusion import LENGTH_EXPONENT
 
 
 def unit(rows: np.ndarray) -> np.ndarray:
@@ -65,6 +66,31 @@ def test_the_bar_rises_with_gallery_size_and_holds_fpir() -> None:
     # A floor above the bar is used as is, and the FPIR it implies is lower than the target.
     floored = model.bar(probe[0], target_fpir=0.01, comparisons=10, floor=0.99)
     assert floored.threshold == 0.99 and floored.expected_fpir < 0.01
+
+
+def test_a_fused_sighting_is_held_to_a_bar_raised_by_its_views_agreement() -> None:
+    """A re-normalised fusion of views agreeing to ``a`` scores ``1/a`` higher than its
+    views: its bar is the single image's divided by ``a ** LENGTH_EXPONENT``, with the FPIR
+    it implies read at the shortened score; the floor applies to the score as shown."""
+    model = fitted()
+    probe, _ = synthetic(2, people=1)
+    single = model.bar(probe[0], target_fpir=0.01, comparisons=1000, floor=-1.0)
+    fused = model.bar(probe[0], target_fpir=0.01, comparisons=1000, floor=-1.0, agreement=0.97)
+    assert fused.threshold == pytest.approx(single.threshold / 0.97**LENGTH_EXPONENT)
+    assert fused.expected_fpir == pytest.approx(single.expected_fpir, rel=1e-6)
+    agreeing = model.bar(probe[0], target_fpir=0.01, comparisons=1000, floor=-1.0, agreement=1.0)
+    assert agreeing.threshold == single.threshold
+    high_floor = fused.threshold + 0.01
+    floored = model.bar(
+        probe[0], target_fpir=0.01, comparisons=1000, floor=high_floor, agreement=0.97
+    )
+    assert floored.threshold == high_floor and floored.expected_fpir < 0.01
+    # T-norm scores do not change with a probe's length: nothing to correct.
+    normed = fitted(normalise=True)
+    assert normed.fusion_scale(0.9) == 1.0
+    assert normed.bar(probe[0], target_fpir=0.01, comparisons=1000, floor=-1.0, agreement=0.9) == (
+        normed.bar(probe[0], target_fpir=0.01, comparisons=1000, floor=-1.0)
+    )
 
 
 def test_with_t_norm_a_probe_close_to_everyone_gets_a_higher_bar() -> None:

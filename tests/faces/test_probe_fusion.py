@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from retroface.errors import InvalidInputError
-from retroface.faces.probe_fusion import LENGTH_EXPONENT, fuse_templates
+from retroface.faces.probe_fusion import LENGTH_EXPONENT, fuse_templates, fused_direction
 
 
 def _unit(v: list[float]) -> np.ndarray:
@@ -32,3 +32,20 @@ def test_nothing_to_fuse_is_refused() -> None:
         fuse_templates([])
     with pytest.raises(InvalidInputError, match="cancel out"):
         fuse_templates([_unit([1.0, 0.0]), _unit([-1.0, 0.0])])
+
+
+def test_a_sightings_direction_scores_its_views_mean_over_their_agreement() -> None:
+    """The fact the sighting bar corrects for: the re-normalised mean of views scores
+    ``1/agreement`` higher than its views do on average, against anyone."""
+    rng = np.random.default_rng(7)
+    centre = rng.normal(size=16)
+    views = np.stack([_unit((centre + rng.normal(size=16) * 0.4).tolist()) for _ in range(4)])
+    weights = np.array([0.9, 0.5, 0.3, 0.1])
+    template, agreement = fused_direction(views, weights)
+    assert float(np.linalg.norm(template)) == pytest.approx(1.0, abs=1e-6)
+    assert 0.5 < agreement < 1.0
+    others = np.stack([_unit(rng.normal(size=16).tolist()) for _ in range(50)])
+    weighted_view_scores = (others @ views.T) @ weights / weights.sum()
+    assert np.allclose(others @ template, weighted_view_scores / agreement, atol=1e-5)
+    same, one = fused_direction(np.stack([views[0]] * 3), np.ones(3))
+    assert one == pytest.approx(1.0) and np.allclose(same, views[0], atol=1e-6)

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from retroface.faces.probe_fusion import LENGTH_EXPONENT
 from retroface.faces.shipped_calibration import shipped_document
 
 
@@ -131,19 +132,41 @@ class OpenSetModel:
         survival = self.tail.survival(z)
         return float(-math.expm1(max(1, comparisons) * math.log1p(-min(survival, 0.999999))))
 
+    def fusion_scale(self, agreement: float) -> float:
+        """How much lower a re-normalised fused template's scores count (1 for one view).
+
+        Its views' weighted mean has length ``agreement`` < 1 and its scores run
+        ``1/agreement`` higher than theirs on average; the tail was measured on single
+        images, so the scores are taken at ``agreement ** LENGTH_EXPONENT``, the length at
+        which fused stills were measured to raise no more false candidates than one still
+        (faces/probe_fusion.py). Probe-normalised (T-norm) scores do not change with a
+        probe's length, and the probe's own statistics already see where it sits."""
+        if self.norm is not None:
+            return 1.0
+        return float(min(1.0, max(agreement, 1e-6)) ** LENGTH_EXPONENT)
+
     def bar(
-        self, probe: NDArray[np.floating], *, target_fpir: float, comparisons: int, floor: float
+        self,
+        probe: NDArray[np.floating],
+        *,
+        target_fpir: float,
+        comparisons: int,
+        floor: float,
+        agreement: float = 1.0,
     ) -> SearchBar:
         """The raw threshold for one probe against a gallery of ``comparisons`` templates.
 
         Templates, not subjects, are counted: each template is a chance of a false
         match, so a gallery with several images per person is (slightly) over-counted,
-        never under-counted.
+        never under-counted. ``agreement``: the probe is a re-normalised fusion of views
+        that agree this much (sightings); the calibrated bar is raised by
+        :meth:`fusion_scale`. The floor applies to the score as shown.
         """
         mu, sigma = (float(v[0]) for v in self.stats(probe))
+        scale = self.fusion_scale(agreement)
         z = self.z_bar(target_fpir, comparisons)
-        raw = max(floor, mu + z * sigma)
-        used_z = (raw - mu) / sigma
+        raw = max(floor, (mu + z * sigma) / scale)
+        used_z = (raw * scale - mu) / sigma
         return SearchBar(
             threshold=float(raw),
             z=float(used_z),

@@ -39,6 +39,11 @@ LENGTH_EXPONENT = 0.75
 #: The fusion recorded with every fused probe (the search's parameters, the lead face).
 FUSION_METHOD = f"template mean of unit templates, at length |mean|^{LENGTH_EXPONENT}"
 
+#: A sighting stored before its views' agreement was recorded (migration 0022) is held to
+#: the bar of one whose views agree this little: below every real sighting measured
+#: (0.976-1.0 on the shipped clips, docs/trust.md), so its bar is not lowered by the gap.
+UNRECORDED_AGREEMENT = 0.95
+
 
 def fuse_templates(templates: Sequence[NDArray[np.floating]]) -> NDArray[np.float32]:
     """The mean of unit templates (the engine's embeddings are unit length), at length
@@ -56,3 +61,23 @@ def fuse_templates(templates: Sequence[NDArray[np.floating]]) -> NDArray[np.floa
         raise InvalidInputError("the stills' templates cancel out: they cannot be one probe")
     fused: NDArray[np.float32] = (mean * length ** (LENGTH_EXPONENT - 1.0)).astype(np.float32)
     return fused
+
+
+def fused_direction(
+    vectors: NDArray[np.floating], weights: NDArray[np.floating]
+) -> tuple[NDArray[np.float32], float]:
+    """(unit template, agreement): the direction of the weighted mean of unit views, and
+    the mean's length (1 when the views agree exactly, less as they differ).
+
+    Why keep the agreement: a re-normalised mean scores ``1/agreement`` higher against
+    everyone than its views do on average, so a search holds such a template to a bar
+    raised by ``agreement ** LENGTH_EXPONENT`` (faces/open_set.py, ``OpenSetModel.bar``),
+    the correction fused stills get by being shortened, while its score stays the one
+    its direction gives (what the deployment's floor and the reviewer read)."""
+    stacked = np.asarray(vectors, dtype=np.float64)
+    stacked = stacked / np.maximum(np.linalg.norm(stacked, axis=1, keepdims=True), 1e-12)
+    w = np.asarray(weights, dtype=np.float64)
+    mean = (stacked * w[:, None]).sum(axis=0) / max(float(w.sum()), 1e-12)
+    length = float(np.linalg.norm(mean))
+    template = (mean / max(length, 1e-12)).astype(np.float32)
+    return template, min(1.0, length)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from numpy.typing import NDArray
 
+from retroface.faces.probe_fusion import fused_direction
 from retroface.faces.types import AnalysedFace, Box
 
 
@@ -111,6 +112,9 @@ class Sighting:
     detections: int
     exemplars: list[Observation]
     template: NDArray[np.float32]  # L2-normalised, the model's dimension
+    #: How closely the fused views agree: their weighted mean's length (1: one view, or
+    #: views alike). The search's bar rises with it (faces/probe_fusion.fused_direction).
+    agreement: float = 1.0
     #: Aligned chips of the best views (for a jittered template); dropped before storage.
     chips: list[NDArray[np.uint8]] = field(default_factory=list, repr=False)
     #: Each chip's quality (matchability): the template weights its views by it.
@@ -236,9 +240,7 @@ def fuse(track: Track, settings: TrackerSettings) -> Sighting:
     ranked = sorted(track.observations, key=lambda o: -o.quality)
     top = ranked[: settings.fuse_top]
     weights = np.array([max(o.quality, 0.05) for o in top])
-    stacked = np.stack([o.face.embedding for o in top]).astype(np.float64)
-    mean = (stacked * weights[:, None]).sum(axis=0)
-    template = (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
+    template, agreement = fused_direction(np.stack([o.face.embedding for o in top]), weights)
     first, last = track.observations[0], track.observations[-1]
     return Sighting(
         first_frame=first.frame,
@@ -248,6 +250,7 @@ def fuse(track: Track, settings: TrackerSettings) -> Sighting:
         detections=len(track.observations),
         exemplars=ranked[: settings.exemplars],
         template=template,
+        agreement=agreement,
         chips=[chip for _, chip in track.best_chips],
         chip_qualities=[quality for quality, _ in track.best_chips],
     )

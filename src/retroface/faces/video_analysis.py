@@ -22,6 +22,7 @@ from retroface.faces.blazeface import BlazeFaceDetector
 from retroface.faces.detector import CascadeDetector, Detector, RegionDetector
 from retroface.faces.engine import EngineSpec, FaceEngine
 from retroface.faces.motion_gate import MotionGate, SinceLastLook, touches
+from retroface.faces.probe_fusion import fused_direction
 from retroface.faces.stage_clock import StageClock
 from retroface.faces.tracking import FaceTracker, Sighting, TrackerSettings
 from retroface.faces.types import AnalysedFace, Box, Detection
@@ -138,10 +139,9 @@ def _jittered(engine: FaceEngine, sighting: Sighting, jitters: int, mirror: bool
         return sighting
     vectors = engine.embed_chips(sighting.chips, jitters, mirror=mirror)
     qualities = sighting.chip_qualities or [1.0] * len(sighting.chips)
-    weights = np.array([max(q, 0.05) for q in qualities])[:, None]
-    mean = (vectors * weights).sum(axis=0)
-    template = (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
-    return replace(sighting, template=template, chips=[], chip_qualities=[])
+    weights = np.array([max(q, 0.05) for q in qualities])
+    template, agreement = fused_direction(vectors, weights)
+    return replace(sighting, template=template, agreement=agreement, chips=[], chip_qualities=[])
 
 
 def _full_scan(

@@ -432,6 +432,9 @@ class Sighting(Base):
     #: The best views: [{"frame", "time_s", "box", "quality"}], best first.
     exemplars: Mapped[list[Any]] = mapped_column(JSON)
     cluster_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    #: How closely the fused views agree (their weighted mean's length, 1 for one view):
+    #: a search raises the sighting's bar with it. None: stored before it was recorded.
+    views_agreement: Mapped[float | None] = mapped_column(Float)
 
 
 class Review(Base):

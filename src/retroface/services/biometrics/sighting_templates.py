@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 from sqlalchemy import select
 
+from retroface.faces.probe_fusion import UNRECORDED_AGREEMENT
 from retroface.store.models import Face, MediaItem, Sighting, Template, VideoSegment
 from retroface.store.unit_of_work import UnitOfWork
 
@@ -48,3 +49,11 @@ def case_video_media(uow: UnitOfWork, case_id: int, sha256s: Sequence[str] | Non
     if sha256s is not None:
         query = query.where(MediaItem.sha256.in_(list(sha256s)))
     return list(uow.session.scalars(query.order_by(MediaItem.id)))
+
+
+def views_agreement(sighting: Sighting) -> float:
+    """How closely the sighting's fused views agree (a search raises its bar by it); one
+    stored before that was recorded counts as a low agreement (the higher bar)."""
+    if sighting.views_agreement is None:
+        return UNRECORDED_AGREEMENT
+    return float(sighting.views_agreement)

@@ -88,6 +88,8 @@ class ProbeDecision:
     gallery_templates: int = 0
     low_quality: bool = False
     reasons: list[str] = field(default_factory=list)
+    #: A fused sighting's views' agreement (its bar rises with it); None for one face.
+    agreement: float | None = None
 
     def record(self) -> dict[str, Any]:
         """The JSON stored on the face row (``faces.decision``)."""
@@ -100,6 +102,7 @@ class ProbeDecision:
             "gallery_templates": self.gallery_templates,
             "low_quality": self.low_quality,
             "reasons": self.reasons,
+            **({} if self.agreement is None else {"views_agreement": round(self.agreement, 4)}),
         }
 
     @property
@@ -119,8 +122,11 @@ def decide(
     quality: float,
     parts: dict[str, Any],
     gallery_templates: int,
+    agreement: float | None = None,
 ) -> ProbeDecision:
-    """Whether the face is searched and the raw score its candidates must reach."""
+    """Whether the face is searched and the raw score its candidates must reach.
+    ``agreement``: the probe is a sighting's fused template whose views agree this much
+    (its bar is raised to hold the same FPIR, faces/open_set.py ``fusion_scale``)."""
     # Below the smallest face the protocol measured, matchability is an extrapolation:
     # such a face is too poor whatever its score says.
     tiny = float(parts.get("inter_eye_px", MIN_SEARCH_EYE_PX)) < MIN_SEARCH_EYE_PX
@@ -131,14 +137,24 @@ def decide(
         # (services/search/original_quality.py): say so, or the reasons read as wrong.
         reasons.append("measured in the original image, before enhancement")
     if below and not rule.justification:
-        return ProbeDecision(searched=False, gallery_templates=gallery_templates, reasons=reasons)
+        return ProbeDecision(
+            searched=False,
+            gallery_templates=gallery_templates,
+            reasons=reasons,
+            agreement=agreement,
+        )
     threshold, expected = rule.floor, None
     if rule.open_set is not None and rule.fixed:
         mu, sigma = (float(v[0]) for v in rule.open_set.stats(embedding))
-        expected = rule.open_set.expected_fpir((rule.floor - mu) / sigma, gallery_templates)
+        scale = rule.open_set.fusion_scale(1.0 if agreement is None else agreement)
+        expected = rule.open_set.expected_fpir((rule.floor * scale - mu) / sigma, gallery_templates)
     elif rule.open_set is not None:
         bar = rule.open_set.bar(
-            embedding, target_fpir=rule.target_fpir, comparisons=gallery_templates, floor=rule.floor
+            embedding,
+            target_fpir=rule.target_fpir,
+            comparisons=gallery_templates,
+            floor=rule.floor,
+            agreement=1.0 if agreement is None else agreement,
         )
         threshold, expected = bar.threshold, bar.expected_fpir
     return ProbeDecision(
@@ -148,6 +164,7 @@ def decide(
         gallery_templates=gallery_templates,
         low_quality=below,
         reasons=reasons,
+        agreement=agreement,
     )
 
 

@@ -59,6 +59,8 @@ class ProtocolProbe:
     template: np.ndarray | None
     quality: float
     parts: dict[str, float] = field(default_factory=dict)
+    #: A sighting's views' agreement (1 for a single image): its bar rises with it.
+    agreement: float = 1.0
 
 
 @dataclass
@@ -186,7 +188,14 @@ def _footage_probes(app: App, videos: list[Path], progress: Progress) -> list[Pr
             for sighting in run_segment(spec, task).sightings:
                 best = sighting.best.face.quality
                 out.append(
-                    ProtocolProbe(None, FOOTAGE, sighting.template, best.overall, dict(best.parts))
+                    ProtocolProbe(
+                        None,
+                        FOOTAGE,
+                        sighting.template,
+                        best.overall,
+                        dict(best.parts),
+                        sighting.agreement,
+                    )
                 )
             progress.advance()
         progress.finish()
@@ -217,7 +226,8 @@ def decide(
     if rule.open_set is not None:
         mu, sigma = rule.open_set.stats(matrix)
         z = rule.open_set.z_bar(rule.target_fpir, len(gallery_rows))
-        bar = np.maximum(rule.floor, mu + z * sigma)
+        scale = np.array([rule.open_set.fusion_scale(p.agreement) for p in probes])
+        bar = np.maximum(rule.floor, (mu + z * sigma) / scale)
     else:
         bar = np.full(len(probes), rule.floor)
     outcomes = ProbeOutcomes(

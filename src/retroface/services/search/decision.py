@@ -26,9 +26,11 @@ def decide_and_rank(
     quality: float,
     parts: dict[str, Any],
     cap: int,
+    agreement: float | None = None,
 ) -> tuple[ProbeDecision, list[RankedSubject]]:
-    """Decide whether the face is searched and at what bar, then rank the gallery."""
-    decision = decide(rule, embedding, quality, parts, len(index))
+    """Decide whether the face is searched and at what bar, then rank the gallery.
+    ``agreement``: a sighting's views' agreement (its fused template's bar rises)."""
+    decision = decide(rule, embedding, quality, parts, len(index), agreement)
     if not decision.searched or decision.threshold is None:
         return decision, []
     ranked = rank_subjects(

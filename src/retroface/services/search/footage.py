@@ -20,7 +20,11 @@ from retroface.errors import InvalidInputError, NotFoundError
 from retroface.governance.roles import Action
 from retroface.index import AnyIndex
 from retroface.services.app import App
-from retroface.services.biometrics.sighting_templates import case_video_media, sighting_vectors
+from retroface.services.biometrics.sighting_templates import (
+    case_video_media,
+    sighting_vectors,
+    views_agreement,
+)
 from retroface.services.deployment.decision_rule import (
     DecisionRule,
     probe_decision_fields,
@@ -67,7 +71,14 @@ def match_sightings(
         if only is not None and sighting.id not in only:
             continue
         decision, ranked = decide_and_rank(
-            rule, uow, index, vector, face.quality, face.quality_parts, cap
+            rule,
+            uow,
+            index,
+            vector,
+            face.quality,
+            face.quality_parts,
+            cap,
+            views_agreement(sighting),
         )
         face.decision = decision.record()  # the latest search's; each search's is kept too
         uow.session.add(

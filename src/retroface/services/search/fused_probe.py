@@ -53,6 +53,8 @@ class ProbePart:
     media: MediaItem
     vector: NDArray[np.float32]
     sighting_id: int | None = None
+    #: A sighting's views' agreement (1 for a still): its bar rises with it.
+    agreement: float = 1.0
 
 
 def fusion_parameters(parts: int) -> dict[str, Any]:
@@ -78,7 +80,8 @@ def search_fused(
     belong to their own searches) rather than the best part's row itself (for stills)."""
     templates = len(index)
     decisions = [
-        decide(rule, p.vector, p.face.quality, p.face.quality_parts, templates) for p in parts
+        decide(rule, p.vector, p.face.quality, p.face.quality_parts, templates, _agreement([p]))
+        for p in parts
     ]
     used = [p for p, d in zip(parts, decisions, strict=True) if d.searched]
     best = max(used or parts, key=lambda p: p.face.quality)
@@ -88,8 +91,9 @@ def search_fused(
     if used:
         fused = fuse_templates([p.vector for p in used])
         decision, ranked = decide_and_rank(
-            rule, uow, index, fused, best.face.quality, best.face.quality_parts, cap
-        )
+            rule, uow, index, fused, best.face.quality, best.face.quality_parts, cap,
+            _agreement(used),
+        )  # fmt: skip
     else:
         decision, ranked = decisions[parts.index(best)], []
     part_rows = [_part_record(p, d) for p, d in zip(parts, decisions, strict=True)]
@@ -114,6 +118,16 @@ def search_fused(
         parts=[_part_out(p, d) for p, d in zip(parts, decisions, strict=True)],
         **probe_decision_fields(decision),
     )
+
+
+def _agreement(parts: list[ProbePart]) -> float | None:
+    """The agreement a decision on these parts uses: None for stills (one face each, or
+    a fusion already shortened to hold the bar); for sightings, whose templates are
+    re-normalised fusions of their views, the mean of their agreements (the fusion of
+    the sightings is shortened on top of that)."""
+    if all(p.sighting_id is None for p in parts):
+        return None
+    return float(np.mean([p.agreement for p in parts]))
 
 
 def fused_audit(probe: ProbeOut) -> dict[str, Any]:

@@ -18,7 +18,11 @@ from retroface.errors import InvalidInputError, NotFoundError
 from retroface.governance.roles import Action
 from retroface.services.app import App
 from retroface.services.biometrics.gallery_index import load_gallery_index
-from retroface.services.biometrics.sighting_templates import case_video_media, sighting_vectors
+from retroface.services.biometrics.sighting_templates import (
+    case_video_media,
+    sighting_vectors,
+    views_agreement,
+)
 from retroface.services.deployment.decision_rule import decision_rule
 from retroface.services.results import ProbeOut, SearchReport
 from retroface.services.search.footage import match_sightings
@@ -90,7 +94,7 @@ def search_sightings(
         media_ids = case_video_media(uow, case.id, None)
         if one_person:
             parts = [
-                ProbePart(face, media, vector, sighting.id)
+                ProbePart(face, media, vector, sighting.id, views_agreement(sighting))
                 for sighting, face, media, vector in sighting_vectors(uow, media_ids, model.name)
                 if sighting.id in wanted
             ]

@@ -483,6 +483,7 @@ def _store_segment(
                     first_s=sighting.first_s,
                     last_s=sighting.last_s,
                     detections=sighting.detections,
+                    views_agreement=round(sighting.agreement, 6),
                     exemplars=[
                         {
                             "frame": o.frame,
