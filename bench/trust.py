@@ -160,6 +160,7 @@ def main() -> None:
     everyone = np.array([i for i in ids if gallery_ok[i] and i not in held])
     quality = np.array([matchability.probability(p) for p in parts])
     is_b = ~half_a[owner]
+    galleries: list[np.ndarray] = []
     for size in (100, 1000, len(everyone)):
         if size == len(everyone):
             rows_g = everyone
@@ -168,6 +169,7 @@ def main() -> None:
             rows_g = np.concatenate(
                 [mated_owners[:k], rng.choice(b_others, size - k, replace=False)]
             )
+        galleries.append(rows_g)
         members = set(rows_g.tolist())
         non_mated = is_b & np.array([o in held for o in owner])
         mated = is_b & np.array([o in members for o in owner])
@@ -217,10 +219,85 @@ def main() -> None:
         kept = misses[round(share * len(misses)) :]
         print(f"  discard {share:.0%}: FNIR {kept.mean():.4f}")
 
+    view_quality = {row: q for row, q in zip(rows, quality, strict=True)}
+    fused_sightings(d, view_quality, probe_owner, held, half_a, galleries, model)
+
     if args.write_calibration:
         write_calibration(args.write_calibration, model, matchability, args.data)
     if args.footage:
         footage_through_the_product(args.data, names)
+
+
+#: Degradations a sighting's frames of one moment differ by (the moderate ones).
+SIGHTING_CONDITIONS = ("clean", "downscale:24", "gaussian_blur:1.5", "motion_blur:7", "jpeg:30",
+                       "low_light:0.3")  # fmt: skip
+#: Exponents of the sighting bar compared: bar / agreement^gamma (0: the bar of one image).
+SIGHTING_GAMMAS = (0.0, 0.5, 0.75, 1.0)
+
+
+def fused_sightings(
+    d: dict[str, Any],
+    view_quality: dict[tuple[int, int], float],
+    probe_owner: np.ndarray,
+    held: set[int],
+    half_a: np.ndarray,
+    galleries: list[np.ndarray],
+    model: OpenSetModel,
+    views: int = 3,
+    draws: int = 4,
+) -> None:
+    """Sighting-like templates from half B's probe photos: ``views`` copies of one photo
+    under different moderate degradations (frames of one moment differ so), weighted by
+    matchability and re-normalised as the tracker fuses a sighting's best views. Printed:
+    FPIR and FNIR at each gallery size with the sighting bar at several exponents, next
+    to the photos' own single views (what the calibration holds)."""
+    from retroface.faces.probe_fusion import fused_direction
+
+    conditions, probes, probe_ok = d["conds"], d["P"], d["pok"]
+    columns = [conditions.index(c) for c in SIGHTING_CONDITIONS if c in conditions]
+    rng = np.random.default_rng(5)
+    fused, agreement, owners, singles, single_owners = [], [], [], [], []
+    for i in range(len(probes)):
+        if half_a[probe_owner[i]]:
+            continue
+        have = [j for j in columns if probe_ok[i, j]]
+        singles += [probes[i, j] for j in have]
+        single_owners += [probe_owner[i]] * len(have)
+        if len(have) < views:
+            continue
+        for _ in range(draws):
+            pick = rng.choice(have, views, replace=False)
+            weights = np.array([max(view_quality[(i, int(j))], 0.05) for j in pick])
+            template, agrees = fused_direction(probes[i, pick], weights)
+            fused.append(template)
+            agreement.append(agrees)
+            owners.append(probe_owner[i])
+    matrix, agrees_all = np.stack(fused), np.array(agreement)
+    owner, single_owner = np.array(owners), np.array(single_owners)
+    print(f"\nsighting-like fused templates (half B, {views} views of one photo under "
+          f"{', '.join(SIGHTING_CONDITIONS)}; {draws} draws a photo): {len(matrix)}, views' "
+          f"agreement 5/50/95%: "
+          + "/".join(f"{v:.4f}" for v in np.quantile(agrees_all, [0.05, 0.5, 0.95])))  # fmt: skip
+    gallery = d["G"]
+    for rows_g in galleries:
+        members = set(rows_g.tolist())
+        base = model.z_bar(TARGET, len(rows_g))  # raw scores: the bar before the floor
+        line = [f"  N={len(rows_g):5d}"]
+        for label, m, o, a in (("one view", np.stack(singles), single_owner, None),
+                               ("fused", matrix, owner, agrees_all)):  # fmt: skip
+            sims = m @ gallery[rows_g].T
+            best = sims.argmax(axis=1)
+            top = sims[np.arange(len(m)), best]
+            right = rows_g[best] == o
+            non_mated = np.array([x in held for x in o])
+            mated = np.array([x in members for x in o])
+            for gamma in (0.0,) if a is None else SIGHTING_GAMMAS:
+                bar = np.maximum(DEFAULT_THRESHOLD, base / (1.0 if a is None else a**gamma))
+                hit = top >= bar
+                name = label if a is None else f"{label} gamma {gamma}"
+                line.append(f"{name}: FPIR {hit[non_mated].mean():.4f} FNIR "
+                            f"{1 - (hit & right)[mated].mean():.4f}")  # fmt: skip
+        print(" | ".join(line))
 
 
 def tag_of_default_model() -> str:

@@ -67,6 +67,7 @@ def test_the_scan_reports_the_alias_and_a_person_merges_then_undoes(
     assert names[0] == {"colin powell", "c. l. powell (alias)"}, report.pairs
     assert len(report.pairs) == 1  # no two different people over the bar
     assert report.threshold >= app.settings.threshold
+    assert report.decision_rule.startswith("open-set")  # the shipped calibration's bar
     assert _events(app, "gallery.duplicates_scanned")[-1]["pairs"] == 1
 
     merged = decide_duplicate(
@@ -124,3 +125,13 @@ def test_the_scan_only_ivf_index_reports_what_the_exact_scan_reports(
     assert approximate.subjects == exact.subjects == 10
     scans = [e["scan"] for e in _events(app, "gallery.duplicates_scanned")]
     assert scans == ["exact", approximate.scan]
+
+
+def test_a_gallery_of_one_says_there_is_nothing_to_compare(
+    app: App, supervisor: App, data: Path
+) -> None:
+    lone = gallery_with(
+        app, "lone", {"tony blair": _photos(data / "lfw", "Tony_Blair", range(1, 2))}
+    )
+    report = find_duplicates(supervisor, lone)
+    assert report.pairs == [] and "fewer than two templates" in report.decision_rule

@@ -298,8 +298,10 @@ def _duplicate_bar(
     """The raw score a pair must reach: the open-set bar of one subject searched against
     the rest of the gallery at ``target_fpir`` (never below the deployment's floor)."""
     floor = app.settings.threshold
+    if len(vectors) < 2:
+        return floor, "the deployment's threshold floor (fewer than two templates to compare)"
     model = open_set_model(uow, app.engine.model.tag)
-    if model is None or model.norm is not None or len(vectors) < 2:
+    if model is None or model.norm is not None:
         return floor, "the deployment's threshold floor (no raw-score open-set calibration)"
     z = model.z_bar(target_fpir, len(vectors) - 1)
     return max(floor, z), "open-set: each subject as a probe against the other templates"
