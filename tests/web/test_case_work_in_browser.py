@@ -29,7 +29,8 @@ def test_two_reviewers_disagree_and_a_supervisor_resolves_the_candidate(
 ) -> None:
     gallery_with(app, "g", {"obama": [EXAMPLES / "obama.jpg"]})
     case = authorised_case(app, "DISPUTE-B")
-    candidate = search(app, case, "g", [EXAMPLES / "obama2.jpg"]).probes[0].candidates[0]
+    probe = search(app, case, "g", [EXAMPLES / "obama2.jpg"]).probes[0]
+    candidate = probe.candidates[0]
     record_review(
         app.acting_as(REVIEWER), candidate.candidate_id, "possible-match", "same ear shape"
     )
@@ -43,6 +44,10 @@ def test_two_reviewers_disagree_and_a_supervisor_resolves_the_candidate(
         page.get_by_role("link", name=f"#{candidate.candidate_id}").click()
     checks.check(page)
     assert page.get_by_text("jaw line differs").is_visible()
+    # the bar the candidate cleared and what it means, as on the candidate's own page
+    assert f"bar {probe.bar}:" in page.content() and "of searches for someone not" in (
+        page.content()
+    )
     for face in ("Probe face from the evidence", "Reference face of obama"):  # both shown
         assert page.get_by_alt_text(face).evaluate("img => img.naturalWidth") > 0
     screenshot(page, "case-work-1-dispute")
