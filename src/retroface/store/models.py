@@ -498,7 +498,9 @@ class GalleryChange(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     gallery_id: Mapped[int] = mapped_column(ForeignKey("galleries.id"), index=True)
     version: Mapped[int] = mapped_column(Integer)
-    subject_id: Mapped[int | None] = mapped_column(Integer)
+    #: Indexed: a subject's history is read back to count who joined or left since a
+    #: version (services/biometrics/gallery_index.py) without reading the whole log.
+    subject_id: Mapped[int | None] = mapped_column(Integer, index=True)
     change: Mapped[str] = mapped_column(String(32))
     changed_at: Mapped[datetime] = mapped_column(default=utcnow)
     changed_by: Mapped[str] = mapped_column(String(200))

@@ -78,3 +78,51 @@ def test_a_gallery_with_no_active_template_is_refused_before_a_search(app: App, 
     remove_subject(supervisor, "one", "Tony_Blair")
     with pytest.raises(NotFoundError, match="no enrolled faces"):
         search(app, case, "one", [lfw(data, "Tony_Blair", 2)])
+
+
+def test_the_subject_count_moves_on_by_the_change_log_and_agrees_with_a_count(
+    app: App, data: Path
+) -> None:
+    """After the first search, a search's ``gallery_subjects`` comes from the change log of
+    the subjects changed since (not a count over the gallery); it must agree with one,
+    through removals, a purge of someone already removed, restores and enrolments."""
+    supervisor = app.acting_as(SUPERVISOR)
+    gallery_with(app, "custody", {n: [lfw(data, n, 1)] for n in PEOPLE})
+    case = authorised_case(app)
+    probe = lfw(data, "Tony_Blair", 2)
+
+    def searched_subjects() -> int:
+        search(app, case, "custody", [probe])
+        return _last_search(app)[1]
+
+    def counted() -> tuple[int, int]:
+        with app.unit_of_work() as uow:
+            gallery = uow.galleries.require("custody")
+            return gallery.version, uow.galleries.active_subjects(gallery.id)
+
+    assert searched_subjects() == 4
+    steps = [
+        lambda: remove_subject(supervisor, "custody", "Colin_Powell"),
+        lambda: remove_subject(supervisor, "custody", "Colin_Powell", final=True),
+        lambda: remove_subject(supervisor, "custody", "Donald_Rumsfeld"),
+        lambda: restore_subject(supervisor, "custody", "Donald_Rumsfeld"),
+        lambda: enroll(
+            supervisor,
+            "custody",
+            [lfw(data, "Gerhard_Schroeder", 1)],
+            subject="Gerhard_Schroeder",
+            provenance=provenance("REC-GS"),
+        ),
+        lambda: enroll(supervisor, "custody", [lfw(data, "Tony_Blair", 3)], subject="Tony_Blair"),
+    ]
+    for step in steps:
+        version_before, before = counted()
+        step()
+        version_after, after = counted()
+        assert searched_subjects() == after
+        with app.unit_of_work() as uow:
+            gallery = uow.galleries.require("custody")
+            log = uow.galleries.membership_change(gallery.id, version_before, version_after, 100)
+            assert log == after - before
+            assert uow.galleries.membership_change(gallery.id, 0, version_after, 1) is None
+    assert counted()[1] == 4  # Bush, Blair, Rumsfeld, Schroeder

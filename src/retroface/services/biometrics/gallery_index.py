@@ -89,19 +89,32 @@ def forget_held_indexes() -> None:
         _counted.clear()
 
 
+#: Above this many subjects changed since the version counted, count again instead.
+_MOST_CHANGED_TO_REPLAY = 10_000
+
+
 def active_subjects(uow: UnitOfWork, index_dir: Path, gallery: Gallery) -> int:
-    """The gallery's active subjects (recorded in ``search.started``), counted once per
-    gallery version in this process: every change bumps the version, so a version's count
-    never changes. Counted on the subjects' (gallery, removed) index alone: the first
-    search after a change pays ~0.2 s at a million subjects on PostgreSQL
-    (bench/gallery_scale.py), not the ~2 s of the joined image and template counts; it
-    still grows with the gallery (docs/scale_out.md says what would remove it)."""
+    """The gallery's active subjects (recorded in ``search.started``), known per gallery
+    version in this process: every change bumps the version, so a version's count never
+    changes. The first search of a process counts them (on the subjects' (gallery,
+    removed) index: ~0.2 s at a million subjects on PostgreSQL, bench/gallery_scale.py);
+    after a change, the count known for an earlier version is moved on by the change
+    log of the subjects changed since (a few indexed rows), so it no longer grows with
+    the gallery."""
     key = (index_dir, gallery.id)
     with _held_lock:
         found = _counted.get(key)
     if found is not None and found[0] == gallery.version:
         return found[1]
-    count = uow.galleries.active_subjects(gallery.id)
+    change = None
+    if found is not None and found[0] < gallery.version:
+        change = uow.galleries.membership_change(
+            gallery.id, found[0], gallery.version, _MOST_CHANGED_TO_REPLAY
+        )
+    if found is not None and change is not None:
+        count = found[1] + change
+    else:
+        count = uow.galleries.active_subjects(gallery.id)
     with _held_lock:
         _counted[key] = (gallery.version, count)
     return count

@@ -10,12 +10,9 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from retroface.errors import InvalidInputError
+from retroface.store.gallery_changes import replay
 from retroface.store.models import Gallery, GalleryChange
 from retroface.store.unit_of_work import UnitOfWork
-
-#: Changes that put a subject into search, and those that take them out.
-JOINS = frozenset({"subject-added", "subject-restored"})
-LEAVES = frozenset({"subject-removed", "subject-purged", "subject-erased", "subject-merged"})
 
 
 def lock_for_change(uow: UnitOfWork, gallery: Gallery) -> int:
@@ -65,10 +62,4 @@ def members_at(uow: UnitOfWork, gallery: Gallery, version: int) -> list[int]:
         )
         .order_by(GalleryChange.version, GalleryChange.id)
     ).all()
-    present: set[int] = set()
-    for subject_id, change in rows:
-        if change in JOINS:
-            present.add(subject_id)
-        elif change in LEAVES:
-            present.discard(subject_id)
-    return sorted(present)
+    return sorted(replay((subject_id, change) for subject_id, change in rows))
