@@ -48,6 +48,7 @@ PROBE_KEYS = {
     "searched",
     "bar",
     "expected_fpir",
+    "views_agreement",
     "warning",
     "marked_by",
     "enhancement",

@@ -91,6 +91,11 @@ def test_the_footage_timeline_places_each_candidate_at_its_time_in_the_clip(
     page.goto(f"{page.url.split('/ui/')[0]}/ui/searches/{footage.search_id}")
     checks.check(page)
     assert page.locator("section.probe-face h2").first.inner_text().count("sighting #") == 1
+    # each sighting's bar says it allows for how closely its fused views agree
+    assert (
+        "the bar of a sighting whose views agree"
+        in page.locator("section.probe-face").first.inner_text()
+    )
     screenshot(page, "18-footage-search-results")
 
 

@@ -70,8 +70,13 @@ def render_search(console: Console, report: SearchReport) -> None:
             continue
         if probe.warning:
             console.print(f"  [yellow]warning[/yellow] {probe.warning}", highlight=False)
+        raised = (  # the bar allows for a fused sighting (docs/trust.md)
+            f" for a sighting whose views agree {probe.views_agreement:.3f}"
+            if probe.views_agreement is not None and probe.views_agreement < 1
+            else ""
+        )
         bar = (
-            f" (bar {probe.bar:.3f}, expected FPIR {probe.expected_fpir:.2%})"
+            f" (bar {probe.bar:.3f}{raised}, expected FPIR {probe.expected_fpir:.2%})"
             if probe.bar is not None and probe.expected_fpir is not None
             else ""
         )

@@ -47,6 +47,11 @@ class ProbeOut(BaseModel):
     #: identification rate that bar implies at the gallery's size when searched.
     bar: float | None = None
     expected_fpir: float | None = None
+    #: Sightings: how closely the fused views agree (1: alike); the bar is raised by it.
+    views_agreement: float | None = Field(
+        default=None,
+        description="a sighting's views' agreement (1: alike); its bar is raised by it",
+    )
     #: Too poor to search, or a low-quality probe searched on a recorded justification.
     warning: str | None = None
     #: Set for a face the detector missed and a person marked by hand: who marked it.

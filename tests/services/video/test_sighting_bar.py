@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from retroface.faces.probe_fusion import UNRECORDED_AGREEMENT
 from retroface.services import App
+from retroface.services.cases.workbench import search_results
 from retroface.services.search.photos import search
 from retroface.services.search.sightings import search_sightings
 from retroface.services.video.ingest import ingest_videos
@@ -57,8 +58,13 @@ def test_sightings_record_their_agreement_and_are_held_to_a_higher_bar(
         # the target, give or take the rounding of the recorded figure
         assert probe.expected_fpir is not None
         assert probe.expected_fpir <= app.settings.target_fpir * 1.001
+        # shown with the bar: in the report, and on the results page (as the CLI prints it)
+        assert probe.views_agreement == pytest.approx(agreement[probe.sighting_id], abs=1e-4)
         if agreement[probe.sighting_id] == pytest.approx(1.0):
             assert probe.bar == pytest.approx(still_bar)
+    shown = {f.sighting_id: f.views_agreement for f in search_results(app, footage.search_id).faces}
+    assert shown == {p.sighting_id: p.views_agreement for p in footage.probes}
+    assert still.probes[0].views_agreement is None  # a still is not a fusion
     # The less a sighting's views agree, the higher its bar (above the deployment's floor).
     ordered = sorted(searched, key=lambda p: agreement[p.sighting_id] or 0.0)
     bars = [p.bar or 0.0 for p in ordered]

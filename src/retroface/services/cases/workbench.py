@@ -113,6 +113,10 @@ class SearchedFace(BaseModel):
     bar: float | None = None
     expected_fpir: float | None = None
     gallery_templates: int | None = None
+    views_agreement: float | None = Field(
+        default=None,
+        description="a sighting's views' agreement (1: alike); its bar is raised by it",
+    )
     low_quality: bool = False
     reasons: list[str] = Field(default_factory=list, description="what limits the face")
     marked_by: str | None = None
@@ -452,6 +456,7 @@ def _searched_faces(
                 bar=decision.get("threshold"),
                 expected_fpir=decision.get("expected_fpir"),
                 gallery_templates=decision.get("gallery_templates"),
+                views_agreement=decision.get("views_agreement"),
                 low_quality=bool(decision.get("low_quality")),
                 reasons=list(decision.get("reasons") or []),
                 marked_by=face.marked_by,

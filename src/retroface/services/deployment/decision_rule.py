@@ -174,5 +174,6 @@ def probe_decision_fields(decision: ProbeDecision) -> dict[str, Any]:
         "searched": decision.searched,
         "bar": None if decision.threshold is None else round(decision.threshold, 4),
         "expected_fpir": decision.record()["expected_fpir"],
+        "views_agreement": decision.record().get("views_agreement"),
         "warning": decision.warning,
     }
