@@ -309,12 +309,10 @@ class BlazeFaceDetector:
         size = self.model.input_px
         out = []
         for side in sorted({t.side for t in tiles}):
-            level = [t for t in tiles if t.side == side]
-            x0, y0 = max(min(t.x for t in level), 0), max(min(t.y for t in level), 0)
-            x1 = min(max(t.x + side for t in level), width)
-            y1 = min(max(t.y + side for t in level), height)
-            if x1 - x0 < 1 or y1 - y0 < 1:
+            area = _level_area([t for t in tiles if t.side == side], side, width, height)
+            if area is None:
                 continue
+            x0, y0, x1, y1 = area
             scale = size / side
             batch, (left, top, scaled_w, scaled_h) = _window_input(pixels[y0:y1, x0:x1], scale)
             regressors, logits = self._session.run(None, {"input": batch})
@@ -394,18 +392,16 @@ def _tile_inputs(pixels: NDArray[np.uint8], tiles: list[Tile], size: int) -> NDA
     by_side: dict[int, list[int]] = {}
     for i, tile in enumerate(tiles):
         by_side.setdefault(tile.side, []).append(i)
+    height, width = pixels.shape[:2]
     for side, members in by_side.items():
         group = [tiles[i] for i in members]
-        height, width = pixels.shape[:2]
-        x0, y0 = max(min(t.x for t in group), 0), max(min(t.y for t in group), 0)
-        x1 = min(max(t.x + side for t in group), width)
-        y1 = min(max(t.y + side for t in group), height)
-        if x1 - x0 < 1 or y1 - y0 < 1:
+        area = _level_area(group, side, width, height)
+        if area is None:
             continue
+        x0, y0, x1, y1 = area
         scale = size / side
-        region = Image.fromarray(np.ascontiguousarray(pixels[y0:y1, x0:x1]))
-        w, h = max(1, round((x1 - x0) * scale)), max(1, round((y1 - y0) * scale))
-        resized = np.asarray(region.resize((w, h), Image.Resampling.BILINEAR, reducing_gap=2.0))
+        resized = _resized(pixels[y0:y1, x0:x1], scale)
+        h, w = resized.shape[:2]
         scaled = resized.astype(np.float32) / 127.5 - 1.0
         for i, tile in zip(members, group, strict=True):
             # The tile's corner in the resized region (may be negative: padding).
@@ -417,18 +413,36 @@ def _tile_inputs(pixels: NDArray[np.uint8], tiles: list[Tile], size: int) -> NDA
     return batch
 
 
+def _level_area(
+    level: list[Tile], side: int, width: int, height: int
+) -> tuple[int, int, int, int] | None:
+    """(x0, y0, x1, y1): the part of a ``width`` x ``height`` frame that one pyramid
+    level's tiles cover (None: none of it)."""
+    x0, y0 = max(min(t.x for t in level), 0), max(min(t.y for t in level), 0)
+    x1 = min(max(t.x + side for t in level), width)
+    y1 = min(max(t.y + side for t in level), height)
+    if x1 - x0 < 1 or y1 - y0 < 1:
+        return None
+    return x0, y0, x1, y1
+
+
+def _resized(region: NDArray[np.uint8], scale: float) -> NDArray[np.uint8]:
+    """The region resized by ``scale`` (each side rounded on its own, at least 1 px), the
+    way tiles and windows both scale a pyramid level."""
+    h, w = region.shape[:2]
+    image = Image.fromarray(np.ascontiguousarray(region))
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return np.asarray(image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0))
+
+
 def _window_input(
     region: NDArray[np.uint8], scale: float
 ) -> tuple[NDArray[np.float32], tuple[int, int, int, int]]:
     """(the region resized by ``scale`` in [-1, 1], centred in grey at least
     :data:`WINDOW_MARGIN` wide with sides a multiple of :data:`WINDOW_MULTIPLE`, as a batch
     of one; (left, top) of the content in it, and its resized width and height)."""
-    h, w = region.shape[:2]
-    scaled_w, scaled_h = max(1, round(w * scale)), max(1, round(h * scale))
-    image = Image.fromarray(np.ascontiguousarray(region))
-    resized = np.asarray(
-        image.resize((scaled_w, scaled_h), Image.Resampling.BILINEAR, reducing_gap=2.0)
-    )
+    resized = _resized(region, scale)
+    scaled_h, scaled_w = resized.shape[:2]
     padded_h = -(-(scaled_h + 2 * WINDOW_MARGIN) // WINDOW_MULTIPLE) * WINDOW_MULTIPLE
     padded_w = -(-(scaled_w + 2 * WINDOW_MARGIN) // WINDOW_MULTIPLE) * WINDOW_MULTIPLE
     left, top = (padded_w - scaled_w) // 2, (padded_h - scaled_h) // 2
