@@ -62,6 +62,7 @@ from retroface.faces import FaceEngine, analyse_files
 from retroface.governance.identity import Principal
 from retroface.governance.roles import Role
 from retroface.governance.watchlist_policy import SubjectProvenance
+from retroface.index import AnyIndex
 from retroface.media import load_image
 from retroface.services import App, open_app
 from retroface.services.biometrics.gallery_index import load_gallery_index
@@ -70,7 +71,7 @@ from retroface.services.galleries.bench_import import bench_import_templates
 from retroface.services.galleries.enrol import enroll
 from retroface.services.galleries.manage import remove_subject
 from retroface.services.search.gate import check_search_allowed, finish_search, start_search
-from retroface.services.search.ranking import rank_subjects
+from retroface.services.search.ranking import RankedSubject, rank_subjects
 from retroface.settings import Settings
 from retroface.store.models import Subject
 
@@ -193,12 +194,7 @@ def service_searches(operator: App, queries: np.ndarray, mates: list[int]) -> No
         started = time.perf_counter()
         search_id, threshold, _ = start_search(operator, CASE, GALLERY, None, 10, {})
         ranked_at = time.perf_counter()
-        with operator.unit_of_work() as uow:
-            gallery = uow.galleries.require(GALLERY)
-            index = load_gallery_index(uow, operator.settings.index_dir, gallery,
-                                       operator.engine.model, operator.settings.index_exact_max)  # fmt: skip
-            found = rank_subjects(index, query, uow.templates.subjects_of,
-                                  max_candidates=10, threshold=threshold)  # fmt: skip
+        index, found = index_and_rank(operator, query, threshold)
         ranking.append(time.perf_counter() - ranked_at)
         finish_search(operator, search_id, CASE, 1, len(found), [])
         whole.append(time.perf_counter() - started)
@@ -214,6 +210,19 @@ def service_searches(operator: App, queries: np.ndarray, mates: list[int]) -> No
           f"{over_bar / len(mates):.3f} over the bar a search sets at this size "
           f"({bar:.4f}, target FPIR {operator.settings.target_fpir:g})", flush=True)  # fmt: skip
     extrapolate(whole, ranking, len(index), index.config, EXTRAPOLATE_TO)
+
+
+def index_and_rank(
+    operator: App, query: np.ndarray, threshold: float
+) -> tuple[AnyIndex, list[RankedSubject]]:
+    """The search service's middle step: the gallery's index, and its top 10 subjects."""
+    with operator.unit_of_work() as uow:
+        gallery = uow.galleries.require(GALLERY)
+        index = load_gallery_index(uow, operator.settings.index_dir, gallery,
+                                   operator.engine.model, operator.settings.index_exact_max)  # fmt: skip
+        found = rank_subjects(index, query, uow.templates.subjects_of,
+                              max_candidates=10, threshold=threshold)  # fmt: skip
+    return index, found
 
 
 def extrapolate(whole: list[float], ranking: list[float], n: int, config: str, target: int) -> None:
@@ -244,12 +253,7 @@ def profile_first_search(operator: App, query: np.ndarray, what: str) -> None:
     profiler.enable()
     check_search_allowed(operator, CASE, GALLERY, None, 10)
     search_id, threshold, _ = start_search(operator, CASE, GALLERY, None, 10, {})
-    with operator.unit_of_work() as uow:
-        gallery = uow.galleries.require(GALLERY)
-        index = load_gallery_index(uow, operator.settings.index_dir, gallery,
-                                   operator.engine.model, operator.settings.index_exact_max)  # fmt: skip
-        found = rank_subjects(index, query, uow.templates.subjects_of,
-                              max_candidates=10, threshold=threshold)  # fmt: skip
+    _, found = index_and_rank(operator, query, threshold)
     finish_search(operator, search_id, CASE, 1, len(found), [])
     profiler.disable()
     print(f"first_service_search_after_{what}_s={time.perf_counter() - started:.3f} "
