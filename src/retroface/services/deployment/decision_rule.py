@@ -144,9 +144,10 @@ def decide(
             agreement=agreement,
         )
     threshold, expected = rule.floor, None
+    fused = 1.0 if agreement is None else agreement  # one face: nothing fused
     if rule.open_set is not None and rule.fixed:
         mu, sigma = (float(v[0]) for v in rule.open_set.stats(embedding))
-        scale = rule.open_set.fusion_scale(1.0 if agreement is None else agreement)
+        scale = rule.open_set.fusion_scale(fused)
         expected = rule.open_set.expected_fpir((rule.floor * scale - mu) / sigma, gallery_templates)
     elif rule.open_set is not None:
         bar = rule.open_set.bar(
@@ -154,7 +155,7 @@ def decide(
             target_fpir=rule.target_fpir,
             comparisons=gallery_templates,
             floor=rule.floor,
-            agreement=1.0 if agreement is None else agreement,
+            agreement=fused,
         )
         threshold, expected = bar.threshold, bar.expected_fpir
     return ProbeDecision(
@@ -170,10 +171,11 @@ def decide(
 
 def probe_decision_fields(decision: ProbeDecision) -> dict[str, Any]:
     """The decision as the fields a :class:`ProbeOut` shows."""
+    record = decision.record()  # the rounding the stored decision has
     return {
         "searched": decision.searched,
-        "bar": None if decision.threshold is None else round(decision.threshold, 4),
-        "expected_fpir": decision.record()["expected_fpir"],
-        "views_agreement": decision.record().get("views_agreement"),
+        "bar": record["threshold"],
+        "expected_fpir": record["expected_fpir"],
+        "views_agreement": record.get("views_agreement"),
         "warning": decision.warning,
     }
