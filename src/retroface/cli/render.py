@@ -37,7 +37,8 @@ def lead_notice() -> str:
 
 def render_search(console: Console, report: SearchReport) -> None:
     rule = (
-        f"target FPIR {report.target_fpir:.2%} at {report.gallery_templates} templates"
+        f"target FPIR {report.target_fpir:.2%} at {report.gallery_templates} "
+        f"template{'s' if report.gallery_templates != 1 else ''}"
         f" · floor {report.threshold:.3f}"
         if report.target_fpir is not None
         else f"threshold {report.threshold:.3f}"
@@ -70,8 +71,14 @@ def render_search(console: Console, report: SearchReport) -> None:
             continue
         if probe.warning:
             console.print(f"  [yellow]warning[/yellow] {probe.warning}", highlight=False)
-        raised = (  # the bar allows for a fused sighting (docs/trust.md)
-            f" for a sighting whose views agree {probe.views_agreement:.3f}"
+        # the bar allows for a fused sighting (docs/trust.md); sightings as one person: the mean
+        whose = (
+            "sightings whose views agree on average"
+            if probe.parts
+            else "a sighting whose views agree"
+        )
+        raised = (
+            f" for {whose} {probe.views_agreement:.3f}"
             if probe.views_agreement is not None and probe.views_agreement < 1
             else ""
         )

@@ -279,7 +279,8 @@ def candidate_lines(r: CandidateReview, faces: ReportFaces | str) -> list[str]:
     where = f" at {r.timestamp_s:.2f} s" if r.timestamp_s is not None else ""
     bar = (
         f"bar {r.bar}, expected FPIR {100 * r.expected_fpir:.2f}% at "
-        f"{r.gallery_templates} templates, floor {r.threshold}"
+        f"{r.gallery_templates} template{'s' if r.gallery_templates != 1 else ''}, "
+        f"floor {r.threshold}"
         if r.bar is not None and r.expected_fpir is not None
         else f"threshold {r.threshold}"
     )
