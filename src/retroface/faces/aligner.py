@@ -7,6 +7,7 @@ reuses dlib's weights must receive the same chip.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,10 +44,12 @@ class Aligner:
         self.name = f"dlib_{points}point"
         default = LANDMARKS_5_FILE if points == 5 else LANDMARKS_68_FILE
         self._predictor = dlib.shape_predictor(str(model_path or packaged_model_path(default)))
+        self._lock = threading.Lock()  # one call at a time in the model (faces/detector.py)
 
     def align(self, pixels: NDArray[np.uint8], box: Box) -> AlignedFace:
         rect = self._dlib.rectangle(box.x, box.y, box.x + box.w - 1, box.y + box.h - 1)
-        shape = self._predictor(pixels, rect)
+        with self._lock:
+            shape = self._predictor(pixels, rect)
         parts = shape.parts()
         if self.points == 68:
             parts = [parts[i] for i in _FIVE_OF_68]

@@ -28,6 +28,7 @@ rows of the template, which lie outside dlib's chip and stay black (mobileface: 
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -186,10 +187,12 @@ class _Predictor68:
         self._predictor = dlib.shape_predictor(
             str(model_path or packaged_model_path(LANDMARKS_68_FILE))
         )
+        self._lock = threading.Lock()  # one call at a time in the model (faces/detector.py)
 
     def landmarks(self, pixels: NDArray[np.uint8], box: Box) -> NDArray[np.float64]:
         rect = self._dlib.rectangle(box.x, box.y, box.x + box.w - 1, box.y + box.h - 1)
-        parts = self._predictor(np.ascontiguousarray(pixels), rect).parts()
+        with self._lock:
+            parts = self._predictor(np.ascontiguousarray(pixels), rect).parts()
         return np.array([(p.x, p.y) for p in parts], dtype=np.float64)
 
 

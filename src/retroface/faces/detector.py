@@ -16,11 +16,22 @@ image on one core, against 7 ms without upsampling). A small picture (up to
 face at least a third of the picture's shorter side is a portrait or a crop:
 the upsampled pass, which is only there for faces of 40-80 px, then runs only
 if that coarse pass finds nothing or only faces small for the picture.
+
+Why every dlib model is called under its own lock: dlib's HOG detector releases
+the GIL while it runs, yet keeps its working state (the scanner's feature
+pyramid) inside the object. Two threads in one detector corrupt each other's
+work; a server enrolling while a search job ran crashed with a segfault that
+way (tests/faces/test_threads.py crashes without the lock). The CNN, the shape
+predictors and the ResNet (dlib-bin 20.0.1) hold the GIL, so Python already runs
+them one at a time; they are locked too, so a dlib that released it would not
+bring the crash back. A lock per object costs nothing uncontended, and separate
+objects (the engine's worker processes) still run in parallel.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable
 from typing import Protocol
 
@@ -70,6 +81,7 @@ class HogDetector:
         import dlib  # noqa: PLC0415 - dlib (and its models) load only when this backend is used
 
         self._detector = dlib.get_frontal_face_detector()
+        self._lock = threading.Lock()  # one call at a time in the model (module doc)
         self.min_face_px = max(10, min_face_px)
         self.max_detect_pixels = max_detect_pixels
         self.coarse_first = coarse_first
@@ -120,7 +132,8 @@ class HogDetector:
         ]
 
     def _run(self, image: NDArray[np.uint8], upsample: int, offset: int) -> list[tuple[Box, float]]:
-        rects, scores, _ = self._detector.run(image, upsample, 0.0)
+        with self._lock:
+            rects, scores, _ = self._detector.run(image, upsample, 0.0)
         return [
             (Box(r.left() - offset, r.top() - offset, r.width(), r.height()), float(s))
             for r, s in zip(rects, scores, strict=True)
@@ -163,6 +176,7 @@ class RegionDetector:
         import dlib  # noqa: PLC0415 - dlib (and its models) load only when this backend is used
 
         self._detector = dlib.get_frontal_face_detector()
+        self._lock = threading.Lock()  # one call at a time in the model (module doc)
         self.fallback = fallback
 
     def detect(self, region: NDArray[np.uint8], face: Box) -> list[Detection]:
@@ -170,7 +184,8 @@ class RegionDetector:
         height, width = region.shape[:2]
         scale = min(4.0, self.FACE_PX / max(face.w, face.h, 1))
         work = np.ascontiguousarray(_resize(region, scale) if abs(scale - 1.0) > 0.05 else region)
-        rects, scores, _ = self._detector.run(work, 0, 0.0)
+        with self._lock:
+            rects, scores, _ = self._detector.run(work, 0, 0.0)
         found = [
             Detection(Box(r.left(), r.top(), r.width(), r.height()), float(score), self.name)
             for r, score in zip(rects, scores, strict=True)
@@ -208,6 +223,7 @@ class CnnDetector:
         import dlib  # noqa: PLC0415 - dlib (and its models) load only when this backend is used
 
         self._detector = dlib.cnn_face_detection_model_v1(str(packaged_model_path(MMOD_FILE)))
+        self._lock = threading.Lock()  # one call at a time in the model (module doc)
         self.max_detect_pixels = max_detect_pixels
 
     def detect(self, pixels: NDArray[np.uint8]) -> list[Detection]:
@@ -217,7 +233,8 @@ class CnnDetector:
         if upsample == 0 and height * width > self.max_detect_pixels:
             scale = math.sqrt(self.max_detect_pixels / (height * width))
         work = _resize(pixels, scale) if scale < 1.0 else pixels
-        found = self._detector(work, upsample)
+        with self._lock:
+            found = self._detector(work, upsample)
         return [
             Detection(
                 box=_clip(

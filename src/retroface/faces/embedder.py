@@ -8,6 +8,7 @@ dlib's vectors, Euclidean distance d and cosine s relate by d² = 2 − 2s.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Protocol
 
@@ -40,13 +41,15 @@ class DlibResNetEmbedder:
 
         path = model_path or packaged_model_path(RESNET_FILE)
         self._net = dlib.face_recognition_model_v1(str(path))
+        self._lock = threading.Lock()  # one call at a time in the model (faces/detector.py)
         self.model = ModelInfo(name="dlib_resnet_v1", version=file_digest(path), dimension=128)
 
     def raw_descriptors(self, chips: list[NDArray[np.uint8]]) -> NDArray[np.float32]:
         """dlib's own, un-normalised descriptors (for comparing backends)."""
         if not chips:
             return np.zeros((0, self.model.dimension), dtype=np.float32)
-        out = self._net.compute_face_descriptor(chips)
+        with self._lock:
+            out = self._net.compute_face_descriptor(chips)
         return np.asarray([np.asarray(v) for v in out], dtype=np.float32)
 
     def embed(self, chips: list[NDArray[np.uint8]]) -> NDArray[np.float32]:
