@@ -29,7 +29,11 @@ git-ignored ``bench/.cache``, reused by later runs at the same schema):
    uploads one probe image to ``POST /api/v1/cases/{ref}/searches`` (202, a
    job) and polls ``GET /api/v1/jobs/{id}`` (every ``--poll`` s) until it is
    done; latency is submit to result as the client sees it, and the job's own
-   queued-to-finished time is printed beside it. Probes are LFW images never
+   queued-to-finished time is printed beside it. With ``--listers K``, K more
+   clients meanwhile list the faces of probe images
+   (``POST /api/v1/cases/{ref}/probe-faces``): the server detects those in its
+   request threads while the search job detects in its own, the concurrency
+   that once crashed a server (one dlib detector entered from two threads). Probes are LFW images never
    enrolled: one held-out image of people who are in the gallery (mated) and
    images of people who are not (non-mated). After the deadline no new
    search starts; searches in flight are finished and count.
@@ -71,6 +75,7 @@ import httpx
 import numpy as np
 
 import retroface.store
+from retroface.services.results import CandidateOut, ProbeOut, SearchReport
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 #: The only place outside the temporary folder where this script may write (git-ignored).
@@ -82,9 +87,13 @@ GALLERY, CASE = "custody", "LOAD-1"
 NON_MATED_PEOPLE = 100
 #: Mated probes used at most (one held-out image per person); enough variety for 60 s.
 MATED_PROBES = 400
-SEARCH_KEYS = {"notice", "search_id", "case", "gallery", "threshold", "model", "probes", "errors"}
-PROBE_KEYS = {"source", "frame", "box", "quality", "candidates", "sighting_id", "first_s", "last_s"}
-CANDIDATE_KEYS = {"candidate_id", "rank", "subject", "subject_id", "score"}
+#: A result's keys: what the API's models dump (computed fields included).
+SEARCH_KEYS = set(SearchReport.model_fields) | set(SearchReport.model_computed_fields)
+PROBE_KEYS = set(ProbeOut.model_fields)
+CANDIDATE_KEYS = set(CandidateOut.model_fields)
+#: LFW's label is the person in the middle of its 250x250 images: the face searched is the
+#: one overlapping the middle most, chosen as an investigator would (the API's ``box``).
+CENTRE_BOX = "75,75,100,100"
 _SUFFIX = re.compile(r"_\d{4}$")
 
 
@@ -265,7 +274,8 @@ def start_server(home: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
         if server.poll() is not None:
             sys.exit(f"the server exited with {server.returncode}:\n{log.read_text()}")
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/v1/openapi.json").status_code == 200:
+            # Answered at all (401: the API's description is for people logged in).
+            if httpx.get(f"http://127.0.0.1:{port}/api/v1/openapi.json").status_code < 500:
                 return server
         except httpx.TransportError:
             pass
@@ -323,6 +333,7 @@ class Tally:
     non_mated_hits: int = 0
     no_face: int = 0
     last_done: float = 0.0
+    listings: int = 0
 
 
 def check_result(result: Any, gallery: set[str]) -> str | None:
@@ -340,8 +351,8 @@ def check_result(result: Any, gallery: set[str]) -> str | None:
         for c in candidates:
             if set(c) != CANDIDATE_KEYS or c["subject"] not in gallery:
                 return "candidate keys or unknown subject"
-            if c["score"] < result["threshold"] - 1e-4:
-                return "candidate below the threshold"
+            if c["score"] < (probe["bar"] or result["threshold"]) - 1e-4:
+                return "candidate below its probe's bar"
         scores = [c["score"] for c in candidates]
         if scores != sorted(scores, reverse=True):
             return "candidates out of order"
@@ -351,19 +362,6 @@ def check_result(result: Any, gallery: set[str]) -> str | None:
     return None
 
 
-def centre_probe(result: dict[str, Any]) -> dict[str, Any] | None:
-    """The face nearest the image centre: LFW's label is the centred person (250x250 images)."""
-    probes = result["probes"]
-    if not probes:
-        return None
-    return min(
-        probes,
-        key=lambda p: (
-            (p["box"][0] + p["box"][2] / 2 - 125) ** 2 + (p["box"][1] + p["box"][3] / 2 - 125) ** 2
-        ),
-    )
-
-
 def run_search(
     client: httpx.Client, probe: Probe, poll_s: float, job_timeout_s: float
 ) -> tuple[dict[str, Any], float] | str:
@@ -371,7 +369,12 @@ def run_search(
     started = time.perf_counter()
     response = client.post(
         f"/api/v1/cases/{CASE}/searches",
-        data={"gallery": GALLERY},
+        data={
+            "gallery": GALLERY,
+            "source_type": "cctv",
+            "supplied_by": "load test",
+            "box": CENTRE_BOX,
+        },
         files=[("files", (probe.name, probe.data, "image/jpeg"))],
     )
     if response.status_code != 202:
@@ -423,7 +426,7 @@ def client_loop(
             job, latency = outcome
             result = job["result"]
             problem = check_result(result, gallery)
-            face = centre_probe(result) if problem is None else None
+            face = result["probes"][0] if problem is None and result["probes"] else None
             with tally.lock:
                 tally.polls += job["polls"]
                 if problem is not None:
@@ -447,6 +450,40 @@ def client_loop(
                     tally.non_mated_hits += top is not None
 
 
+def lister_loop(
+    base: str, token: str, probes: list[Probe], offset: int, deadline: float, tally: Tally
+) -> None:
+    """One client listing probe images' faces until the deadline: detection in the server's
+    request threads while search jobs detect in theirs."""
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=base, headers=headers, timeout=120.0) as client:
+        turn = offset
+        while time.monotonic() < deadline:
+            probe = probes[turn % len(probes)]
+            turn += 1
+            try:
+                response = client.post(
+                    f"/api/v1/cases/{CASE}/probe-faces",
+                    files=[("files", (probe.name, probe.data, "image/jpeg"))],
+                )
+                problem = (
+                    None
+                    if response.status_code == 200
+                    else (f"POST probe-faces: HTTP {response.status_code}")
+                )
+                if problem is None and not isinstance(response.json().get("faces"), list):
+                    problem = "probe-faces: no list of faces"
+            except (httpx.HTTPError, ValueError) as exc:
+                problem = f"probe-faces {type(exc).__name__}: {exc}"
+            with tally.lock:
+                if problem is None:
+                    tally.listings += 1
+                else:
+                    tally.errors[problem] += 1
+            if problem is not None:
+                time.sleep(0.5)
+
+
 def log_in(base: str, username: str = OPERATOR) -> str:
     response = httpx.post(
         f"{base}/api/v1/auth/login", json={"username": username, "password": PASSWORD}
@@ -457,8 +494,10 @@ def log_in(base: str, username: str = OPERATOR) -> str:
 
 def officers_logged_in(base: str, clients: int) -> list[str]:
     """One operator per client, as in a force (the server caps each person's queued jobs):
-    the first is the case's operator, the others are added by the admin over the API."""
+    the first is the case's operator, the others are added by the admin over the API and to
+    the case's team by the supervisor (need to know)."""
     admin = {"Authorization": f"Bearer {log_in(base, ADMIN)}"}
+    supervisor = {"Authorization": f"Bearer {log_in(base, SUPERVISOR)}"}
     tokens = [log_in(base)]
     for number in range(2, clients + 1):
         name = f"{OPERATOR}-{number}"
@@ -469,6 +508,11 @@ def officers_logged_in(base: str, clients: int) -> list[str]:
         )
         if added.status_code not in (201, 409):  # 409: a cached deployment already has them
             sys.exit(f"adding {name} failed: {added.status_code} {added.text}")
+        assigned = httpx.post(
+            f"{base}/api/v1/cases/{CASE}/team", json={"username": name}, headers=supervisor
+        )
+        if assigned.status_code != 200:
+            sys.exit(f"adding {name} to the case failed: {assigned.status_code} {assigned.text}")
         tokens.append(log_in(base, name))
     return tokens
 
@@ -495,6 +539,12 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of searching")
     parser.add_argument("--subjects", type=int, default=10_000, help="gallery size")
     parser.add_argument("--poll", type=float, default=0.25, help="seconds between job polls")
+    parser.add_argument(
+        "--listers",
+        type=int,
+        default=0,
+        help="clients listing probe faces meanwhile (detection in the request threads)",
+    )
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
@@ -529,7 +579,7 @@ def main() -> None:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         server = start_server(home, port, work / "server.log")
-        tokens = officers_logged_in(base, args.clients)
+        tokens = officers_logged_in(base, args.clients + args.listers)
         token = tokens[0]
         probes = load_probes(plan, enrolled, args.seed)
         warm_start = time.perf_counter()  # loads the models and the gallery index
@@ -553,6 +603,13 @@ def main() -> None:
                 daemon=True,
             )
             for i in range(args.clients)
+        ] + [
+            threading.Thread(
+                target=lister_loop,
+                args=(base, tokens[args.clients + i], probes, i * 7, deadline, tally),
+                daemon=True,
+            )
+            for i in range(args.listers)
         ]
         for thread in threads:
             thread.start()
@@ -561,6 +618,8 @@ def main() -> None:
         for thread in threads:
             thread.join()
         wall = (tally.last_done or time.monotonic()) - begin
+        if server.poll() is not None:
+            tally.errors[f"server exited with code {server.returncode}"] += 1
         rss, peak = memory_mb(server.pid)
         log_text = (work / "server.log").read_text(errors="replace")
         tracebacks = log_text.count("Traceback")
@@ -606,6 +665,8 @@ def main() -> None:
             f"{tally.non_mated_hits / tally.non_mated:.3f}" if tally.non_mated else "nan"
         ),
         "no_face": tally.no_face,
+        "listers": args.listers,
+        "probe_face_listings": tally.listings,
         "server_rss_mb_before": f"{rss_before:.0f}",
         "server_rss_mb_half_time": f"{rss_mid:.0f}",
         "server_rss_mb": f"{rss:.0f}",
@@ -619,6 +680,7 @@ def main() -> None:
         f"p50 {figures['p50_s']} s, p95 {figures['p95_s']} s, p99 {figures['p99_s']} s, "
         f"max {figures['max_s']} s; {errors} errors; rank-1 {figures['rank1']} of "
         f"{tally.mated} mated; server RSS {rss:.0f} MB (peak {peak:.0f} MB)"
+        + (f"; {tally.listings} probe-face listings by {args.listers} more" if args.listers else "")
     )
     for message, count in tally.errors.most_common(10):
         print(f"  error x{count}: {message}")
