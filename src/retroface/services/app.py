@@ -9,6 +9,7 @@ work's transaction never commits).
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -41,6 +42,8 @@ if TYPE_CHECKING:
     from retroface.media import MediaLimits
 
 _log = logging.getLogger(__name__)
+#: Held while an engine loads, so concurrent first uses load its models once.
+_engine_loading = threading.Lock()
 
 
 @dataclass
@@ -69,7 +72,11 @@ class App:
 
         key = repr(spec)
         if key not in self._engines:
-            self._engines[key] = FaceEngine.from_spec(spec)
+            # A server's first search and first enrolment may arrive together: one loads
+            # the models (a second copy would hold their memory for the process's life).
+            with _engine_loading:
+                if key not in self._engines:
+                    self._engines[key] = FaceEngine.from_spec(spec)
         return self._engines[key]
 
     @property
