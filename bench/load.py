@@ -66,6 +66,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -397,6 +398,19 @@ def run_search(
             return f"job not done after {job_timeout_s:.0f} s"
 
 
+def turns(
+    base: str, token: str, probes: list[Probe], offset: int, deadline: float
+) -> Iterator[tuple[httpx.Client, Probe]]:
+    """A logged-in client's turns until the deadline, each with the next probe (in order,
+    from ``offset``, so that clients do not all send the same photo at once)."""
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=base, headers=headers, timeout=120.0) as client:
+        turn = offset
+        while time.monotonic() < deadline:
+            yield client, probes[turn % len(probes)]
+            turn += 1
+
+
 def client_loop(
     base: str,
     token: str,
@@ -408,46 +422,41 @@ def client_loop(
     poll_s: float,
 ) -> None:
     """One client: search, check, repeat until the deadline (its last search is finished)."""
-    headers = {"Authorization": f"Bearer {token}"}
-    with httpx.Client(base_url=base, headers=headers, timeout=120.0) as client:
-        turn = offset
-        while time.monotonic() < deadline:
-            probe = probes[turn % len(probes)]
-            turn += 1
-            try:
-                outcome = run_search(client, probe, poll_s, job_timeout_s=600.0)
-            except (httpx.HTTPError, ValueError, KeyError) as exc:
-                outcome = f"{type(exc).__name__}: {exc}"
-            if isinstance(outcome, str):
-                with tally.lock:
-                    tally.errors[outcome] += 1
-                time.sleep(0.5)
-                continue
-            job, latency = outcome
-            result = job["result"]
-            problem = check_result(result, gallery)
-            face = result["probes"][0] if problem is None and result["probes"] else None
+    for client, probe in turns(base, token, probes, offset, deadline):
+        try:
+            outcome = run_search(client, probe, poll_s, job_timeout_s=600.0)
+        except (httpx.HTTPError, ValueError, KeyError) as exc:
+            outcome = f"{type(exc).__name__}: {exc}"
+        if isinstance(outcome, str):
             with tally.lock:
-                tally.polls += job["polls"]
-                if problem is not None:
-                    tally.errors[problem] += 1
-                    continue
-                tally.latencies.append(latency)
-                tally.last_done = time.monotonic()
-                if job.get("finished_at") and job.get("submitted_at"):
-                    queued = datetime.fromisoformat(job["submitted_at"])
-                    finished = datetime.fromisoformat(job["finished_at"])
-                    tally.job_s.append((finished - queued).total_seconds())
-                if face is None:
-                    tally.no_face += 1
-                    continue
-                top = face["candidates"][0]["subject"] if face["candidates"] else None
-                if probe.mated:
-                    tally.mated += 1
-                    tally.mated_rank1 += top is not None and person_of(top) == probe.person
-                else:
-                    tally.non_mated += 1
-                    tally.non_mated_hits += top is not None
+                tally.errors[outcome] += 1
+            time.sleep(0.5)
+            continue
+        job, latency = outcome
+        result = job["result"]
+        problem = check_result(result, gallery)
+        face = result["probes"][0] if problem is None and result["probes"] else None
+        with tally.lock:
+            tally.polls += job["polls"]
+            if problem is not None:
+                tally.errors[problem] += 1
+                continue
+            tally.latencies.append(latency)
+            tally.last_done = time.monotonic()
+            if job.get("finished_at") and job.get("submitted_at"):
+                queued = datetime.fromisoformat(job["submitted_at"])
+                finished = datetime.fromisoformat(job["finished_at"])
+                tally.job_s.append((finished - queued).total_seconds())
+            if face is None:
+                tally.no_face += 1
+                continue
+            top = face["candidates"][0]["subject"] if face["candidates"] else None
+            if probe.mated:
+                tally.mated += 1
+                tally.mated_rank1 += top is not None and person_of(top) == probe.person
+            else:
+                tally.non_mated += 1
+                tally.non_mated_hits += top is not None
 
 
 def lister_loop(
@@ -455,33 +464,26 @@ def lister_loop(
 ) -> None:
     """One client listing probe images' faces until the deadline: detection in the server's
     request threads while search jobs detect in theirs."""
-    headers = {"Authorization": f"Bearer {token}"}
-    with httpx.Client(base_url=base, headers=headers, timeout=120.0) as client:
-        turn = offset
-        while time.monotonic() < deadline:
-            probe = probes[turn % len(probes)]
-            turn += 1
-            try:
-                response = client.post(
-                    f"/api/v1/cases/{CASE}/probe-faces",
-                    files=[("files", (probe.name, probe.data, "image/jpeg"))],
-                )
-                problem = (
-                    None
-                    if response.status_code == 200
-                    else (f"POST probe-faces: HTTP {response.status_code}")
-                )
-                if problem is None and not isinstance(response.json().get("faces"), list):
-                    problem = "probe-faces: no list of faces"
-            except (httpx.HTTPError, ValueError) as exc:
-                problem = f"probe-faces {type(exc).__name__}: {exc}"
-            with tally.lock:
-                if problem is None:
-                    tally.listings += 1
-                else:
-                    tally.errors[problem] += 1
-            if problem is not None:
-                time.sleep(0.5)
+    for client, probe in turns(base, token, probes, offset, deadline):
+        try:
+            response = client.post(
+                f"/api/v1/cases/{CASE}/probe-faces",
+                files=[("files", (probe.name, probe.data, "image/jpeg"))],
+            )
+            problem = None
+            if response.status_code != 200:
+                problem = f"POST probe-faces: HTTP {response.status_code}"
+            elif not isinstance(response.json().get("faces"), list):
+                problem = "probe-faces: no list of faces"
+        except (httpx.HTTPError, ValueError) as exc:
+            problem = f"probe-faces {type(exc).__name__}: {exc}"
+        with tally.lock:
+            if problem is None:
+                tally.listings += 1
+            else:
+                tally.errors[problem] += 1
+        if problem is not None:
+            time.sleep(0.5)
 
 
 def log_in(base: str, username: str = OPERATOR) -> str:
